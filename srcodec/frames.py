@@ -1,0 +1,129 @@
+"""Frame I/O: listing and reading input frames (image folders in natural order, video files),
+normalising their modes without loss, and writing restored frames as PNG.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .errors import FrameError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg")
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders ``frame2`` before ``frame10``."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def list_frames(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly in ``folder``, in natural order; an error if there are none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FrameError(f"{folder}: not a folder")
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    if not files:
+        raise FrameError(f"{folder}: no frames found ({', '.join(IMAGE_SUFFIXES)})")
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+def normalise(image: Image.Image, name: str) -> np.ndarray:
+    """uint8 HxW (grayscale) or HxWx3 (RGB) array of an image, refusing any lossy conversion.
+
+    Lossless conversions: palette -> RGB, 1-bit -> L, RGBA/LA with every pixel opaque -> RGB/L.
+    Translucent alpha, 16-bit, float and CMYK frames are refused with a clear error.
+    """
+    mode = image.mode
+    if mode in ("L", "RGB"):
+        return np.asarray(image)
+    if mode == "1":
+        return np.asarray(image.convert("L"))
+    if mode == "P":
+        has_alpha = "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+        mode = image.mode
+        if mode == "RGB":
+            return np.asarray(image)
+    if mode in ("RGBA", "LA"):
+        alpha = np.asarray(image.getchannel("A"))
+        if alpha.min() < 255:
+            raise FrameError(
+                f"{name}: has transparency ({mode}); srcodec stores opaque "
+                "RGB or grayscale frames only (flatten the alpha first)"
+            )
+        return np.asarray(image.convert(mode[:-1] or "L"))
+    raise FrameError(
+        f"{name}: unsupported image mode {mode} (16-bit, float and CMYK frames "
+        "are not stored; convert to 8-bit RGB or grayscale first)"
+    )
+
+
+def read_frame(path: str | os.PathLike) -> np.ndarray:
+    """Read one frame file as uint8 HxW or HxWx3; ``FrameError`` naming it if it can't be."""
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                return normalise(image, str(path))
+    except FrameError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise FrameError(f"{path}: image too large ({exc})") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc).splitlines()[0]
+        raise FrameError(f"{path}: not a readable image ({reason})") from None
+    except (ValueError, SyntaxError) as exc:  # Pillow raises these for some broken files
+        raise FrameError(f"{path}: not a readable image ({exc})") from None
+
+
+def to_rgb(frame: np.ndarray) -> np.ndarray:
+    """Grayscale frames repeated into three channels; RGB frames unchanged."""
+    return np.repeat(frame[:, :, None], 3, axis=2) if frame.ndim == 2 else frame
+
+
+def iter_video(path: str | os.PathLike, step: int = 1) -> Iterator[tuple[str, np.ndarray]]:
+    """Frames of a video file read through imageio's ffmpeg plugin, as (name, RGB array)."""
+    import imageio.v2 as iio
+
+    path = Path(path)
+    try:
+        reader = iio.get_reader(path, "ffmpeg")
+    except Exception as exc:  # imageio raises many kinds; report them as one
+        raise FrameError(
+            f"{path}: cannot read video ({exc}); is imageio-ffmpeg installed?"
+        ) from None
+    with reader:
+        for i, frame in enumerate(reader):
+            if i % step == 0:
+                yield f"{path.stem}_{i:06d}", np.asarray(frame)[:, :, :3]
+
+
+def read_images(source: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
+    """All frames of a folder of images or of a video file, as (name, array)."""
+    source = Path(source)
+    if source.is_file() and source.suffix.lower() in VIDEO_SUFFIXES:
+        frames = list(iter_video(source))
+        if not frames:
+            raise FrameError(f"{source}: no frames in this video")
+        return frames
+    if not source.exists():
+        raise FrameError(f"{source}: no such folder or video")
+    return [(p.name, read_frame(p)) for p in list_frames(source)]
+
+
+def write_png(path: str | os.PathLike, frame: np.ndarray) -> None:
+    """Write a uint8 frame as PNG atomically (temporary name, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    Image.fromarray(frame).save(tmp, format="PNG", compress_level=6)
+    os.replace(tmp, path)

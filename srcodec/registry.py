@@ -1,0 +1,185 @@
+"""The weights registry: models stored as safetensors files whose metadata carries a JSON model
+card, identified by ``name@sha256``, found among the bundled, user-installed and given files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .errors import ModelError
+from .model import EDSR, EDSRConfig
+
+CARD_KEY = "srcodec"
+CARD_FORMAT = "srcodec-weights/1"
+#: Name of the bundled model that ``encode`` uses when no model is asked for.
+DEFAULT_MODEL = "srcodec-photo-x2"
+_MAX_HEADER = 16 << 20
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One weights file: its card, architecture and identity."""
+
+    name: str
+    sha256: str
+    path: Path
+    config: EDSRConfig
+    card: dict = field(repr=False, compare=False)
+    source: str = "given"
+
+    @property
+    def id(self) -> str:
+        """The stable id archives record: ``name@sha256`` of the whole weights file."""
+        return f"{self.name}@{self.sha256}"
+
+    @property
+    def short_id(self) -> str:
+        return f"{self.name}@{self.sha256[:12]}"
+
+
+def split_id(model_id: str) -> tuple[str, str | None]:
+    """``name@sha`` -> (name, sha); a bare name -> (name, None)."""
+    name, _, sha = model_id.partition("@")
+    return name, (sha.lower() or None)
+
+
+def _read_card(data: bytes, path: Path) -> dict:
+    # safetensors' layout: u64 header length, JSON header whose "__metadata__" holds our card.
+    if len(data) < 8:
+        raise ModelError(f"{path}: not a safetensors weights file (truncated)")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > min(_MAX_HEADER, len(data) - 8):
+        raise ModelError(f"{path}: not a safetensors weights file (bad header length)")
+    try:
+        meta = json.loads(data[8 : 8 + n]).get("__metadata__", {}) or {}
+        card = json.loads(meta[CARD_KEY])
+    except (ValueError, KeyError, AttributeError, TypeError) as exc:
+        raise ModelError(f"{path}: no srcodec model card in this weights file ({exc})") from None
+    if not isinstance(card, dict) or card.get("format") != CARD_FORMAT:
+        raise ModelError(f"{path}: unknown model card format {card.get('format')!r}")
+    return card
+
+
+def _info_from_bytes(data: bytes, path: Path, source: str) -> ModelInfo:
+    card = _read_card(data, path)
+    try:
+        config = EDSRConfig.from_dict(card["architecture"])
+        name = str(card["name"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"{path}: invalid model card ({exc})") from None
+    return ModelInfo(name, hashlib.sha256(data).hexdigest(), path, config, card, source)
+
+
+_cache: dict[tuple[str, int, int], ModelInfo] = {}
+
+
+def inspect_weights(path: str | os.PathLike, source: str = "given") -> ModelInfo:
+    """Read a weights file's card and hash (cached by path, size and mtime)."""
+    path = Path(path)
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+        if key not in _cache:
+            _cache[key] = _info_from_bytes(path.read_bytes(), path, source)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read weights file ({exc.strerror})") from None
+    info = _cache[key]
+    return info if info.source == source else ModelInfo(**{**info.__dict__, "source": source})
+
+
+def load_model(
+    path: str | os.PathLike, expected_sha256: str | None = None, source: str = "given"
+) -> tuple[EDSR, ModelInfo]:
+    """Build the model stored in ``path``, after checking its sha256 when one is expected."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot read weights file ({exc.strerror})") from None
+    info = _info_from_bytes(data, path, source)
+    if expected_sha256 and info.sha256 != expected_sha256.lower():
+        raise ModelError(
+            f"{path}: sha256 {info.sha256[:12]}... does not match the expected "
+            f"{expected_sha256[:12]}..."
+        )
+    try:
+        state = st_load(data)
+        model = EDSR(info.config)
+        model.load_state_dict(state, strict=True)
+    except (SafetensorError, RuntimeError, ValueError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelError(f"{path}: corrupt or mismatched weights ({first})") from None
+    return model.eval(), info
+
+
+def save_model(
+    model: EDSR, path: str | os.PathLike, name: str, card: dict | None = None
+) -> ModelInfo:
+    """Write ``model`` as a safetensors file carrying its card; returns its identity."""
+    path = Path(path)
+    full = {
+        "format": CARD_FORMAT,
+        "name": name,
+        "architecture": model.config.to_dict(),
+        **(card or {}),
+    }
+    state = {
+        k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()
+    }
+    data = st_save(state, metadata={CARD_KEY: json.dumps(full, sort_keys=True)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return _info_from_bytes(data, path, "given")
+
+
+def bundled_dir() -> Path:
+    """Folder of the weights shipped inside the package (works for wheel and editable installs)."""
+    return Path(str(resources.files("srcodec.weights")))
+
+
+def user_dir() -> Path:
+    """Folder of user-installed models: $SRCODEC_MODELS, else $XDG_DATA_HOME/srcodec/models."""
+    if os.environ.get("SRCODEC_MODELS"):
+        return Path(os.environ["SRCODEC_MODELS"])
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "srcodec" / "models"
+
+
+def list_models(extra: list[str | os.PathLike] | tuple = ()) -> list[ModelInfo]:
+    """Every model found: given files first, then user-installed, then bundled."""
+    found: list[ModelInfo] = [inspect_weights(p, "given") for p in extra]
+    for folder, source in ((user_dir(), "user"), (bundled_dir(), "bundled")):
+        if folder.is_dir():
+            found += [inspect_weights(p, source) for p in sorted(folder.glob("*.safetensors"))]
+    return found
+
+
+def resolve(model: str, extra: list[str | os.PathLike] | tuple = ()) -> ModelInfo:
+    """Find a model by id (``name@sha256``, a sha prefix of 8+ hex digits allowed) or by name."""
+    name, sha = split_id(model)
+    models = list_models(extra)
+    hits = [m for m in models if m.name == name and (sha is None or m.sha256.startswith(sha))]
+    if sha is not None and len(sha) < 8:
+        raise ModelError(f"model id {model!r}: give at least 8 hex digits of its sha256")
+    if not hits:
+        known = ", ".join(sorted({m.short_id for m in models})) or "none"
+        raise ModelError(
+            f"unknown model {model!r} (installed: {known}); give its weights file with --weights"
+        )
+    if sha is None and len({m.sha256 for m in hits}) > 1:
+        ids = ", ".join(m.short_id for m in hits)
+        raise ModelError(f"model name {name!r} is ambiguous ({ids}); give the full id")
+    return hits[0]

@@ -1,0 +1,322 @@
+"""Training and fine-tuning of the EDSR model: L1 loss, Adam, step-decayed learning rate,
+random low-resolution patches made by the project's one downscale, validation PSNR against
+bicubic on whole images, best-checkpoint keeping and resumable safetensors checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from .engine import Restorer, pick_device
+from .errors import DataError, FrameError
+from .frames import read_images, to_rgb
+from .metrics import psnr
+from .model import EDSR, EDSRConfig
+from .registry import ModelInfo, inspect_weights, load_model, resolve, save_model
+from .resample import downscale, upscale
+
+CKPT_KEY = "srcodec-checkpoint"
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (recorded in the model card)."""
+
+    blocks: int = 16
+    features: int = 64
+    res_scale: float = 1.0
+    bicubic_skip: bool = False
+    patch: int = 48
+    batch: int = 16
+    steps: int = 300_000
+    lr: float = 1e-4
+    decay_every: int = 200_000
+    decay_gamma: float = 0.5
+    val_every: int = 1000
+    seed: int = 0
+    name: str = ""
+
+
+@dataclass
+class Pair:
+    name: str
+    hr: np.ndarray
+    lr: np.ndarray
+
+
+def load_pairs(source: str | os.PathLike, min_lr: int = 0, role: str = "training") -> list[Pair]:
+    """Read HR frames from a folder or video and make their LR twins with ``downscale``."""
+    try:
+        images = read_images(source)
+    except FrameError as exc:
+        raise DataError(f"{role} data: {exc}") from None
+    pairs = []
+    for name, hr in images:
+        hr = to_rgb(hr)
+        if hr.shape[0] % 2 or hr.shape[1] % 2:  # keep HR/LR pixel-aligned: drop an odd edge
+            hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]
+        lr = downscale(hr)
+        if min(lr.shape[:2]) < min_lr:
+            raise DataError(
+                f"{Path(source) / name}: {hr.shape[1]}x{hr.shape[0]} is too small "
+                f"for {min_lr} px low-resolution patches (needs {2 * min_lr} px)"
+            )
+        pairs.append(Pair(name, hr, lr))
+    return pairs
+
+
+class PatchSampler:
+    """Random aligned LR/HR patches with flips and 90-degree rotations, images drawn by area."""
+
+    def __init__(self, pairs: list[Pair], patch: int, rng: np.random.Generator) -> None:
+        self.pairs, self.patch, self.rng = pairs, patch, rng
+        area = np.array([p.lr.shape[0] * p.lr.shape[1] for p in pairs], np.float64)
+        self.weights = area / area.sum()
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        p, rng = self.patch, self.rng
+        lrs, hrs = [], []
+        for k in rng.choice(len(self.pairs), size=n, p=self.weights):
+            pair = self.pairs[k]
+            y = int(rng.integers(0, pair.lr.shape[0] - p + 1))
+            x = int(rng.integers(0, pair.lr.shape[1] - p + 1))
+            lr = pair.lr[y : y + p, x : x + p]
+            hr = pair.hr[2 * y : 2 * (y + p), 2 * x : 2 * (x + p)]
+            if rng.random() < 0.5:
+                lr, hr = lr[:, ::-1], hr[:, ::-1]
+            if rng.random() < 0.5:
+                lr, hr = lr[::-1], hr[::-1]
+            if rng.random() < 0.5:
+                lr, hr = lr.transpose(1, 0, 2), hr.transpose(1, 0, 2)
+            lrs.append(lr)
+            hrs.append(hr)
+
+        def tensor(a: list[np.ndarray]) -> torch.Tensor:
+            return torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float()
+
+        return tensor(lrs), tensor(hrs)
+
+
+def evaluate(restorer: Restorer, pairs: list[Pair]) -> dict:
+    """Mean and per-image PSNR (RGB and Y, shave 2) of the model and of bicubic."""
+    rows = []
+    for pair in pairs:
+        size = (pair.hr.shape[1], pair.hr.shape[0])
+        sr = restorer.restore(pair.lr, size)
+        bic = upscale(pair.lr, size)
+        rows.append(
+            {
+                "image": pair.name,
+                "psnr_rgb": psnr(pair.hr, sr),
+                "psnr_y": psnr(pair.hr, sr, y=True),
+                "bicubic_rgb": psnr(pair.hr, bic),
+                "bicubic_y": psnr(pair.hr, bic, y=True),
+            }
+        )
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in rows[0] if k != "image"}
+    return {**mean, "images": rows}
+
+
+def _save_checkpoint(path: Path, model: EDSR, opt: torch.optim.Optimizer, state: dict) -> None:
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt_state = opt.state_dict()
+    for idx, st in opt_state["state"].items():
+        for k, v in st.items():
+            tensors[f"opt.{idx}.{k}"] = (
+                v.detach().cpu().reshape(-1).contiguous()
+                if k == "step"
+                else v.detach().cpu().contiguous()
+            )
+    meta = {**state, "param_groups": opt_state["param_groups"]}
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file(tensors, str(tmp), metadata={CKPT_KEY: json.dumps(meta)})
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, model: EDSR, opt: torch.optim.Optimizer) -> dict:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = json.loads(f.metadata()[CKPT_KEY])
+        tensors = load_file(str(path))
+    except Exception as exc:  # safetensors raises several types for a bad file
+        raise DataError(f"{path}: not a srcodec training checkpoint ({exc})") from None
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+    state: dict = {}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, idx, name = k.split(".", 2)
+            state.setdefault(int(idx), {})[name] = v.reshape(()) if name == "step" else v
+    opt.load_state_dict({"state": state, "param_groups": meta.pop("param_groups")})
+    return meta
+
+
+@dataclass
+class TrainResult:
+    best: ModelInfo | None
+    step: int
+    history: list[dict] = field(default_factory=list)
+
+
+def train(
+    hr: str | os.PathLike,
+    val: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    config: TrainConfig | None = None,
+    init: str | None = None,
+    resume: str | os.PathLike | None = None,
+    device: str = "auto",
+    log_dir: str | os.PathLike | None = None,
+    time_limit: float | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train (or, with ``init``, fine-tune) an EDSR x2 model and write the best one to ``output``.
+
+    ``hr`` and ``val`` are folders of images or video files. A checkpoint ``<output>.ckpt`` is
+    rewritten at every validation; pass it as ``resume`` to continue the run. ``time_limit``
+    (seconds) stops early, after a final validation.
+    """
+    cfg = config or TrainConfig()
+    output = Path(output)
+    if not Path(val).exists():
+        raise DataError(f"validation data {val}: no such folder or video")
+    train_pairs = load_pairs(hr, min_lr=cfg.patch, role="training")
+    val_pairs = load_pairs(val, role="validation")
+    dev = pick_device(device)
+    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+
+    init_info = None
+    if init:
+        path = Path(init)
+        init_info = inspect_weights(path) if path.is_file() else resolve(init)
+        model, init_info = load_model(init_info.path, init_info.sha256)
+        model.train()
+    else:
+        model = EDSR(
+            EDSRConfig(
+                blocks=cfg.blocks,
+                features=cfg.features,
+                res_scale=cfg.res_scale,
+                bicubic_skip=cfg.bicubic_skip,
+            )
+        )
+    model = model.to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+    ckpt_path = output.with_name(output.name + ".ckpt")
+    step, best, history, elapsed = 0, -math.inf, [], 0.0
+    if resume:
+        meta = _load_checkpoint(Path(resume), model, opt)
+        step, best, history = meta["step"], meta["best"], meta["history"]
+        elapsed = meta.get("elapsed", 0.0)
+        rng.bit_generator.state = meta["rng"]
+    sampler = PatchSampler(train_pairs, cfg.patch, rng)
+    writer = None
+    if log_dir:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(log_dir))
+        except ImportError:
+            print("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
+
+    name = cfg.name or model.config.name
+    card = {
+        "scale": model.config.scale,
+        "training": {
+            "config": asdict(cfg),
+            "init": init_info.id if init_info else None,
+            "data": {
+                "train": str(hr),
+                "train_images": [p.name for p in train_pairs],
+                "val": str(val),
+                "val_images": [p.name for p in val_pairs],
+            },
+            "machine": f"{platform.machine()} {platform.processor() or ''} "
+            f"{os.cpu_count()} cpus, {dev.type}".strip(),
+            "torch": torch.__version__,
+        },
+    }
+    best_info = inspect_weights(output) if resume and output.exists() else None
+    start = time.monotonic() - elapsed
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
+    loss_sum, loss_n = 0.0, 0
+    last_psnr = history[-1]["psnr_rgb"] if history else float("nan")
+
+    def validate() -> None:
+        nonlocal best, best_info, last_psnr
+        model.eval()
+        result = evaluate(Restorer(model, dev), val_pairs)
+        model.train()
+        model.to(memory_format=torch.contiguous_format)
+        wall = time.monotonic() - start
+        entry = {
+            "step": step,
+            "wall_s": round(wall, 1),
+            "loss": loss_sum / max(1, loss_n),
+            **{k: round(v, 4) for k, v in result.items() if k != "images"},
+        }
+        history.append(entry)
+        last_psnr = result["psnr_rgb"]
+        if writer:
+            for k in ("psnr_rgb", "psnr_y", "bicubic_rgb"):
+                writer.add_scalar(f"val/{k}", result[k], step)
+        if result["psnr_rgb"] > best:
+            best = result["psnr_rgb"]
+            card["training"].update(steps=step, wall_s=round(wall, 1))
+            card["validation"] = result
+            best_info = save_model(model, output, name, card)
+        _save_checkpoint(
+            ckpt_path,
+            model,
+            opt,
+            {
+                "step": step,
+                "best": best,
+                "history": history,
+                "elapsed": wall,
+                "rng": rng.bit_generator.state,
+                "config": asdict(cfg),
+            },
+        )
+
+    model.train()
+    while step < cfg.steps:
+        lr_now = cfg.lr * cfg.decay_gamma ** (step // cfg.decay_every)
+        for group in opt.param_groups:
+            group["lr"] = lr_now
+        lr_b, hr_b = sampler.batch(cfg.batch)
+        loss = torch.nn.functional.l1_loss(model(lr_b.to(dev)), hr_b.to(dev))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        loss_sum += loss.item()
+        loss_n += 1
+        if writer:
+            writer.add_scalar("train/l1", loss.item(), step)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss.item():.3f}", psnr=f"{last_psnr:.2f}", lr=f"{lr_now:.1e}")
+        out_of_time = time_limit is not None and time.monotonic() - start > time_limit
+        if step % cfg.val_every == 0 or step == cfg.steps or out_of_time:
+            validate()
+            loss_sum, loss_n = 0.0, 0
+        if out_of_time:
+            break
+    bar.close()
+    if writer:
+        writer.close()
+    return TrainResult(best_info, step, history)

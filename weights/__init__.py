@@ -1,0 +1,1 @@
+"""Bundled model weights (safetensors); see README.md here for the model card."""
