@@ -38,14 +38,28 @@ EXCLUDED = {LOMIRI: {"umang_by_Abhishek_Mudgal"}, MATE: set()}
 # FlyingKonqui, Honeywave, IceCold, Kay, Kokkini, MilkyWay, Opal, PastelHills, Patak,
 # SafeLanding, Shell, Volna.
 PLASMA_PHOTOS = (
-    "BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf",
-    "Grey", "Kite", "OneStandsOut", "Path", "summer_1am",
+    "BytheWater",
+    "ColdRipple",
+    "ColorfulCups",
+    "DarkestHour",
+    "EveningGlow",
+    "FallenLeaf",
+    "Grey",
+    "Kite",
+    "OneStandsOut",
+    "Path",
+    "summer_1am",
 )
 # One held-out validation photo per package (original stem / wallpaper name).
 VAL_PHOTOS = {LOMIRI: "picosdeeuropa_by_Aitzol_Berasategi", MATE: "LadyBird", PLASMA: "EveningGlow"}
 
-EVAL_FILES = ("astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png",
-              "motorcycle_right.png")
+EVAL_FILES = (
+    "astronaut.png",
+    "chelsea.png",
+    "coffee.png",
+    "motorcycle_left.png",
+    "motorcycle_right.png",
+)
 
 VTEST = "usr/share/doc/opencv-doc/examples/data/vtest.avi"
 CCTV_TRAIN_FRACTION = 0.8
@@ -79,8 +93,10 @@ def fetch_deb(name: str, debs: Path) -> Path:
             res = run(["apt-get", "download", name], cwd=debs)
         found = sorted(debs.glob(f"{name}_*.deb"))
         if res.returncode != 0 or not found:
-            sys.exit(f"error: could not download Debian package '{name}' into {debs}:\n"
-                     f"{res.stderr.strip()}\nDownload it by hand and place the .deb there.")
+            sys.exit(
+                f"error: could not download Debian package '{name}' into {debs}:\n"
+                f"{res.stderr.strip()}\nDownload it by hand and place the .deb there."
+            )
     return found[-1]
 
 
@@ -112,8 +128,11 @@ def photo_sources(name: str, root: Path) -> list[tuple[str, Path]]:
         return [(p.stem, p) for p in files if p.stem not in EXCLUDED[name]]
     chosen = []
     for wall in PLASMA_PHOTOS:
-        images = [p for p in (base / wall / "contents" / "images").iterdir()
-                  if p.is_file() and not p.is_symlink()]
+        images = [
+            p
+            for p in (base / wall / "contents" / "images").iterdir()
+            if p.is_file() and not p.is_symlink()
+        ]
         if not images:
             sys.exit(f"error: no images for plasma wallpaper '{wall}' in {base}")
         # Largest by pixel count; the smaller "sizes" are mostly symlinks to it.
@@ -159,12 +178,19 @@ def prepare_photos(out: Path, packages: dict[str, str]) -> list[dict[str, Any]]:
             img, size, f = shrink(src)
             out_name = f"{short}_{stem}.png"
             img.save(out / split / out_name)
-            records.append({
-                "split": split, "package": name, "version": version,
-                "source": str(src.relative_to(root)), "source_sha256": sha256(src),
-                "source_size": list(size), "shrink": f, "output": out_name,
-                "output_size": list(img.size),
-            })
+            records.append(
+                {
+                    "split": split,
+                    "package": name,
+                    "version": version,
+                    "source": str(src.relative_to(root)),
+                    "source_sha256": sha256(src),
+                    "source_size": list(size),
+                    "shrink": f,
+                    "output": out_name,
+                    "output_size": list(img.size),
+                }
+            )
         print(f"  {len(sources)} photos from {name}")
     return records
 
@@ -184,18 +210,26 @@ def prepare_eval(out: Path, packages: dict[str, str]) -> list[dict[str, Any]]:
         with Image.open(src) as im:
             img = im.convert("RGB")
         img.save(out / "eval" / fname)
-        records.append({
-            "split": "eval", "package": "scikit-image", "version": skimage.__version__,
-            "source": f"skimage/data/{fname}", "source_sha256": sha256(src),
-            "source_size": list(img.size), "shrink": 1, "output": fname,
-            "output_size": list(img.size),
-        })
+        records.append(
+            {
+                "split": "eval",
+                "package": "scikit-image",
+                "version": skimage.__version__,
+                "source": f"skimage/data/{fname}",
+                "source_sha256": sha256(src),
+                "source_size": list(img.size),
+                "shrink": 1,
+                "output": fname,
+                "output_size": list(img.size),
+            }
+        )
     print(f"scikit-image {skimage.__version__}: {len(records)} eval images")
     return records
 
 
-def prepare_cctv(out: Path, samples: Path,
-                 packages: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def prepare_cctv(
+    out: Path, samples: Path, packages: dict[str, str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     root, version = unpack(OPENCV, out)
     packages[OPENCV] = version
     src = root / VTEST
@@ -221,37 +255,66 @@ def prepare_cctv(out: Path, samples: Path,
                 sys.exit(f"error: sample frame {idx} is not in the held-out part")
             out_name = f"vtest_{idx:04d}.png"
             Image.fromarray(frame).crop(SAMPLE_CROP).save(samples / out_name)
-            sample_records.append({
-                "split": "sample", "package": OPENCV, "version": version, "source": VTEST,
-                "source_sha256": sha256(src), "source_size": [frame.shape[1], frame.shape[0]],
-                "frame": idx, "crop_box": list(SAMPLE_CROP), "shrink": 1, "output": out_name,
-                "output_size": [SAMPLE_CROP[2] - SAMPLE_CROP[0], SAMPLE_CROP[3] - SAMPLE_CROP[1]],
-            })
+            sample_records.append(
+                {
+                    "split": "sample",
+                    "package": OPENCV,
+                    "version": version,
+                    "source": VTEST,
+                    "source_sha256": sha256(src),
+                    "source_size": [frame.shape[1], frame.shape[0]],
+                    "frame": idx,
+                    "crop_box": list(SAMPLE_CROP),
+                    "shrink": 1,
+                    "output": out_name,
+                    "output_size": [
+                        SAMPLE_CROP[2] - SAMPLE_CROP[0],
+                        SAMPLE_CROP[3] - SAMPLE_CROP[1],
+                    ],
+                }
+            )
     reader.close()
     if idx + 1 != n:
         sys.exit(f"error: decoded {idx + 1} frames from {VTEST}, expected {n}")
     cctv = {
-        "package": OPENCV, "version": version, "source": VTEST, "source_sha256": sha256(src),
-        "source_size": [shape[1], shape[0]], "frame_count": n,
+        "package": OPENCV,
+        "version": version,
+        "source": VTEST,
+        "source_sha256": sha256(src),
+        "source_size": [shape[1], shape[0]],
+        "frame_count": n,
         "split_rule": f"frame index < {n_train} (first {CCTV_TRAIN_FRACTION:.0%}) -> cctv/train, "
-                      "the rest -> cctv/val",
-        "stride": CCTV_STRIDE, "output_pattern": "frame_NNNN.png (NNNN = frame index)",
-        "train_frames_written": counts["train"], "val_frames_written": counts["val"],
+        "the rest -> cctv/val",
+        "stride": CCTV_STRIDE,
+        "output_pattern": "frame_NNNN.png (NNNN = frame index)",
+        "train_frames_written": counts["train"],
+        "val_frames_written": counts["val"],
     }
-    print(f"  vtest.avi: {n} frames -> {counts['train']} train, {counts['val']} val, "
-          f"{len(sample_records)} samples")
+    print(
+        f"  vtest.avi: {n} frames -> {counts['train']} train, {counts['val']} val, "
+        f"{len(sample_records)} samples"
+    )
     return cctv, sample_records
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=REPO / "data",
-                        help="output folder (default: <repo>/data)")
-    parser.add_argument("--samples", type=Path, default=Path("samples/frames"),
-                        help="folder for the CCTV sample crops, relative to the repo root "
-                             "(default: samples/frames)")
-    parser.add_argument("--manifest", type=Path, default=MANIFEST,
-                        help=f"manifest to write (default: {MANIFEST.relative_to(REPO)})")
+    parser.add_argument(
+        "--out", type=Path, default=REPO / "data", help="output folder (default: <repo>/data)"
+    )
+    parser.add_argument(
+        "--samples",
+        type=Path,
+        default=Path("samples/frames"),
+        help="folder for the CCTV sample crops, relative to the repo root "
+        "(default: samples/frames)",
+    )
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        default=MANIFEST,
+        help=f"manifest to write (default: {MANIFEST.relative_to(REPO)})",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     out = args.out.resolve()
@@ -265,7 +328,7 @@ def main(argv: list[str] | None = None) -> None:
         "generator": "benchmarks/prepare_data.py",
         "packages": dict(sorted(packages.items())),
         "photo_processing": "RGB, crop to a multiple of the factor, PIL LANCZOS resize "
-                            "(reducing_gap=None) by 2 (longest side < 2000), 3 (< 4000) or 4",
+        "(reducing_gap=None) by 2 (longest side < 2000), 3 (< 4000) or 4",
         "files": files,
         "cctv": cctv,
     }

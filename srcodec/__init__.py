@@ -1,26 +1,50 @@
-"""srcodec: archive camera frames at half resolution, restore them with an EDSR x2 network."""
+"""srcodec: archive camera frames at half resolution, restore them with an EDSR x2 network.
 
+srcodec.encode("frames/", "archive.src")
+for name, frame in srcodec.decode("archive.src"): ...
+srcodec.open("archive.src")[0]
+"""
+
+from .codec import Archive, EncodeSummary, decode, decode_to_folder, encode, open
+from .container import FrameNotFoundError
+from .engine import Restorer
 from .errors import CorruptError, DataError, FormatError, FrameError, ModelError, SrcodecError
+from .lowres import LowresCodec, available_codecs, get_codec, register_codec
 from .metrics import psnr
 from .model import EDSR, EDSRConfig
 from .registry import ModelInfo, list_models, load_model, resolve, save_model
 from .resample import downscale, upscale
+from .training import TrainConfig, train
 
 __all__ = [
     "EDSR",
-    "EDSRConfig",
-    "ModelInfo",
+    "Archive",
     "CorruptError",
     "DataError",
+    "EDSRConfig",
+    "EncodeSummary",
     "FormatError",
     "FrameError",
+    "FrameNotFoundError",
+    "LowresCodec",
     "ModelError",
+    "ModelInfo",
+    "Restorer",
     "SrcodecError",
+    "TrainConfig",
+    "available_codecs",
+    "decode",
+    "decode_to_folder",
     "downscale",
-    "upscale",
-    "psnr",
+    "encode",
+    "get_codec",
     "list_models",
     "load_model",
+    "open",
+    "psnr",
+    "register_codec",
     "resolve",
     "save_model",
+    "train",
+    "upscale",
 ]

@@ -201,3 +201,158 @@ def train(
         f"(bicubic {v['bicubic_rgb']:.2f} / {v['bicubic_y']:.2f}) "
         f"at step {result.best.card['training']['steps']}"
     )
+
+
+def _summary_line(s) -> str:
+    return (
+        f"{s.frames} frames, {s.input_bytes:,} input bytes -> {s.archive_bytes:,} archive "
+        f"bytes ({s.ratio:.2f}x smaller) with model {s.model_id[: s.model_id.find('@') + 13]}"
+    )
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Archive to write (.src).",
+)
+@click.option(
+    "--model", default=None, help="Model id or name decoders must use (default: the bundled model)."
+)
+@click.option(
+    "--weights",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A weights file to use as the model (repeatable).",
+)
+@click.option(
+    "--codec", "codec_id", default=None, help="Low-resolution codec (png, zstd; default zstd)."
+)
+@click.option("--level", type=int, default=None, help="Compression level of the codec.")
+@click.option("--force", is_flag=True, help="Overwrite an existing archive.")
+@click.option("--skip-bad", is_flag=True, help="Skip unreadable frames and report them.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def encode(
+    sources: tuple[str, ...],
+    output: str,
+    model: str | None,
+    weights: tuple[str, ...],
+    codec_id: str | None,
+    level: int | None,
+    force: bool,
+    skip_bad: bool,
+    quiet: bool,
+) -> None:
+    """Encode frames (a folder, or image files) into one archive."""
+    from .codec import DEFAULT_CODEC
+    from .codec import encode as run
+    from .errors import FrameError
+
+    codec: dict = {"id": codec_id or DEFAULT_CODEC}
+    if level is not None:
+        codec["level"] = level
+    if len(sources) == 1 and Path(sources[0]).is_dir():
+        frames: str | list[str] = sources[0]
+    else:
+        folders = [s for s in sources if Path(s).is_dir()]
+        if folders:
+            raise FrameError(f"{folders[0]}: give one folder, or image files, not both")
+        frames = list(sources)
+    s = run(
+        frames,
+        output,
+        model=model,
+        weights=weights,
+        codec=codec,
+        force=force,
+        skip_bad=skip_bad,
+        progress=not quiet,
+    )
+    for name, why in s.skipped:
+        click.echo(f"skipped {name}: {why}", err=True)
+    click.echo(f"{output}: {_summary_line(s)}")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False),
+    help="Folder for the restored PNGs (default: the archive's name).",
+)
+@click.option(
+    "--weights",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Weights file of the archive's model, if not installed (repeatable).",
+)
+@click.option("--device", type=DEVICE, default="auto", show_default=True)
+@click.option("--bicubic", is_flag=True, help="Fast preview: bicubic upscale, no network.")
+@click.option("--tile", type=int, default=None, help="Tile size in low-resolution pixels.")
+@click.option("--force", is_flag=True, help="Overwrite existing files in the output folder.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def decode(
+    archive: str,
+    output: str | None,
+    weights: tuple[str, ...],
+    device: str,
+    bicubic: bool,
+    tile: int | None,
+    force: bool,
+    quiet: bool,
+) -> None:
+    """Restore every frame of ARCHIVE to its original size, as PNG files."""
+    from .codec import decode_to_folder
+
+    s = decode_to_folder(
+        archive,
+        output,
+        force=force,
+        progress=not quiet,
+        weights=weights,
+        device=device,
+        bicubic=bicubic,
+        tile=tile,
+    )
+    for name, why in s.damaged:
+        click.echo(f"damaged {name}: {why}", err=True)
+    click.echo(
+        f"{archive}: {len(s.written)} frames restored into {s.folder}"
+        + (f", {len(s.damaged)} damaged frames skipped" if s.damaged else "")
+    )
+    if s.damaged:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("archive", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--frames", "show_frames", is_flag=True, help="List every frame.")
+def info(archive: str, as_json: bool, show_frames: bool) -> None:
+    """Describe an archive: header, model, codec, frames and sizes."""
+    from .codec import open as open_archive
+
+    with open_archive(archive) as a:
+        d = a.info()
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    click.echo(
+        f"archive      {d['path']} ({d['file_bytes']:,} bytes, format {d['format_version']})"
+    )
+    click.echo(f"model        {d['model_id']}")
+    click.echo(f"scale        x{d['scale']}")
+    click.echo(f"codec        {json.dumps(d['codec'])}")
+    click.echo(f"created      {d['created']} by srcodec {d['srcodec_version']}")
+    click.echo(f"frames       {d['frames']} ({d['payload_bytes']:,} payload bytes)")
+    if d["damage"]:
+        click.echo(f"damage       {d['damage']}")
+    for size, count in d["sizes"].items():
+        click.echo(f"  {count} x {size}")
+    if show_frames:
+        for f in d["frame_list"]:
+            click.echo(f"  {f['name']}  {f['size']} {f['mode']}  {f['payload_bytes']:,} bytes")

@@ -40,3 +40,25 @@ def sample_frames() -> list[Path]:
     files = sorted(SAMPLES.glob("*.png"))
     assert files, f"no sample frames in {SAMPLES}"
     return files
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    """A small EDSR (2 blocks x 8) with nonzero weights, saved as a weights file."""
+    import torch
+
+    from srcodec.model import EDSR, EDSRConfig
+    from srcodec.registry import save_model
+
+    torch.manual_seed(0)
+    model = EDSR(EDSRConfig(blocks=2, features=8, bicubic_skip=True))
+    torch.nn.init.normal_(model.tail.weight, std=1e-3)
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_model(model, path, "tiny-test-x2")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_user_models(tmp_path_factory, monkeypatch):
+    """Tests never see models installed in the developer's own user directory."""
+    monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path_factory.getbasetemp() / "no-user-models"))

@@ -1,0 +1,628 @@
+"""The .src archive file: the one module that knows its byte layout (specified in docs/format.md).
+
+A magic number and version, then PNG-like checksummed chunks: a JSON header, one chunk per frame,
+an index and a fixed-size trailer; readers get random access and survive truncation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .errors import CorruptError, FormatError, FrameError, SrcodecError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAGIC",
+    "ArchiveReader",
+    "ArchiveWriter",
+    "FrameNotFoundError",
+    "FrameRecord",
+    "Header",
+    "IndexEntry",
+]
+
+MAGIC = b"\x89SRC\r\n\x1a\n"
+FORMAT_VERSION = 1
+
+# Bounds, enforced by the writer and the reader (docs/format.md, "Bounds").
+MAX_HEADER_BYTES = 1 << 20  # HEAD chunk data
+MAX_NAME_BYTES = 1024  # UTF-8 bytes of a frame name
+MAX_DIMENSION = 65535  # original frame width and height
+MAX_PIXELS = 1 << 28  # original width * height (bounds the decoder's allocation)
+MAX_SCALE = 16
+MAX_CHUNK_BYTES = 0xFFFFFFFF  # a chunk length is a u32
+
+_HEAD, _FRAM, _INDX, _TAIL = b"HEAD", b"FRAM", b"INDX", b"TAIL"
+_PREAMBLE = struct.Struct("<8sH")  # magic, format version
+_CHUNK_HEAD = struct.Struct("<I4s")  # data length, type
+_CRC = struct.Struct("<I")
+_FRAME_FIXED = struct.Struct("<IIB")  # width, height, mode code (after u16 + name)
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_INDEX_ENTRY = struct.Struct("<QIH")  # chunk offset, chunk data length, name length
+_TAIL_DATA = struct.Struct("<QI")  # INDX chunk offset, frame count
+_CHUNK_OVERHEAD = _CHUNK_HEAD.size + _CRC.size
+TRAILER_SIZE = _CHUNK_OVERHEAD + _TAIL_DATA.size  # the whole TAIL chunk: 24 bytes
+
+_MODE_CODES = {"L": 1, "RGB": 3}
+_MODES = {code: mode for mode, code in _MODE_CODES.items()}
+
+
+class FrameNotFoundError(SrcodecError, LookupError):
+    """An archive has no frame of that name or position."""
+
+
+@dataclass
+class Header:
+    """What an archive records once: how its frames were made (JSON in the HEAD chunk)."""
+
+    model_id: str
+    scale: int
+    codec: dict[str, Any]  # a LowresCodec config: {"id": ..., parameters...}
+    created: str  # ISO 8601 time
+    srcodec_version: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first field that is of the wrong type or range."""
+        for name in ("model_id", "created", "srcodec_version"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"header field {name!r} must be a string")
+        if isinstance(self.scale, bool) or not isinstance(self.scale, int):
+            raise ValueError("header field 'scale' must be an integer")
+        if not 1 <= self.scale <= MAX_SCALE:
+            raise ValueError(f"header scale {self.scale} is not in 1..{MAX_SCALE}")
+        if not isinstance(self.codec, dict) or not isinstance(self.codec.get("id"), str):
+            raise ValueError("header field 'codec' must be an object with a string 'id'")
+        if not isinstance(self.extra, dict):
+            raise ValueError("header field 'extra' must be an object")
+
+    def to_json(self) -> bytes:
+        """The HEAD chunk data (UTF-8 JSON); raises ``ValueError`` if invalid or not JSON-safe."""
+        self.validate()
+        try:
+            text = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"header is not JSON-serialisable: {exc}") from None
+        data = text.encode("utf-8")
+        if len(data) > MAX_HEADER_BYTES:
+            raise ValueError(f"header is {len(data)} bytes, more than {MAX_HEADER_BYTES}")
+        return data
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Header:
+        """Parse HEAD chunk data; unknown keys are ignored. Raises ``ValueError``."""
+        try:
+            obj = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+            raise ValueError(f"header is not UTF-8 JSON: {exc}") from None
+        if not isinstance(obj, dict):
+            raise ValueError("header is not a JSON object")
+        missing = [
+            k for k in ("model_id", "scale", "codec", "created", "srcodec_version") if k not in obj
+        ]
+        if missing:
+            raise ValueError(f"header lacks {', '.join(missing)}")
+        header = cls(
+            model_id=obj["model_id"],
+            scale=obj["scale"],
+            codec=obj["codec"],
+            created=obj["created"],
+            srcodec_version=obj["srcodec_version"],
+            extra=obj.get("extra", {}),
+        )
+        header.validate()
+        return header
+
+
+@dataclass
+class FrameRecord:
+    """One archived frame: its ORIGINAL (full-resolution) size and mode, and the low-res payload."""
+
+    name: str
+    width: int
+    height: int
+    mode: str  # "L" or "RGB"
+    payload: bytes
+
+    @property
+    def channels(self) -> int:
+        return _MODE_CODES[self.mode]
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """Where a frame's FRAM chunk lies: ``offset`` of the chunk, ``length`` of its data."""
+
+    name: str
+    offset: int
+    length: int
+
+    @property
+    def chunk_size(self) -> int:
+        return self.length + _CHUNK_OVERHEAD
+
+    @property
+    def payload_size(self) -> int:
+        return self.length - _U16.size - len(self.name.encode("utf-8")) - _FRAME_FIXED.size
+
+
+class _Damage(Exception):
+    """Internal: why a chunk or structure failed to parse (turned into CorruptError messages)."""
+
+
+# --- encoding and decoding of chunk data ------------------------------------------------------
+
+
+def _crc(ctype: bytes, data: bytes) -> int:
+    return zlib.crc32(data, zlib.crc32(ctype))
+
+
+def _chunk(ctype: bytes, data: bytes) -> bytes:
+    return _CHUNK_HEAD.pack(len(data), ctype) + data + _CRC.pack(_crc(ctype, data))
+
+
+def _encode_name(name: Any) -> bytes:
+    if not isinstance(name, str):
+        raise FrameError(f"frame name must be a string, got {type(name).__name__}")
+    try:
+        raw = name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FrameError(f"frame name {name!r} is not valid Unicode") from None
+    if not 1 <= len(raw) <= MAX_NAME_BYTES:
+        raise FrameError(f"frame name {name[:40]!r} must be 1..{MAX_NAME_BYTES} UTF-8 bytes")
+    return raw
+
+
+def _check_size(width: Any, height: Any) -> str | None:
+    for value in (width, height):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"size {width!r}x{height!r} is not integral"
+        if not 1 <= value <= MAX_DIMENSION:
+            return f"size {width}x{height} is outside 1..{MAX_DIMENSION}"
+    if width * height > MAX_PIXELS:
+        return f"size {width}x{height} has more than {MAX_PIXELS} pixels"
+    return None
+
+
+def _pack_frame(record: FrameRecord) -> bytes:
+    name = _encode_name(record.name)
+    problem = _check_size(record.width, record.height)
+    if problem:
+        raise FrameError(f"frame {record.name!r}: {problem}")
+    if record.mode not in _MODE_CODES:
+        raise FrameError(f"frame {record.name!r}: mode {record.mode!r} is not 'L' or 'RGB'")
+    if not isinstance(record.payload, (bytes, bytearray, memoryview)):
+        raise FrameError(f"frame {record.name!r}: payload must be bytes")
+    fixed = _FRAME_FIXED.pack(record.width, record.height, _MODE_CODES[record.mode])
+    data = b"".join((_U16.pack(len(name)), name, fixed, record.payload))
+    if len(data) > MAX_CHUNK_BYTES:
+        raise FrameError(f"frame {record.name!r}: payload of {len(data)} bytes is too large")
+    return data
+
+
+def _unpack_name(data: bytes, pos: int, end: int) -> tuple[str, int]:
+    """Read a u16-length-prefixed UTF-8 name at ``pos``; returns it and the position after it."""
+    if pos + _U16.size > end:
+        raise _Damage("name length is cut off")
+    (size,) = _U16.unpack_from(data, pos)
+    pos += _U16.size
+    if not 1 <= size <= MAX_NAME_BYTES:
+        raise _Damage(f"name length {size} is outside 1..{MAX_NAME_BYTES}")
+    if pos + size > end:
+        raise _Damage("name is cut off")
+    try:
+        return data[pos : pos + size].decode("utf-8"), pos + size
+    except UnicodeDecodeError:
+        raise _Damage("name is not UTF-8") from None
+
+
+def _unpack_frame(data: bytes) -> FrameRecord:
+    name, pos = _unpack_name(data, 0, len(data))
+    if pos + _FRAME_FIXED.size > len(data):
+        raise _Damage("frame fields are cut off")
+    width, height, code = _FRAME_FIXED.unpack_from(data, pos)
+    problem = _check_size(width, height)
+    if problem:
+        raise _Damage(problem)
+    if code not in _MODES:
+        raise _Damage(f"unknown mode code {code}")
+    payload = data[pos + _FRAME_FIXED.size :]
+    return FrameRecord(name=name, width=width, height=height, mode=_MODES[code], payload=payload)
+
+
+def _pack_index(entries: list[IndexEntry]) -> bytes:
+    parts = [_U32.pack(len(entries))]
+    for e in entries:
+        name = e.name.encode("utf-8")
+        parts.append(_INDEX_ENTRY.pack(e.offset, e.length, len(name)))
+        parts.append(name)
+    return b"".join(parts)
+
+
+# --- writer ------------------------------------------------------------------------------------
+
+
+class ArchiveWriter:
+    """Writes an archive to a hidden temporary file beside ``path``, moved into place by
+    ``close()``; an exception inside ``with`` (or ``abort()``) deletes it instead.
+
+    >>> with ArchiveWriter("out.src", header) as w:  # doctest: +SKIP
+    ...     w.add(FrameRecord("f0", 640, 480, "RGB", payload))
+    """
+
+    def __init__(self, path: str | os.PathLike[str], header: Header, *, force: bool = False):
+        self.path = Path(path)
+        self.force = force
+        self.header = header
+        if not force and (self.path.exists() or self.path.is_symlink()):
+            raise SrcodecError(f"{self.path} exists; use --force to overwrite")
+        try:
+            head = header.to_json()
+        except ValueError as exc:
+            raise SrcodecError(f"cannot write {self.path}: {exc}") from None
+        self._entries: list[IndexEntry] = []
+        self._by_name: set[str] = set()
+        self._offset = 0
+        self._done = False
+        self._fh: BinaryIO | None = None
+        self.temp_path = self._create_temp()
+        try:
+            self._write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION))
+            self._write(_chunk(_HEAD, head))
+        except BaseException:
+            self.abort()
+            raise
+
+    def _create_temp(self) -> Path:
+        # Created by hand rather than with tempfile so that the final file gets the usual
+        # umask-derived permissions instead of tempfile's 0600.
+        directory = self.path.parent
+        for _ in range(16):
+            temp = directory / f".{self.path.name}.{secrets.token_hex(4)}.tmp"
+            try:
+                fd = os.open(
+                    temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
+                )
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise SrcodecError(f"cannot create {temp}: {exc.strerror}") from None
+            self._fh = os.fdopen(fd, "wb")
+            return temp
+        raise SrcodecError(f"cannot create a temporary file in {directory}")
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes written so far (the archive's size once ``close()`` has run)."""
+        return self._offset
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _write(self, data: bytes) -> None:
+        if self._fh is None:
+            raise SrcodecError(f"archive {self.path} is already closed")
+        try:
+            self._fh.write(data)
+        except OSError as exc:
+            self.abort()
+            raise SrcodecError(f"cannot write {self.temp_path}: {exc.strerror}") from None
+        self._offset += len(data)
+
+    def add(self, record: FrameRecord) -> IndexEntry:
+        """Append one frame; its name must be new to the archive (``FrameError`` otherwise)."""
+        if self._fh is None:
+            raise SrcodecError(f"archive {self.path} is already closed")
+        data = _pack_frame(record)
+        if record.name in self._by_name:
+            raise FrameError(f"duplicate frame name {record.name!r} in {self.path}")
+        if len(self._entries) >= 0xFFFFFFFF:
+            raise FrameError(f"too many frames in {self.path}")
+        entry = IndexEntry(name=record.name, offset=self._offset, length=len(data))
+        self._write(_chunk(_FRAM, data))
+        self._entries.append(entry)
+        self._by_name.add(record.name)
+        return entry
+
+    def close(self) -> None:
+        """Write the index and trailer, flush to disk and move the archive to ``path``."""
+        if self._done:
+            return
+        if self._fh is None:
+            raise SrcodecError(f"archive {self.path} was aborted")
+        index_offset = self._offset
+        self._write(_chunk(_INDX, _pack_index(self._entries)))
+        self._write(_chunk(_TAIL, _TAIL_DATA.pack(index_offset, len(self._entries))))
+        try:
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+            self._fh.close()
+            self._fh = None
+            if not self.force and (self.path.exists() or self.path.is_symlink()):
+                raise SrcodecError(f"{self.path} exists; use --force to overwrite")
+            os.replace(self.temp_path, self.path)
+        except OSError as exc:
+            self.abort()
+            raise SrcodecError(f"cannot write {self.path}: {exc.strerror or exc}") from None
+        except BaseException:
+            self.abort()
+            raise
+        self._done = True
+        _fsync_directory(self.path.parent)
+
+    def abort(self) -> None:
+        """Discard the archive being written: close and delete the temporary file."""
+        if self._done:
+            return
+        fh, self._fh = self._fh, None
+        if fh is not None:
+            try:
+                fh.close()
+            except OSError:
+                pass
+        try:
+            self.temp_path.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+    def __enter__(self) -> ArchiveWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self.abort()
+        else:
+            self.close()
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename durable on POSIX; not possible (nor needed) everywhere.
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# --- reader ------------------------------------------------------------------------------------
+
+
+class ArchiveReader:
+    """Random access to an archive's frames by position or name.
+
+    The index comes from the trailer; if the trailer or index is missing or damaged (a truncated
+    file), the chunks are scanned from the start up to the last good one and ``index_recovered``
+    is set, with ``damage`` saying what was wrong. Not safe for concurrent use from threads.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        try:
+            self._fh: BinaryIO = open(self.path, "rb")
+        except OSError as exc:
+            raise SrcodecError(f"cannot open {self.path}: {exc.strerror or exc}") from None
+        self.index_recovered = False
+        self.damage: str | None = None
+        try:
+            self.file_size = os.fstat(self._fh.fileno()).st_size
+            self.format_version = self._read_preamble()
+            try:
+                ctype, data, self._data_start = self._read_chunk(
+                    _PREAMBLE.size, max_length=MAX_HEADER_BYTES
+                )
+                if ctype != _HEAD:
+                    raise _Damage(f"first chunk is {ctype!r}, not HEAD")
+                self.header = Header.from_json(data)
+            except (_Damage, ValueError) as exc:
+                raise CorruptError(f"header of {self.path} is damaged: {exc}") from None
+            try:
+                self._entries = self._load_index()
+            except _Damage as exc:
+                self.index_recovered = True
+                self.damage = f"index unusable ({exc})"
+                self._entries = self._scan()
+            self._positions = {e.name: i for i, e in enumerate(self._entries)}
+        except BaseException:
+            self._fh.close()
+            raise
+
+    # -- low level --
+
+    def _pread(self, offset: int, size: int) -> bytes:
+        self._fh.seek(offset)
+        return self._fh.read(size)
+
+    def _read_chunk(self, offset: int, max_length: int | None = None) -> tuple[bytes, bytes, int]:
+        """Read and verify the chunk at ``offset``: (type, data, offset of the next chunk)."""
+        head = self._pread(offset, _CHUNK_HEAD.size)
+        if len(head) < _CHUNK_HEAD.size:
+            raise _Damage(f"chunk header at offset {offset} is cut off")
+        length, ctype = _CHUNK_HEAD.unpack(head)
+        if max_length is not None and length > max_length:
+            raise _Damage(f"chunk at offset {offset} claims {length} bytes, at most {max_length}")
+        end = offset + _CHUNK_OVERHEAD + length
+        if end > self.file_size:
+            raise _Damage(f"chunk at offset {offset} is cut off ({length} bytes claimed)")
+        data = self._fh.read(length)
+        crc = self._fh.read(_CRC.size)
+        if len(data) != length or len(crc) != _CRC.size:
+            raise _Damage(f"chunk at offset {offset} is cut off")
+        if _CRC.unpack(crc)[0] != _crc(ctype, data):
+            raise _Damage(f"checksum mismatch in {_show(ctype)} chunk at offset {offset}")
+        return ctype, data, end
+
+    def _read_preamble(self) -> int:
+        pre = self._pread(0, _PREAMBLE.size)
+        if len(pre) < len(MAGIC) or not pre.startswith(MAGIC):
+            raise FormatError(f"{self.path} is not a srcodec archive")
+        if len(pre) < _PREAMBLE.size:
+            raise CorruptError(f"{self.path} is truncated (no format version)")
+        version = _PREAMBLE.unpack(pre)[1]
+        if version > FORMAT_VERSION:
+            raise FormatError(
+                f"{self.path} is archive format version {version}; this srcodec reads versions "
+                f"up to {FORMAT_VERSION} (upgrade srcodec)"
+            )
+        if version < 1:
+            raise CorruptError(f"{self.path} has invalid format version {version}")
+        return version
+
+    def _load_index(self) -> list[IndexEntry]:
+        tail_offset = self.file_size - TRAILER_SIZE
+        if tail_offset < self._data_start:
+            raise _Damage("no trailer")
+        if self._pread(tail_offset, _CHUNK_HEAD.size)[4:] != _TAIL:
+            raise _Damage("no trailer at the end of the file; is it truncated?")
+        ctype, data, _ = self._read_chunk(tail_offset, max_length=_TAIL_DATA.size)
+        if len(data) != _TAIL_DATA.size:
+            raise _Damage("the trailer has the wrong size")
+        index_offset, count = _TAIL_DATA.unpack(data)
+        if not self._data_start <= index_offset <= tail_offset - _CHUNK_OVERHEAD:
+            raise _Damage(f"trailer points outside the file (offset {index_offset})")
+        ctype, data, _ = self._read_chunk(index_offset, tail_offset - index_offset)
+        if ctype != _INDX:
+            raise _Damage(f"trailer points to a {_show(ctype)} chunk, not INDX")
+        return self._parse_index(data, count, index_offset)
+
+    def _parse_index(self, data: bytes, count: int, limit: int) -> list[IndexEntry]:
+        if len(data) < _U32.size or _U32.unpack_from(data)[0] != count:
+            raise _Damage("index and trailer disagree on the frame count")
+        # Each entry takes at least this many bytes, so a bogus count fails before any loop.
+        if count * (_INDEX_ENTRY.size + 1) > len(data) - _U32.size:
+            raise _Damage(f"index is too short for {count} frames")
+        entries: list[IndexEntry] = []
+        seen: set[str] = set()
+        pos = _U32.size
+        for _ in range(count):
+            if pos + _INDEX_ENTRY.size > len(data):
+                raise _Damage("index is cut off")
+            offset, length, _size = _INDEX_ENTRY.unpack_from(data, pos)
+            name, pos = _unpack_name(data, pos + _INDEX_ENTRY.size - _U16.size, len(data))
+            if name in seen:
+                raise _Damage(f"index lists frame {name!r} twice")
+            if offset < self._data_start or offset + _CHUNK_OVERHEAD + length > limit:
+                raise _Damage(f"index entry of {name!r} points outside the frame area")
+            seen.add(name)
+            entries.append(IndexEntry(name=name, offset=offset, length=length))
+        if pos != len(data):
+            raise _Damage("index has trailing bytes")
+        return entries
+
+    def _scan(self) -> list[IndexEntry]:
+        entries: list[IndexEntry] = []
+        seen: set[str] = set()
+        offset = self._data_start
+        while offset < self.file_size:
+            try:
+                ctype, data, end = self._read_chunk(offset)
+                if ctype == _FRAM:
+                    name = _unpack_frame(data).name
+                    if name in seen:
+                        raise _Damage(f"frame {name!r} appears twice")
+                    seen.add(name)
+                    entries.append(IndexEntry(name=name, offset=offset, length=len(data)))
+            except _Damage as exc:
+                self.damage = f"{self.damage}; scan stopped: {exc}"
+                break
+            offset = end
+        return entries
+
+    # -- public --
+
+    @property
+    def names(self) -> list[str]:
+        """Frame names in archive order."""
+        return [e.name for e in self._entries]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._positions
+
+    def index_of(self, name: str) -> int:
+        """Position of the frame called ``name`` (``FrameNotFoundError`` if none)."""
+        try:
+            return self._positions[name]
+        except KeyError:
+            raise FrameNotFoundError(f"{self.path} has no frame named {name!r}") from None
+
+    def _position(self, key: int | str) -> int:
+        if isinstance(key, str):
+            return self.index_of(key)
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise TypeError(f"frame key must be a position or a name, not {type(key).__name__}")
+        n = len(self._entries)
+        position = key + n if key < 0 else key
+        if not 0 <= position < n:
+            raise FrameNotFoundError(f"{self.path} has no frame #{key} (it has {n})")
+        return position
+
+    def entry(self, key: int | str) -> IndexEntry:
+        """Where the frame at position ``key`` (or called ``key``) lies, without reading it."""
+        return self._entries[self._position(key)]
+
+    def read(self, key: int | str) -> FrameRecord:
+        """The frame at position ``key`` or called ``key``; ``CorruptError`` if damaged."""
+        position = self._position(key)
+        e = self._entries[position]
+        try:
+            ctype, data, _ = self._read_chunk(e.offset, max_length=e.length)
+            if ctype != _FRAM or len(data) != e.length:
+                raise _Damage("the index points to a different chunk")
+            record = _unpack_frame(data)
+            if record.name != e.name:
+                raise _Damage(f"the chunk holds frame {record.name!r}")
+        except _Damage as exc:
+            raise CorruptError(
+                f"frame {e.name!r} (#{position}) of {self.path} is damaged: {exc}"
+            ) from None
+        return record
+
+    def records(self) -> Iterator[tuple[str, FrameRecord | CorruptError]]:
+        """(name, record) for every frame in order, with a ``CorruptError`` in place of the
+        record of a damaged frame, so that a caller can carry on past it."""
+        for position, e in enumerate(self._entries):
+            try:
+                yield e.name, self.read(position)
+            except CorruptError as exc:
+                yield e.name, exc
+
+    def __iter__(self) -> Iterator[FrameRecord]:
+        """Every frame in order; raises ``CorruptError`` at the first damaged one."""
+        for position in range(len(self._entries)):
+            yield self.read(position)
+
+    def close(self) -> None:
+        self._fh.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._fh.closed
+
+    def __enter__(self) -> ArchiveReader:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ArchiveReader({str(self.path)!r}, frames={len(self)})"
+
+
+def _show(ctype: bytes) -> str:
+    return ctype.decode("ascii", "replace") if ctype.isalpha() else repr(ctype)

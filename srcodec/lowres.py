@@ -1,0 +1,317 @@
+"""Lossless codecs for the low-resolution frames an archive stores, behind a small registry.
+
+A codec's JSON-safe config (kept in the archive header) rebuilds it; byte formats: docs/format.md.
+"""
+
+from __future__ import annotations
+
+import abc
+import io
+import struct
+import zlib
+from typing import Any, ClassVar
+
+import numpy as np
+import zstandard
+from PIL import Image
+
+from .errors import CorruptError, FormatError, FrameError
+
+__all__ = [
+    "LowresCodec",
+    "PngCodec",
+    "ZstdCodec",
+    "available_codecs",
+    "get_codec",
+    "register_codec",
+]
+
+_MODES = {1: "L", 3: "RGB"}
+
+
+class LowresCodec(abc.ABC):
+    """A lossless codec for one low-resolution uint8 frame (HxW grayscale or HxWx3 RGB)."""
+
+    codec_id: ClassVar[str]
+
+    @abc.abstractmethod
+    def encode(self, frame: np.ndarray) -> bytes:
+        """Encode a uint8 HxW or HxWx3 array (any memory layout) into bytes."""
+
+    @abc.abstractmethod
+    def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
+        """Decode ``data`` into a uint8 HxW (channels=1) or HxWx3 (channels=3) array.
+
+        Raises ``CorruptError`` if ``data`` cannot be decoded to exactly that shape.
+        """
+
+    @abc.abstractmethod
+    def get_config(self) -> dict[str, Any]:
+        """A JSON-safe dict with ``"id"`` and every parameter; ``from_config`` inverts it."""
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LowresCodec:
+        """Build the codec a ``get_config()`` dict describes (``FormatError`` if it is invalid)."""
+        if not isinstance(config, dict):
+            raise FormatError(f"codec config must be a dict, got {type(config).__name__}")
+        params = dict(config)
+        codec_id = params.pop("id", cls.codec_id)
+        if codec_id != cls.codec_id:
+            raise FormatError(f"config for codec {codec_id!r} given to codec {cls.codec_id!r}")
+        try:
+            return cls(**params)
+        except TypeError as exc:
+            raise FormatError(f"invalid config for codec {cls.codec_id!r}: {exc}") from None
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
+        return f"{type(self).__name__}({params})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LowresCodec):
+            return NotImplemented
+        return self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.get_config().items())))
+
+
+# --- registry ----------------------------------------------------------------------------------
+
+_REGISTRY: dict[str, type[LowresCodec]] = {}
+
+
+def register_codec(cls: type[LowresCodec]) -> type[LowresCodec]:
+    """Register a codec class under its ``codec_id`` (usable as a decorator); replaces any
+    class registered under the same id."""
+    codec_id = getattr(cls, "codec_id", None)
+    if not isinstance(codec_id, str) or not codec_id:
+        raise ValueError(f"{cls.__name__} has no codec_id")
+    _REGISTRY[codec_id] = cls
+    return cls
+
+
+def available_codecs() -> list[str]:
+    """The ids of the registered codecs, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_codec(spec: str | dict[str, Any]) -> LowresCodec:
+    """A codec from its id (default parameters) or from a config dict (as ``get_config``)."""
+    if isinstance(spec, str):
+        codec_id, config = spec, {"id": spec}
+    elif isinstance(spec, dict):
+        codec_id, config = spec.get("id"), spec
+        if not isinstance(codec_id, str):
+            raise FormatError(f"codec config has no string 'id': {spec!r}")
+    else:
+        raise FormatError(f"codec spec must be an id or a config dict, got {type(spec).__name__}")
+    cls = _REGISTRY.get(codec_id)
+    if cls is None:
+        known = ", ".join(available_codecs()) or "none"
+        raise FormatError(f"unknown low-resolution codec {codec_id!r} (known codecs: {known})")
+    return cls.from_config(config)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _check_frame(frame: np.ndarray) -> np.ndarray:
+    if not isinstance(frame, np.ndarray):
+        raise FrameError(f"expected a numpy array, got {type(frame).__name__}")
+    if frame.dtype != np.uint8:
+        raise FrameError(f"expected a uint8 frame, got dtype {frame.dtype}")
+    if not (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 3)):
+        raise FrameError(f"expected an HxW or HxWx3 frame, got shape {frame.shape}")
+    if frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise FrameError(f"empty frame of shape {frame.shape}")
+    return frame
+
+
+def _check_shape(codec_id: str, width: int, height: int, channels: int) -> tuple[int, ...]:
+    if channels not in _MODES:
+        raise CorruptError(f"{codec_id}: cannot decode {channels} channels (expected 1 or 3)")
+    if not (isinstance(width, int) and isinstance(height, int) and width >= 1 and height >= 1):
+        raise CorruptError(f"{codec_id}: invalid frame size {width!r}x{height!r}")
+    return (height, width) if channels == 1 else (height, width, 3)
+
+
+def _check_level(codec_id: str, level: Any, low: int, high: int) -> int:
+    if isinstance(level, bool) or not isinstance(level, int) or not low <= level <= high:
+        raise FormatError(f"{codec_id}: level must be an integer {low}..{high}, got {level!r}")
+    return level
+
+
+# --- png ---------------------------------------------------------------------------------------
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _check_png_chunks(data: bytes) -> None:
+    """Verify every chunk CRC and that the payload ends exactly with IEND (Pillow checks
+    neither for image data, so a damaged or truncated payload could decode silently)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise CorruptError(f"png: payload must be bytes, got {type(data).__name__}")
+    view = memoryview(data)
+    if bytes(view[:8]) != _PNG_SIGNATURE:
+        raise CorruptError("png: payload is not a PNG image")
+    pos = 8
+    while True:
+        if pos + 12 > len(view):
+            raise CorruptError("png: payload is truncated")
+        length, ctype = struct.unpack_from(">I4s", view, pos)
+        end = pos + 12 + length
+        if end > len(view):
+            raise CorruptError(f"png: {ctype!r} chunk is truncated")
+        (crc,) = struct.unpack_from(">I", view, end - 4)
+        if zlib.crc32(view[pos + 4 : end - 4]) != crc:
+            raise CorruptError(f"png: checksum mismatch in {ctype!r} chunk")
+        pos = end
+        if ctype == b"IEND":
+            break
+    if pos != len(view):
+        raise CorruptError(f"png: {len(view) - pos} unexpected bytes after the image")
+
+
+@register_codec
+class PngCodec(LowresCodec):
+    """PNG through Pillow: portable (any image viewer reads the payload), zlib-compressed."""
+
+    codec_id: ClassVar[str] = "png"
+
+    def __init__(self, level: int = 9) -> None:
+        self.level = _check_level(self.codec_id, level, 0, 9)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "level": self.level}
+
+    def encode(self, frame: np.ndarray) -> bytes:
+        frame = np.ascontiguousarray(_check_frame(frame))
+        buf = io.BytesIO()
+        Image.fromarray(frame).save(buf, format="PNG", compress_level=self.level, optimize=False)
+        return buf.getvalue()
+
+    def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
+        shape = _check_shape(self.codec_id, width, height, channels)
+        mode = _MODES[channels]
+        _check_png_chunks(data)
+        # Image.open only parses the header, so size and mode are checked before any pixel
+        # buffer is allocated; Pillow raises a zoo of exception types on bad input.
+        try:
+            with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+                if image.size != (width, height) or image.mode != mode:
+                    raise CorruptError(
+                        f"png: payload is {image.mode} {image.size[0]}x{image.size[1]}, "
+                        f"expected {mode} {width}x{height}"
+                    )
+                image.load()
+                array = np.array(image)
+        except CorruptError:
+            raise
+        except Exception as exc:
+            raise CorruptError(f"png: payload cannot be decoded: {exc}") from None
+        if array.shape != shape or array.dtype != np.uint8:
+            raise CorruptError(f"png: decoded {array.dtype} {array.shape}, expected uint8 {shape}")
+        return array
+
+
+# --- zstd --------------------------------------------------------------------------------------
+
+_FILTERS = ("none", "sub", "up", "grad")
+
+
+def _filter(planes: np.ndarray, name: str) -> np.ndarray:
+    """Forward prediction filter on a (C, H, W) uint8 array, modulo 256 (returns a new array)."""
+    out = planes.copy()
+    if name in ("sub", "grad"):
+        out[:, :, 1:] -= planes[:, :, :-1]
+    if name in ("up", "grad"):
+        # grad = sub followed by up: x - left - above + aboveleft.
+        out[:, 1:, :] -= out[:, :-1, :].copy()
+    return out
+
+
+def _unfilter(planes: np.ndarray, name: str) -> np.ndarray:
+    """Inverse of ``_filter``: running sums modulo 256 (uint8 accumulation wraps)."""
+    out = planes
+    if name in ("up", "grad"):
+        out = np.cumsum(out, axis=1, dtype=np.uint8)
+    if name in ("sub", "grad"):
+        out = np.cumsum(out, axis=2, dtype=np.uint8)
+    return out
+
+
+@register_codec
+class ZstdCodec(LowresCodec):
+    """Planar bytes after colour decorrelation and a PNG-style prediction filter, then zstd.
+
+    Usually smaller and much faster to decode than PNG for camera frames.
+    """
+
+    codec_id: ClassVar[str] = "zstd"
+
+    def __init__(self, level: int = 19, filter: str = "grad", decorrelate: bool = True) -> None:
+        self.level = _check_level(self.codec_id, level, 1, 22)
+        if filter not in _FILTERS:
+            raise FormatError(
+                f"zstd: unknown filter {filter!r} (expected one of {', '.join(_FILTERS)})"
+            )
+        if not isinstance(decorrelate, bool):
+            raise FormatError(f"zstd: decorrelate must be true or false, got {decorrelate!r}")
+        self.filter = filter
+        self.decorrelate = decorrelate
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "id": self.codec_id,
+            "level": self.level,
+            "filter": self.filter,
+            "decorrelate": self.decorrelate,
+        }
+
+    def encode(self, frame: np.ndarray) -> bytes:
+        frame = _check_frame(frame)
+        planes = frame[None] if frame.ndim == 2 else frame.transpose(2, 0, 1)
+        planes = np.ascontiguousarray(planes)
+        if self.decorrelate and planes.shape[0] == 3:
+            r, g, b = planes
+            planes = np.stack([g, r - g, b - g])
+        raw = _filter(planes, self.filter).tobytes()
+        cctx = zstandard.ZstdCompressor(
+            level=self.level, write_content_size=True, write_checksum=True
+        )
+        return cctx.compress(raw)
+
+    def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
+        _check_shape(self.codec_id, width, height, channels)
+        expected = width * height * channels
+        # The frame header declares the decompressed size; checking it first bounds the output
+        # buffer to exactly the frame size, whatever the payload claims.
+        try:
+            declared = zstandard.frame_content_size(data)
+        except Exception as exc:
+            raise CorruptError(f"zstd: payload is not a zstd frame: {exc}") from None
+        if declared != expected:
+            raise CorruptError(
+                f"zstd: payload holds {declared} bytes, expected {expected} "
+                f"({channels} x {width}x{height})"
+            )
+        try:
+            dobj = zstandard.ZstdDecompressor().decompressobj()
+            raw = dobj.decompress(data)
+            complete, trailing = dobj.eof, dobj.unused_data
+        except Exception as exc:
+            raise CorruptError(f"zstd: payload cannot be decompressed: {exc}") from None
+        if not complete or len(raw) != expected:
+            raise CorruptError(f"zstd: payload is truncated ({len(raw)} of {expected} bytes)")
+        if trailing:
+            raise CorruptError(f"zstd: {len(trailing)} unexpected bytes after the payload")
+        planes = _unfilter(
+            np.frombuffer(raw, np.uint8).reshape(channels, height, width), self.filter
+        )
+        if self.decorrelate and channels == 3:
+            g, rg, bg = planes
+            planes = np.stack([rg + g, g, bg + g])
+        out = planes[0] if channels == 1 else np.ascontiguousarray(planes.transpose(1, 2, 0))
+        # Without filter or decorrelation, ``out`` may still be a read-only view of ``raw``.
+        return out if out.flags.writeable else out.copy()
