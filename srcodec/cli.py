@@ -41,11 +41,21 @@ def main() -> None:
     type=click.Path(dir_okay=False),
     help="Also list this weights file (repeatable).",
 )
+@click.option(
+    "--install",
+    "install",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Copy this weights file into the user directory (repeatable).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def models(weights: tuple[str, ...], as_json: bool) -> None:
+def models(weights: tuple[str, ...], install: tuple[str, ...], as_json: bool) -> None:
     """List the installed models (bundled, user directory, and --weights files)."""
-    from .registry import list_models, user_dir
+    from .registry import install_model, list_models, user_dir
 
+    for path in install:
+        info = install_model(path)
+        click.echo(f"installed {info.short_id} as {info.path}", err=as_json)
     found = list_models(list(weights))
     if as_json:
         click.echo(

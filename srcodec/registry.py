@@ -158,6 +158,18 @@ def user_dir() -> Path:
     return Path(base) / "srcodec" / "models"
 
 
+def install_model(path: str | os.PathLike) -> ModelInfo:
+    """Copy a weights file (after checking it loads) into ``user_dir()`` under its short id,
+    so archives that name it decode without ``--weights``."""
+    _, info = load_model(path)
+    target = user_dir() / f"{info.name}-{info.sha256[:12]}.safetensors"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_bytes(Path(path).read_bytes())
+    os.replace(tmp, target)
+    return inspect_weights(target, "user")
+
+
 def list_models(extra: list[str | os.PathLike] | tuple = ()) -> list[ModelInfo]:
     """Every model found: given files first, then user-installed, then bundled."""
     found: list[ModelInfo] = [inspect_weights(p, "given") for p in extra]

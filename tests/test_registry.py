@@ -73,3 +73,17 @@ def test_user_directory_is_searched(weights, monkeypatch, tmp_path):
     monkeypatch.setenv("SRCODEC_MODELS", str(user))
     found = resolve(info.id)
     assert found.source == "user" and found.path == user / "copy.safetensors"
+
+
+def test_install_copies_into_the_user_directory(weights, monkeypatch, tmp_path):
+    _, info = weights
+    monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path / "user"))
+    from srcodec.registry import install_model
+
+    installed = install_model(info.path)
+    assert installed.source == "user" and installed.sha256 == info.sha256
+    assert resolve(info.id).path == installed.path
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 100)
+    with pytest.raises(ModelError, match="bad.safetensors"):
+        install_model(bad)
