@@ -5,6 +5,7 @@ line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -201,6 +202,7 @@ def train(
         device=device,
         log_dir=log_dir,
         time_limit=time_limit * 60 if time_limit else None,
+        command=shlex.join(["srcodec", *sys.argv[1:]]),
     )
     if result.best is None:
         raise SrcodecError("training ended before the first validation; nothing written")

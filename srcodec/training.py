@@ -163,6 +163,20 @@ def _load_checkpoint(path: Path, model: EDSR, opt: torch.optim.Optimizer) -> dic
     return meta
 
 
+def _machine(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return f"{torch.cuda.get_device_name(dev)} GPU"
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPU cores, {torch.get_num_threads()} torch threads"
+
+
 @dataclass
 class TrainResult:
     best: ModelInfo | None
@@ -182,6 +196,7 @@ def train(
     log_dir: str | os.PathLike | None = None,
     time_limit: float | None = None,
     progress: bool = True,
+    command: str | None = None,
 ) -> TrainResult:
     """Train (or, with ``init``, fine-tune) an EDSR x2 model and write the best one to ``output``.
 
@@ -239,14 +254,14 @@ def train(
         "training": {
             "config": asdict(cfg),
             "init": init_info.id if init_info else None,
+            "command": command,
             "data": {
                 "train": str(hr),
                 "train_images": [p.name for p in train_pairs],
                 "val": str(val),
                 "val_images": [p.name for p in val_pairs],
             },
-            "machine": f"{platform.machine()} {platform.processor() or ''} "
-            f"{os.cpu_count()} cpus, {dev.type}".strip(),
+            "machine": _machine(dev),
             "torch": torch.__version__,
         },
     }
