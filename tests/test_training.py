@@ -71,3 +71,21 @@ def test_bad_training_data(tmp_path, photo_dir):
     with pytest.raises(DataError, match="tiny.png: 40x40 is too small"):
         train(small, photo_dir, out, progress=False)
     assert not out.exists()
+
+
+def test_video_files_are_training_data(tmp_path, photo):
+    iio = pytest.importorskip("imageio.v2")
+    pytest.importorskip("imageio_ffmpeg")
+    from srcodec.frames import read_images
+
+    video = tmp_path / "cam.mp4"
+    with iio.get_writer(video, fps=5, codec="libx264", quality=10, macro_block_size=16) as w:
+        for k in range(6):
+            w.append_data(np.ascontiguousarray(photo[k * 8 : k * 8 + 128, :160]))
+    frames = read_images(video)
+    assert len(frames) == 6 and frames[0][1].shape == (128, 160, 3)
+    assert frames[0][0] == "cam_000000"
+    out = tmp_path / "m.safetensors"
+    cfg = TrainConfig(**TINY, steps=4, val_every=4)
+    result = train(video, video, out, config=cfg, device="cpu", progress=False)
+    assert result.best.card["training"]["data"]["train_images"][:2] == ["cam_000000", "cam_000001"]
