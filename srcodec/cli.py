@@ -1,5 +1,5 @@
-"""The ``srcodec`` command line: encode, decode, info, models and train. User errors are one
-line on stderr and a non-zero exit, never a traceback.
+"""The ``srcodec`` command line: encode, decode, info, verify, recover, models and train. User
+errors are one line on stderr and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
@@ -245,6 +245,12 @@ def _summary_line(s) -> str:
 )
 @click.option("--level", type=int, default=None, help="Compression level of the codec.")
 @click.option("--force", is_flag=True, help="Overwrite an existing archive.")
+@click.option(
+    "--append",
+    "append",
+    is_flag=True,
+    help="Add the frames to the existing archive OUTPUT (with its model and codec).",
+)
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable frames and report them.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def encode(
@@ -255,11 +261,13 @@ def encode(
     codec_id: str | None,
     level: int | None,
     force: bool,
+    append: bool,
     skip_bad: bool,
     quiet: bool,
 ) -> None:
     """Encode frames (a folder, or image files) into one archive."""
     from .codec import DEFAULT_CODEC
+    from .codec import append as run_append
     from .codec import encode as run
     from .errors import FrameError
 
@@ -273,19 +281,39 @@ def encode(
         if folders:
             raise FrameError(f"{folders[0]}: give one folder, or image files, not both")
         frames = list(sources)
-    s = run(
-        frames,
-        output,
-        model=model,
-        weights=weights,
-        codec=codec,
-        force=force,
-        skip_bad=skip_bad,
-        progress=not quiet,
-    )
+    if append:
+        if force:
+            raise SrcodecError("--append and --force do not go together")
+        if not Path(output).is_file():
+            raise SrcodecError(f"{output}: no such archive to append to")
+        s = run_append(
+            frames,
+            output,
+            model=model,
+            weights=weights,
+            codec=codec if codec_id or level is not None else None,
+            skip_bad=skip_bad,
+            progress=not quiet,
+        )
+    else:
+        s = run(
+            frames,
+            output,
+            model=model,
+            weights=weights,
+            codec=codec,
+            force=force,
+            skip_bad=skip_bad,
+            progress=not quiet,
+        )
     for name, why in s.skipped:
-        click.echo(f"skipped {name}: {why}", err=True)
-    click.echo(f"{output}: {_summary_line(s)}")
+        click.echo(f"skipped {_show(name)}: {why}", err=True)
+    click.echo(f"{output}: {'appended ' if append else ''}{_summary_line(s)}")
+
+
+def _show(name: str) -> str:
+    """A frame name fit for the terminal: quoted if it holds control characters."""
+    return name if name.isprintable() else repr(name)
 
 
 @main.command()
@@ -331,7 +359,7 @@ def decode(
         tile=tile,
     )
     for name, why in s.damaged:
-        click.echo(f"damaged {name}: {why}", err=True)
+        click.echo(f"damaged {_show(name)}: {why}", err=True)
     click.echo(
         f"{archive}: {len(s.written)} frames restored into {s.folder}"
         + (f", {len(s.damaged)} damaged frames skipped" if s.damaged else "")
@@ -368,3 +396,69 @@ def info(archive: str, as_json: bool, show_frames: bool) -> None:
     if show_frames:
         for f in d["frame_list"]:
             click.echo(f"  {f['name']}  {f['size']} {f['mode']}  {f['payload_bytes']:,} bytes")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def verify(archive: str, as_json: bool) -> None:
+    """Check every checksum, the index and every frame's payload (no network is run).
+
+    Exit status: 0 if the archive is intact, 2 if anything is damaged, 1 if it is unreadable.
+    """
+    from .recovery import verify as run
+
+    r = run(archive)
+    if as_json:
+        click.echo(json.dumps(r.to_dict(), indent=2))
+    else:
+        if not r.index_ok:
+            click.echo(f"index: {r.index_problem}; frames found by scanning the chunks")
+        for d in r.damaged_regions:
+            where = f" (frame {_show(d.name)})" if d.name else ""
+            click.echo(f"damaged bytes {d.offset}..{d.end}{where}: {d.reason}")
+        for name in r.not_in_index:
+            click.echo(f"frame {_show(name)} is in the file but not in the index")
+        for name in r.not_found_by_scan:
+            click.echo(f"frame {_show(name)} is in the index but not found by the scan")
+        for name, why in r.damaged:
+            click.echo(f"damaged {_show(name)}: {why}")
+        state = "intact" if r.ok else "DAMAGED"
+        click.echo(f"{archive}: {state}: {len(r.intact)} of {r.frames} frames intact")
+    if not r.ok:
+        sys.exit(2)
+
+
+@main.command()
+@click.argument("archive", type=click.Path(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Archive to write with every intact frame.",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def recover(archive: str, output: str, force: bool, as_json: bool) -> None:
+    """Copy every intact frame of a damaged ARCHIVE into a new archive OUTPUT.
+
+    Exit status: 0 if nothing was lost; 2 if frames were lost or damage was found where no
+    frame name can be read (OUTPUT is written either way).
+    """
+    from .recovery import recover as run
+
+    r = run(archive, output, force=force)
+    if as_json:
+        click.echo(json.dumps(r.to_dict(), indent=2))
+    else:
+        for name, why in r.lost:
+            click.echo(f"lost {_show(name)}: {why}")
+        for d in r.unnamed_damage:
+            click.echo(f"damaged bytes {d.offset}..{d.end}: {d.reason}")
+        click.echo(
+            f"{output}: {len(r.recovered)} frames recovered from {archive}"
+            + (f", {len(r.lost)} lost" if r.lost else "")
+        )
+    if r.lost or r.unnamed_damage:
+        sys.exit(2)

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+import stat
+import unicodedata
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -132,40 +134,142 @@ def encode(
     items = list(_iter_inputs(frames))
     if not items:
         raise FrameError("no frames to encode")
-    outputs: dict[str, str] = {}
-    for name, _, _ in items:
-        other = outputs.setdefault(_restored_name(name), name)
+    _check_names([name for name, _, _ in items])
+    summary = EncodeSummary(Path(output), 0, 0, 0, info.id)
+    with ArchiveWriter(output, header, force=force) as writer:
+        _write_frames(writer, items, lowres, summary, skip_bad, progress)
+        if summary.frames == 0:
+            raise FrameError(f"no readable frames to write to {output}")
+    summary.archive_bytes = Path(output).stat().st_size
+    return summary
+
+
+def _check_names(names: list[str], existing: Collection[str] = (), archive: object = None) -> None:
+    """Refuse names that could not be decoded to a folder, repeat a name, or would restore to
+    the same file as another frame (new or already in ``archive``)."""
+    outputs = {_output_key(_restored_name(n)): n for n in existing}
+    for name in names:
+        problem = output_name_problem(name)
+        if problem:
+            raise FrameError(f"frame name {name!r} {problem}")
+        if name in existing:
+            raise FrameError(f"frame {name!r} is already in {archive}; rename it")
+        other = outputs.setdefault(_output_key(_restored_name(name)), name)
         if other != name:
             raise FrameError(
                 f"frames {other!r} and {name!r} would both restore to "
                 f"{_restored_name(name)!r}; rename one"
             )
-    summary = EncodeSummary(Path(output), 0, 0, 0, info.id)
-    with ArchiveWriter(output, header, force=force) as writer:
-        for name, size, load in tqdm(items, disable=not progress, unit="frame", desc="encode"):
-            try:
-                frame = load()
-            except FrameError as exc:
-                if not skip_bad:
-                    raise
-                summary.skipped.append((name, str(exc)))
-                continue
-            height, width = frame.shape[:2]
-            writer.add(
-                FrameRecord(
-                    name,
-                    width,
-                    height,
-                    "L" if frame.ndim == 2 else "RGB",
-                    lowres.encode(downscale(frame)),
-                )
+
+
+def _write_frames(
+    writer: ArchiveWriter,
+    items: list[tuple[str, int, Callable[[], np.ndarray]]],
+    lowres: LowresCodec,
+    summary: EncodeSummary,
+    skip_bad: bool,
+    progress: bool,
+) -> None:
+    for name, size, load in tqdm(items, disable=not progress, unit="frame", desc="encode"):
+        try:
+            frame = load()
+        except FrameError as exc:
+            if not skip_bad:
+                raise
+            summary.skipped.append((name, str(exc)))
+            continue
+        height, width = frame.shape[:2]
+        writer.add(
+            FrameRecord(
+                name,
+                width,
+                height,
+                "L" if frame.ndim == 2 else "RGB",
+                lowres.encode(downscale(frame)),
             )
-            summary.frames += 1
-            summary.input_bytes += size
-        if summary.frames == 0:
-            raise FrameError(f"no readable frames to write to {output}")
-    summary.archive_bytes = Path(output).stat().st_size
+        )
+        summary.frames += 1
+        summary.input_bytes += size
+
+
+def append(
+    frames: FrameSource,
+    archive: str | os.PathLike,
+    *,
+    model: str | None = None,
+    weights: Iterable = (),
+    codec: str | dict | LowresCodec | None = None,
+    skip_bad: bool = False,
+    progress: bool = False,
+) -> EncodeSummary:
+    """Add frames to the existing archive ``archive``, encoded with its codec for its model.
+
+    Copy-on-write: a new archive holding the existing chunks copied verbatim and then the new
+    frames replaces the old one only once complete, so a crash at any point leaves the old
+    archive untouched. ``model``/``weights``/``codec``, if given, must match the archive's
+    (for a codec, every parameter given). A damaged archive is refused: recover it first.
+    """
+    path = Path(archive)
+    with ArchiveReader(path) as reader:
+        header = reader.header
+        if reader.index_recovered:
+            raise CorruptError(
+                f"{path} is damaged ({reader.damage}); run 'srcodec recover' on it first"
+            )
+        before = os.stat(path)
+        if model is not None or list(weights):
+            info = _pick_model(model, weights)
+            if info.id != header.model_id:
+                raise SrcodecError(
+                    f"{path} is for model {_short(header.model_id)}; "
+                    f"cannot append frames for {info.short_id}"
+                )
+        lowres = get_codec(header.codec)
+        if codec is not None and not _codec_matches(codec, lowres):
+            asked = codec.get_config() if isinstance(codec, LowresCodec) else codec
+            raise SrcodecError(
+                f"{path} uses codec {header.codec}; cannot append frames with codec {asked}"
+            )
+        items = list(_iter_inputs(frames))
+        if not items:
+            raise FrameError("no frames to append")
+        _check_names([name for name, _, _ in items], set(reader.names), path)
+
+        def unchanged() -> None:
+            now = os.stat(path)
+            if (now.st_ino, now.st_size, now.st_mtime_ns) != (
+                before.st_ino,
+                before.st_size,
+                before.st_mtime_ns,
+            ):
+                raise SrcodecError(f"{path} changed during the append; nothing was appended")
+            os.chmod(writer.temp_path, stat.S_IMODE(before.st_mode))
+
+        summary = EncodeSummary(path, 0, 0, 0, header.model_id)
+        writer = ArchiveWriter(
+            path, header, force=True, raw_header=reader.raw_header, before_replace=unchanged
+        )
+        with writer:
+            writer.copy_from(reader)
+            _write_frames(writer, items, lowres, summary, skip_bad, progress)
+            if summary.frames == 0:
+                raise FrameError(f"no readable frames to append to {path}")
+    summary.archive_bytes = path.stat().st_size
     return summary
+
+
+def _short(model_id: str) -> str:
+    name, sha = split_id(model_id)
+    return f"{name}@{(sha or '')[:12]}"
+
+
+def _codec_matches(asked: str | dict | LowresCodec, lowres: LowresCodec) -> bool:
+    """Whether the codec asked for is the archive's: every parameter given must be equal."""
+    if isinstance(asked, LowresCodec):
+        return asked == lowres
+    given = {"id": asked} if isinstance(asked, str) else dict(asked)
+    config = lowres.get_config()
+    return all(config.get(k) == v for k, v in given.items())
 
 
 class Archive:
@@ -214,7 +318,11 @@ class Archive:
     def restorer(self) -> Restorer:
         if self._restorer is None:
             info = self.model_info()
-            model, _ = load_model(info.path, info.sha256, info.source)
+            # The hash checked is the one the archive asks for, read from the weights file as
+            # it is loaded: a file swapped after it was found is refused.
+            _, sha = split_id(self.header.model_id)
+            expected = sha if sha and re.fullmatch(r"[0-9a-f]{64}", sha) else info.sha256
+            model, _ = load_model(info.path, expected, info.source)
             kwargs = {"tile": self.tile} if self.tile else {}
             self._restorer = Restorer(model, self.device, **kwargs)
         return self._restorer
@@ -243,12 +351,15 @@ class Archive:
         return self._restore([self._decode_record(record)], [record])[0]
 
     def frames(
-        self, on_damage: Callable[[str, SrcodecError], None] | None = None
+        self,
+        on_damage: Callable[[str, SrcodecError], None] | None = None,
+        skip: Collection[str] = (),
     ) -> Iterator[tuple[str, np.ndarray]]:
         """(name, restored frame) in order, frames of equal size restored in batches.
 
         A damaged frame raises ``CorruptError``, or, with ``on_damage``, is reported to it and
-        skipped so that every intact frame still comes out.
+        skipped so that every intact frame still comes out. Frames named in ``skip`` are
+        neither read nor restored.
         """
         batch: list[tuple[FrameRecord, np.ndarray]] = []
 
@@ -258,6 +369,8 @@ class Archive:
             batch.clear()
 
         for name, record in self.reader.records():
+            if name in skip:
+                continue
             try:
                 if isinstance(record, CorruptError):
                     raise record
@@ -342,15 +455,76 @@ def decode(path: str | os.PathLike, **kwargs) -> Iterator[tuple[str, np.ndarray]
         yield from archive.frames(on_damage)
 
 
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+#: Longest restored file name, in UTF-8 bytes: 255 (the usual file-system limit) less room
+#: for the ".<name>.tmp" temporary name PNGs are first written under.
+MAX_OUTPUT_NAME_BYTES = 250
+_WINDOWS_UNSAFE = re.compile(r'[<>:"|?*]')
+_WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{i}" for p in ("COM", "LPT") for i in "123456789"
+}
+
+
+def output_name_problem(name: str) -> str | None:
+    """Why frame ``name`` cannot be restored as a file in a folder, or None if it can.
+
+    Frame names are data, never paths: a name is refused (not rewritten) if it holds a path
+    separator, a control or other non-printable character (NUL, newline, escape, bidi
+    override...), is empty or all dots, restores to a name starting with "..", or is too long;
+    on Windows also if it holds one of <>:"|?*, ends in a dot or space, or is a device name.
+    """
+    if not isinstance(name, str) or name.strip(".") == "":
+        return "is not a plain file name"
+    if "/" in name or "\\" in name:
+        return "contains a path separator"
+    if not name.isprintable():
+        return "contains a control or non-printable character"
+    out = _restored_name(name)
+    if out.startswith(".."):
+        return "is not a plain file name"
+    if len(out.encode("utf-8")) > MAX_OUTPUT_NAME_BYTES:
+        return f"is too long for a file name (over {MAX_OUTPUT_NAME_BYTES} UTF-8 bytes)"
+    if os.name == "nt" and (
+        _WINDOWS_UNSAFE.search(name)
+        or name[-1] in ". "
+        or out.split(".")[0].upper() in _WINDOWS_DEVICES
+    ):
+        return "is not a valid Windows file name"
+    return None
 
 
 def safe_output_name(name: str) -> str:
-    """The PNG file name a frame restores to; frame names are data, never paths."""
-    out = _restored_name(name)
-    if _UNSAFE.search(name) or name in ("", ".", "..") or out.startswith(".."):
-        raise CorruptError(f"frame name {name!r} is not a plain file name; refusing to write it")
-    return out
+    """The PNG file name a frame restores to; ``CorruptError`` if the name is not a plain file
+    name (``output_name_problem``): a crafted archive never writes outside its folder."""
+    problem = output_name_problem(name)
+    if problem:
+        raise CorruptError(f"frame name {name!r} {problem}; refusing to write it")
+    return _restored_name(name)
+
+
+def _output_key(out: str) -> str:
+    # Two names that a case-insensitive or normalising file system (macOS, Windows) would
+    # store as one file count as the same output.
+    return unicodedata.normalize("NFC", out).casefold()
+
+
+def output_targets(names: Iterable[str], folder: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """({name: output path} for the frames that can be written, {name: why} for the others:
+    unsafe names, and any name restoring to the same file as an earlier frame."""
+    targets: dict[str, Path] = {}
+    refused: dict[str, str] = {}
+    claimed: dict[str, str] = {}
+    for name in names:
+        try:
+            out = safe_output_name(name)
+        except CorruptError as exc:
+            refused[name] = str(exc)
+            continue
+        other = claimed.setdefault(_output_key(out), name)
+        if other != name:
+            refused[name] = f"frame {name!r} restores to the same file as {other!r}; skipped"
+            continue
+        targets[name] = folder / out
+    return targets, refused
 
 
 @dataclass
@@ -376,8 +550,8 @@ def decode_to_folder(
     path = Path(path)
     folder = Path(folder) if folder else path.with_suffix("")
     with Archive(path, **kwargs) as archive:
-        targets = {n: folder / safe_output_name(n) for n in archive.names}
-        clash = [str(t) for t in targets.values() if t.exists()]
+        targets, refused = output_targets(archive.names, folder)
+        clash = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
         if clash and not force:
             raise SrcodecError(
                 f"{clash[0]} exists ({len(clash)} files would be overwritten); use --force"
@@ -386,14 +560,18 @@ def decode_to_folder(
             archive.restorer  # noqa: B018 - resolve the model before writing anything
         folder.mkdir(parents=True, exist_ok=True)
         summary = DecodeSummary(folder)
-        bar = tqdm(total=len(archive), disable=not progress, unit="frame", desc="decode")
+        summary.damaged += [(name, f"{why} (in {path})") for name, why in refused.items()]
+        bar = tqdm(total=len(targets), disable=not progress, unit="frame", desc="decode")
 
         def damaged(name: str, exc: SrcodecError) -> None:
             summary.damaged.append((name, str(exc)))
             bar.update(1)
 
-        for name, frame in archive.frames(on_damage=damaged):
-            write_png(targets[name], frame)
+        for name, frame in archive.frames(on_damage=damaged, skip=refused):
+            try:
+                write_png(targets[name], frame)
+            except OSError as exc:
+                raise SrcodecError(f"cannot write {targets[name]}: {exc.strerror or exc}") from None
             summary.written.append(name)
             bar.update(1)
         bar.close()

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -23,10 +24,12 @@ __all__ = [
     "MAGIC",
     "ArchiveReader",
     "ArchiveWriter",
+    "DamagedRegion",
     "FrameNotFoundError",
     "FrameRecord",
     "Header",
     "IndexEntry",
+    "ScanResult",
 ]
 
 MAGIC = b"\x89SRC\r\n\x1a\n"
@@ -51,6 +54,10 @@ _INDEX_ENTRY = struct.Struct("<QIH")  # chunk offset, chunk data length, name le
 _TAIL_DATA = struct.Struct("<QI")  # INDX chunk offset, frame count
 _CHUNK_OVERHEAD = _CHUNK_HEAD.size + _CRC.size
 TRAILER_SIZE = _CHUNK_OVERHEAD + _TAIL_DATA.size  # the whole TAIL chunk: 24 bytes
+
+# Chunk types a resynchronising scan looks for after damage (docs/reliability.md).
+_RESYNC_TAGS = re.compile(b"FRAM|INDX|TAIL")
+_RESYNC_BLOCK = 1 << 20
 
 _MODE_CODES = {"L": 1, "RGB": 3}
 _MODES = {code: mode for mode, code in _MODE_CODES.items()}
@@ -153,6 +160,33 @@ class IndexEntry:
     @property
     def payload_size(self) -> int:
         return self.length - _U16.size - len(self.name.encode("utf-8")) - _FRAME_FIXED.size
+
+
+@dataclass(frozen=True)
+class DamagedRegion:
+    """Bytes ``offset``..``end`` of an archive that hold no readable chunk; ``name`` is the frame
+    name found at its start, if one could be read (a hint: the damage may be in the name)."""
+
+    offset: int
+    end: int
+    reason: str
+    name: str | None = None
+
+
+@dataclass
+class ScanResult:
+    """What a linear scan of the chunks after HEAD found, resynchronising after damage.
+
+    ``frames``: intact FRAM chunks in file order (first of each name). ``salvaged``: FRAM chunks
+    whose only damage is their length field (data and CRC verify with the length implied by
+    where the next chunk starts). ``damaged``: unreadable byte ranges, including repeated names.
+    ``other``: (type, offset, data length) of every other intact chunk (INDX, TAIL, unknown).
+    """
+
+    frames: list[IndexEntry] = field(default_factory=list)
+    salvaged: list[IndexEntry] = field(default_factory=list)
+    damaged: list[DamagedRegion] = field(default_factory=list)
+    other: list[tuple[str, int, int]] = field(default_factory=list)
 
 
 class _Damage(Exception):
@@ -259,14 +293,31 @@ class ArchiveWriter:
     ...     w.add(FrameRecord("f0", 640, 480, "RGB", payload))
     """
 
-    def __init__(self, path: str | os.PathLike[str], header: Header, *, force: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        header: Header,
+        *,
+        force: bool = False,
+        raw_header: bytes | None = None,
+        before_replace: Callable[[], None] | None = None,
+    ):
+        """``raw_header``: HEAD data to write verbatim (an archive's own, keeping keys this
+        version does not know) instead of ``header.to_json()``; it must parse to ``header``.
+        ``before_replace``: called by ``close()`` just before the archive is moved into place;
+        an exception from it discards the archive (used to refuse a stale append)."""
         self.path = Path(path)
         self.force = force
         self.header = header
+        self._before_replace = before_replace
         if not force and (self.path.exists() or self.path.is_symlink()):
             raise SrcodecError(f"{self.path} exists; use --force to overwrite")
         try:
-            head = header.to_json()
+            head = header.to_json() if raw_header is None else bytes(raw_header)
+            if raw_header is not None and Header.from_json(head) != header:
+                raise ValueError("raw header does not match the header")
+            if len(head) > MAX_HEADER_BYTES:
+                raise ValueError(f"header is {len(head)} bytes, more than {MAX_HEADER_BYTES}")
         except ValueError as exc:
             raise SrcodecError(f"cannot write {self.path}: {exc}") from None
         self._entries: list[IndexEntry] = []
@@ -333,6 +384,39 @@ class ArchiveWriter:
         self._by_name.add(record.name)
         return entry
 
+    def copy_from(self, reader: ArchiveReader) -> int:
+        """Copy verbatim every chunk between ``reader``'s HEAD and its index (its frames and any
+        chunk of an unknown type), checking each CRC; returns the number of frames copied.
+
+        Refuses (``CorruptError``) an archive whose index is unusable, whose chunks fail their
+        checks, or whose chunks and index disagree: run ``srcodec recover`` on it first.
+        """
+        if reader._index_offset is None:
+            raise CorruptError(f"{reader.path} is damaged ({reader.damage}); recover it first")
+        names: list[str] = []
+        offset = reader._data_start
+        try:
+            while offset < reader._index_offset:
+                ctype, data, end = reader._read_chunk(offset, reader._index_offset - offset)
+                if end > reader._index_offset:
+                    raise _Damage(f"chunk at offset {offset} overlaps the index")
+                if ctype == _FRAM:
+                    record = _unpack_frame(data)
+                    if record.name in self._by_name:
+                        raise _Damage(f"frame {record.name!r} is already in {self.path}")
+                    self._entries.append(IndexEntry(record.name, self._offset, len(data)))
+                    self._by_name.add(record.name)
+                    names.append(record.name)
+                elif ctype in (_HEAD, _INDX, _TAIL):
+                    raise _Damage(f"unexpected {_show(ctype)} chunk at offset {offset}")
+                self._write(_chunk(ctype, data))
+                offset = end
+            if names != reader.names:
+                raise _Damage("its chunks and its index list different frames")
+        except _Damage as exc:
+            raise CorruptError(f"{reader.path} is damaged: {exc}; recover it first") from None
+        return len(names)
+
     def close(self) -> None:
         """Write the index and trailer, flush to disk and move the archive to ``path``."""
         if self._done:
@@ -347,9 +431,9 @@ class ArchiveWriter:
             os.fsync(self._fh.fileno())
             self._fh.close()
             self._fh = None
-            if not self.force and (self.path.exists() or self.path.is_symlink()):
-                raise SrcodecError(f"{self.path} exists; use --force to overwrite")
-            os.replace(self.temp_path, self.path)
+            if self._before_replace is not None:
+                self._before_replace()
+            self._publish()
         except OSError as exc:
             self.abort()
             raise SrcodecError(f"cannot write {self.path}: {exc.strerror or exc}") from None
@@ -358,6 +442,24 @@ class ArchiveWriter:
             raise
         self._done = True
         _fsync_directory(self.path.parent)
+
+    def _publish(self) -> None:
+        """Move the finished temporary file to ``path``. Without ``force`` this is a hard link,
+        which fails if ``path`` exists, so of two writers racing for one name exactly one wins
+        and the other gets a clear error; where links are not supported, check then rename."""
+        if self.force:
+            os.replace(self.temp_path, self.path)
+            return
+        try:
+            os.link(self.temp_path, self.path)
+        except FileExistsError:
+            raise SrcodecError(f"{self.path} exists; use --force to overwrite") from None
+        except OSError:
+            if self.path.exists() or self.path.is_symlink():
+                raise SrcodecError(f"{self.path} exists; use --force to overwrite") from None
+            os.replace(self.temp_path, self.path)
+            return
+        self.temp_path.unlink(missing_ok=True)
 
     def abort(self) -> None:
         """Discard the archive being written: close and delete the temporary file."""
@@ -427,14 +529,17 @@ class ArchiveReader:
                 if ctype != _HEAD:
                     raise _Damage(f"first chunk is {ctype!r}, not HEAD")
                 self.header = Header.from_json(data)
+                self.raw_header = data
             except (_Damage, ValueError) as exc:
                 raise CorruptError(f"header of {self.path} is damaged: {exc}") from None
+            self._index_offset: int | None = None
             try:
                 self._entries = self._load_index()
             except _Damage as exc:
                 self.index_recovered = True
-                self.damage = f"index unusable ({exc})"
-                self._entries = self._scan()
+                found = self.scan()
+                self._entries = found.frames
+                self.damage = f"index unusable ({exc})" + _describe(found)
             self._positions = {e.name: i for i, e in enumerate(self._entries)}
         except BaseException:
             self._fh.close()
@@ -496,7 +601,9 @@ class ArchiveReader:
         ctype, data, _ = self._read_chunk(index_offset, tail_offset - index_offset)
         if ctype != _INDX:
             raise _Damage(f"trailer points to a {_show(ctype)} chunk, not INDX")
-        return self._parse_index(data, count, index_offset)
+        entries = self._parse_index(data, count, index_offset)
+        self._index_offset = index_offset
+        return entries
 
     def _parse_index(self, data: bytes, count: int, limit: int) -> list[IndexEntry]:
         if len(data) < _U32.size or _U32.unpack_from(data)[0] != count:
@@ -522,24 +629,86 @@ class ArchiveReader:
             raise _Damage("index has trailing bytes")
         return entries
 
-    def _scan(self) -> list[IndexEntry]:
-        entries: list[IndexEntry] = []
+    def scan(self) -> ScanResult:
+        """Walk every chunk after HEAD, checking each CRC, without using the index.
+
+        After a chunk that fails (cut off, bad CRC, invalid frame fields), the scan resumes at
+        the next offset holding a whole chunk of type FRAM, INDX or TAIL with a valid CRC, so
+        one damaged record costs only itself. Memory stays bounded by the largest chunk.
+        """
+        result = ScanResult()
         seen: set[str] = set()
         offset = self._data_start
         while offset < self.file_size:
             try:
                 ctype, data, end = self._read_chunk(offset)
-                if ctype == _FRAM:
+            except _Damage as exc:
+                end = self._resync(offset + 1)
+                salvaged = self._salvage(offset, end, seen)
+                if salvaged is not None:
+                    result.salvaged.append(salvaged)
+                result.damaged.append(
+                    DamagedRegion(offset, end, str(exc), self._peek_name(offset, end))
+                )
+                offset = end
+                continue
+            if ctype == _FRAM:
+                try:
                     name = _unpack_frame(data).name
                     if name in seen:
                         raise _Damage(f"frame {name!r} appears twice")
+                except _Damage as exc:
+                    peek = self._peek_name(offset, end)
+                    result.damaged.append(DamagedRegion(offset, end, str(exc), peek))
+                else:
                     seen.add(name)
-                    entries.append(IndexEntry(name=name, offset=offset, length=len(data)))
-            except _Damage as exc:
-                self.damage = f"{self.damage}; scan stopped: {exc}"
-                break
+                    result.frames.append(IndexEntry(name=name, offset=offset, length=len(data)))
+            else:
+                result.other.append((_show(ctype), offset, len(data)))
             offset = end
-        return entries
+        return result
+
+    def _resync(self, start: int) -> int:
+        """The first offset >= ``start`` where a valid FRAM, INDX or TAIL chunk begins, else the
+        file size. Reads the file in blocks; each candidate's CRC is checked."""
+        pos = start + _U32.size  # the type tag follows the 4-byte length
+        while pos < self.file_size:
+            block = self._pread(pos, _RESYNC_BLOCK + 3)
+            for match in _RESYNC_TAGS.finditer(block):
+                if match.start() >= _RESYNC_BLOCK:
+                    break  # found again, whole, in the next block
+                candidate = pos + match.start() - _U32.size
+                try:
+                    self._read_chunk(candidate)
+                except _Damage:
+                    continue
+                return candidate
+            pos += _RESYNC_BLOCK
+        return self.file_size
+
+    def _salvage(self, offset: int, end: int, seen: set[str]) -> IndexEntry | None:
+        """A FRAM chunk at ``offset`` whose length field alone is damaged: its CRC verifies when
+        the data is taken to run up to ``end``, where the next good chunk starts."""
+        length = end - offset - _CHUNK_OVERHEAD
+        if length < 0 or end >= self.file_size:
+            return None
+        try:
+            record = self._read_record(IndexEntry("", offset, length), trust_length=True)
+        except _Damage:
+            return None
+        if record.name in seen:
+            return None
+        return IndexEntry(record.name, offset, length)
+
+    def _peek_name(self, offset: int, end: int) -> str | None:
+        """The frame name at the start of a damaged FRAM chunk, if it can be read."""
+        head = self._pread(offset, min(end - offset, _CHUNK_HEAD.size + _U16.size + MAX_NAME_BYTES))
+        if head[4:8] != _FRAM:
+            return None
+        try:
+            return _unpack_name(head, _CHUNK_HEAD.size, len(head))[0]
+        except _Damage:
+            return None
 
     # -- public --
 
@@ -581,16 +750,45 @@ class ArchiveReader:
         position = self._position(key)
         e = self._entries[position]
         try:
-            ctype, data, _ = self._read_chunk(e.offset, max_length=e.length)
-            if ctype != _FRAM or len(data) != e.length:
-                raise _Damage("the index points to a different chunk")
-            record = _unpack_frame(data)
-            if record.name != e.name:
-                raise _Damage(f"the chunk holds frame {record.name!r}")
+            return self._read_record(e)
         except _Damage as exc:
             raise CorruptError(
                 f"frame {e.name!r} (#{position}) of {self.path} is damaged: {exc}"
             ) from None
+
+    def read_entry(self, entry: IndexEntry, *, trust_length: bool = False) -> FrameRecord:
+        """The frame at ``entry`` (from the index or from ``scan()``); ``CorruptError`` if damaged.
+
+        ``trust_length`` takes the data length from ``entry`` instead of the chunk's own length
+        field, so that a frame whose only damage is that field is still read (its CRC must
+        verify); used by recovery, never by ordinary reads.
+        """
+        try:
+            return self._read_record(entry, trust_length=trust_length)
+        except _Damage as exc:
+            raise CorruptError(
+                f"frame {entry.name!r} at offset {entry.offset} of {self.path} is damaged: {exc}"
+            ) from None
+
+    def _read_record(self, e: IndexEntry, *, trust_length: bool = False) -> FrameRecord:
+        if trust_length:
+            end = e.offset + _CHUNK_OVERHEAD + e.length
+            if e.offset < self._data_start or end > self.file_size:
+                raise _Damage("the chunk does not fit in the file")
+            ctype = self._pread(e.offset + _U32.size, 4)
+            data = self._fh.read(e.length)
+            crc = self._fh.read(_CRC.size)
+            if len(data) != e.length or len(crc) != _CRC.size:
+                raise _Damage("the chunk is cut off")
+            if _CRC.unpack(crc)[0] != _crc(ctype, data):
+                raise _Damage("checksum mismatch")
+        else:
+            ctype, data, _ = self._read_chunk(e.offset, max_length=e.length)
+        if ctype != _FRAM or len(data) != e.length:
+            raise _Damage("the index points to a different chunk")
+        record = _unpack_frame(data)
+        if e.name and record.name != e.name:
+            raise _Damage(f"the chunk holds frame {record.name!r}")
         return record
 
     def records(self) -> Iterator[tuple[str, FrameRecord | CorruptError]]:
@@ -626,3 +824,12 @@ class ArchiveReader:
 
 def _show(ctype: bytes) -> str:
     return ctype.decode("ascii", "replace") if ctype.isalpha() else repr(ctype)
+
+
+def _describe(found: ScanResult) -> str:
+    """The scan's damage, for ``ArchiveReader.damage``: '' if it found none."""
+    if not found.damaged:
+        return ""
+    shown = "; ".join(f"at offset {d.offset}: {d.reason}" for d in found.damaged[:3])
+    more = f"; and {len(found.damaged) - 3} more" if len(found.damaged) > 3 else ""
+    return f"; scan skipped {len(found.damaged)} damaged region(s): {shown}{more}"

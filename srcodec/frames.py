@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,8 +123,15 @@ def read_images(source: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
 
 
 def write_png(path: str | os.PathLike, frame: np.ndarray) -> None:
-    """Write a uint8 frame as PNG atomically (temporary name, then rename)."""
+    """Write a uint8 frame as PNG atomically: a new temporary file (never through an existing
+    file or link), renamed over ``path`` when complete, removed if anything fails."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    Image.fromarray(frame).save(tmp, format="PNG", compress_level=6)
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(frame).save(fh, format="PNG", compress_level=6)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -65,11 +65,11 @@ def test_codec_and_level_options(run, sample_frames, tmp_path, tiny_weights):
         "-o",
         tmp_path / "x.src",
         "--codec",
-        "webp",
+        "nosuchcodec",
         "--weights",
         tiny_weights,
     )
-    assert r.exit_code == 1 and "webp" in r.output
+    assert r.exit_code == 1 and "nosuchcodec" in r.output
 
 
 def test_skip_bad_reports_what_it_skipped(run, sample_frames, tmp_path, tiny_weights):

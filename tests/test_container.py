@@ -382,7 +382,7 @@ def test_truncation_keeps_intact_frames(archive, where):
         assert reader.header == make_header()
 
 
-def test_truncation_after_a_damaged_frame_stops_at_the_damage(archive):
+def test_scan_resynchronises_after_a_damaged_frame(archive):
     path, records = archive
     with ArchiveReader(path) as reader:
         entry = reader.entry(2)
@@ -391,7 +391,11 @@ def test_truncation_after_a_damaged_frame_stops_at_the_damage(archive):
     path.write_bytes(bytes(raw))
     with ArchiveReader(path) as reader:
         assert reader.index_recovered and "checksum" in reader.damage
-        assert reader.names == [r.name for r in records[:2]]
+        # Only the damaged frame is lost: the scan finds the next chunk and goes on.
+        assert reader.names == [records[i].name for i in (0, 1, 3)]
+        assert_same(reader.read(records[3].name), records[3])
+        found = reader.scan()
+        assert [d.name for d in found.damaged][0] == records[2].name
 
 
 def test_every_truncation_is_handled(archive):

@@ -1,0 +1,168 @@
+"""Checking and repairing archives: ``verify`` reads every checksum, the index and every payload
+(without the network); ``recover`` copies every intact frame of a damaged archive into a new one.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .codec import output_name_problem
+from .container import ArchiveReader, ArchiveWriter, DamagedRegion, FrameRecord, IndexEntry
+from .errors import CorruptError
+from .lowres import LowresCodec, get_codec
+from .resample import lowres_size
+
+__all__ = ["RecoverReport", "VerifyReport", "recover", "verify"]
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` found; ``ok`` only if the archive is intact in every respect."""
+
+    path: Path
+    frames: int  # frames known: listed by the index (or the scan), or seen in damaged chunks
+    intact: list[str] = field(default_factory=list)
+    damaged: list[tuple[str, str]] = field(default_factory=list)  # (frame name, why)
+    index_ok: bool = True
+    index_problem: str | None = None  # why the index was unusable (then rebuilt by scanning)
+    damaged_regions: list[DamagedRegion] = field(default_factory=list)
+    not_in_index: list[str] = field(default_factory=list)  # intact chunks the index omits
+    not_found_by_scan: list[str] = field(default_factory=list)  # index entries with no chunk
+    other_chunks: list[str] = field(default_factory=list)  # chunk types other than FRAM/INDX/TAIL
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.index_ok
+            and not self.damaged
+            and not self.damaged_regions
+            and not self.not_in_index
+            and not self.not_found_by_scan
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"] = str(self.path)
+        d["ok"] = self.ok
+        d["damaged"] = [{"name": n, "reason": r} for n, r in self.damaged]
+        return d
+
+
+@dataclass
+class RecoverReport:
+    """What ``recover`` did: the frames written to ``output`` and those lost (with why)."""
+
+    path: Path
+    output: Path
+    recovered: list[str] = field(default_factory=list)
+    lost: list[tuple[str, str]] = field(default_factory=list)  # (frame name, why)
+    unnamed_damage: list[DamagedRegion] = field(default_factory=list)  # no frame name readable
+    index_problem: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["path"], d["output"] = str(self.path), str(self.output)
+        d["lost"] = [{"name": n, "reason": r} for n, r in self.lost]
+        return d
+
+
+def _check_payload(record: FrameRecord, codec: LowresCodec, scale: int) -> str | None:
+    """Why the record's payload does not decode to its low-resolution frame, or None."""
+    lw, lh = lowres_size(record.width, record.height, scale)
+    try:
+        codec.decode(record.payload, lw, lh, record.channels)
+    except CorruptError as exc:
+        return f"payload does not decode: {exc}"
+    problem = output_name_problem(record.name)
+    return f"frame name {record.name!r} {problem}" if problem else None
+
+
+def verify(path: str | os.PathLike) -> VerifyReport:
+    """Check every checksum, the index against a full scan, and decode every payload.
+
+    Raises ``FormatError``/``CorruptError`` only when nothing can be checked (not an archive,
+    newer version, damaged header) or the header names an unknown codec.
+    """
+    with ArchiveReader(path) as reader:
+        codec = get_codec(reader.header.codec)
+        report = VerifyReport(Path(path), len(reader))
+        report.index_ok = not reader.index_recovered
+        report.index_problem = reader.damage
+        found = reader.scan()
+        report.damaged_regions = found.damaged
+        report.other_chunks = [t for t, _, _ in found.other if t not in ("INDX", "TAIL")]
+        if report.index_ok:
+            scanned = {e.name for e in found.frames}
+            listed = set(reader.names)
+            report.not_in_index = [e.name for e in found.frames if e.name not in listed]
+            report.not_found_by_scan = [n for n in reader.names if n not in scanned]
+        for name, record in reader.records():
+            why = str(record) if isinstance(record, CorruptError) else None
+            if why is None:
+                why = _check_payload(record, codec, reader.header.scale)
+            if why is None:
+                report.intact.append(name)
+            else:
+                report.damaged.append((name, why))
+        # Frames the scan saw only as damage (the index being unusable) count as damaged too.
+        listed = set(reader.names)
+        for region in found.damaged:
+            if region.name is not None and region.name not in listed:
+                listed.add(region.name)
+                report.damaged.append((region.name, f"{region.reason} (scan)"))
+        report.frames = len(report.intact) + len(report.damaged)
+    return report
+
+
+def recover(
+    path: str | os.PathLike, output: str | os.PathLike, *, force: bool = False
+) -> RecoverReport:
+    """Write to ``output`` (atomically, same header) every intact frame of ``path``.
+
+    Frames are looked for through the index (if usable) and through a resynchronising scan,
+    so frames after a damaged record, frames missing from the index and frames whose only
+    damage is their length field all come back, bit-identical and in file order. A frame is
+    kept if its checksum verifies and its payload decodes; every other frame the archive
+    names is reported lost, and damage where no name is readable is reported by offset.
+    """
+    path, output = Path(path), Path(output)
+    with ArchiveReader(path) as reader:
+        codec = get_codec(reader.header.codec)
+        report = RecoverReport(path, output, index_problem=reader.damage)
+        found = reader.scan()
+        candidates: list[IndexEntry] = []
+        if not reader.index_recovered:
+            candidates += [reader.entry(i) for i in range(len(reader))]
+        candidates += found.frames + found.salvaged
+        kept: dict[str, tuple[int, FrameRecord]] = {}
+        why_lost: dict[str, str] = {}
+        for entry in candidates:
+            if entry.name in kept:
+                continue
+            try:
+                record = reader.read_entry(entry, trust_length=True)
+                problem = _check_payload(record, codec, reader.header.scale)
+            except CorruptError as exc:
+                problem = str(exc)
+            if problem is None:
+                kept[entry.name] = (entry.offset, record)
+            else:
+                why_lost.setdefault(entry.name, problem)
+        kept_offsets = {offset for offset, _ in kept.values()}
+        for region in found.damaged:
+            if region.name is not None:
+                why_lost.setdefault(region.name, region.reason)
+            elif not any(region.offset <= o < region.end for o in kept_offsets):
+                report.unnamed_damage.append(region)
+        report.lost = [(n, why) for n, why in why_lost.items() if n not in kept]
+        ordered = sorted(kept.values(), key=lambda item: item[0])
+        with ArchiveWriter(
+            output, reader.header, force=force, raw_header=reader.raw_header
+        ) as writer:
+            for _, record in ordered:
+                writer.add(record)
+                report.recovered.append(record.name)
+    return report
