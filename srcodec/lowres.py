@@ -315,3 +315,194 @@ class ZstdCodec(LowresCodec):
         out = planes[0] if channels == 1 else np.ascontiguousarray(planes.transpose(1, 2, 0))
         # Without filter or decorrelation, ``out`` may still be a read-only view of ``raw``.
         return out if out.flags.writeable else out.copy()
+
+
+# --- webp and jxl: modern lossless image codecs, each payload sealed with a CRC-32 -------------
+# Neither WebP nor JPEG XL checksums its pixel data, so a flipped bit would decode silently to
+# different pixels; the 4-byte trailer makes every damaged payload a CorruptError.
+
+_SEAL = struct.Struct("<I")
+
+
+def _seal(bitstream: bytes) -> bytes:
+    return bytes(bitstream) + _SEAL.pack(zlib.crc32(bitstream))
+
+
+def _unseal(codec_id: str, data: bytes) -> bytes:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise CorruptError(f"{codec_id}: payload must be bytes, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) <= _SEAL.size:
+        raise CorruptError(f"{codec_id}: payload is truncated ({len(data)} bytes)")
+    bitstream, (crc,) = data[: -_SEAL.size], _SEAL.unpack(data[-_SEAL.size :])
+    if zlib.crc32(bitstream) != crc:
+        raise CorruptError(f"{codec_id}: checksum mismatch (payload damaged or truncated)")
+    return bitstream
+
+
+def _check_int(codec_id: str, name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise FormatError(f"{codec_id}: {name} must be an integer {low}..{high}, got {value!r}")
+    return value
+
+
+#: Largest width or height a WebP image can have.
+WEBP_MAX_DIMENSION = 16383
+
+
+@register_codec
+class WebpCodec(LowresCodec):
+    """Lossless WebP (VP8L) through Pillow: about a quarter smaller than PNG on photos.
+
+    ``method`` (0..6) and ``quality`` (0..100) set the encoder's effort; both only affect the
+    writer. Grayscale frames are stored as RGB with equal channels (WebP has no gray mode).
+    """
+
+    codec_id: ClassVar[str] = "webp"
+
+    def __init__(self, method: int = 4, quality: int = 100) -> None:
+        self.method = _check_int(self.codec_id, "method", method, 0, 6)
+        self.quality = _check_int(self.codec_id, "quality", quality, 0, 100)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "method": self.method, "quality": self.quality}
+
+    def encode(self, frame: np.ndarray) -> bytes:
+        frame = _check_frame(frame)
+        if max(frame.shape[:2]) > WEBP_MAX_DIMENSION:
+            raise FrameError(
+                f"webp: a {frame.shape[1]}x{frame.shape[0]} frame exceeds WebP's "
+                f"{WEBP_MAX_DIMENSION} px limit; use another codec"
+            )
+        if frame.ndim == 2:
+            frame = np.repeat(frame[:, :, None], 3, axis=2)
+        buf = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(frame)).save(
+            buf, format="WEBP", lossless=True, quality=self.quality, method=self.method, exact=True
+        )
+        return _seal(buf.getvalue())
+
+    def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
+        shape = _check_shape(self.codec_id, width, height, channels)
+        bitstream = _unseal(self.codec_id, data)
+        # A simple-format lossless file: RIFF size, then exactly one VP8L chunk.
+        if len(bitstream) < 21 or bitstream[:4] != b"RIFF" or bitstream[8:16] != b"WEBPVP8L":
+            raise CorruptError("webp: payload is not a lossless WebP (VP8L) image")
+        if struct.unpack_from("<I", bitstream, 4)[0] != len(bitstream) - 8:
+            raise CorruptError("webp: RIFF size does not match the payload")
+        try:
+            with Image.open(io.BytesIO(bitstream), formats=["WEBP"]) as image:
+                if image.size != (width, height) or image.mode != "RGB":
+                    raise CorruptError(
+                        f"webp: payload is {image.mode} {image.size[0]}x{image.size[1]}, "
+                        f"expected RGB {width}x{height}"
+                    )
+                if getattr(image, "n_frames", 1) != 1:
+                    raise CorruptError("webp: payload is an animation")
+                image.load()
+                array = np.array(image)
+        except CorruptError:
+            raise
+        except Exception as exc:
+            raise CorruptError(f"webp: payload cannot be decoded: {exc}") from None
+        if array.shape != (height, width, 3) or array.dtype != np.uint8:
+            raise CorruptError(f"webp: decoded {array.dtype} {array.shape}, expected uint8 {shape}")
+        if channels == 1:
+            if not (
+                np.array_equal(array[..., 0], array[..., 1])
+                and np.array_equal(array[..., 0], array[..., 2])
+            ):
+                raise CorruptError("webp: a grayscale frame decoded with unequal channels")
+            array = np.ascontiguousarray(array[..., 0])
+        return array
+
+
+_JXL_SIGNATURE = b"\xff\x0a"
+_JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
+
+
+def _jxl_size(bitstream: bytes) -> tuple[int, int]:
+    """(width, height) from a bare JPEG XL codestream's SizeHeader (ISO/IEC 18181-1, D.2),
+    read before decoding so that nothing is allocated for a size the frame does not have."""
+    bits = int.from_bytes(bitstream[2:14], "little")  # the SizeHeader fits in 12 bytes
+    pos = 0
+
+    def take(n: int) -> int:
+        nonlocal pos
+        value = (bits >> pos) & ((1 << n) - 1)
+        pos += n
+        return value
+
+    def u32() -> int:
+        return take((9, 13, 18, 30)[take(2)])
+
+    small = take(1)
+    height = (take(5) + 1) * 8 if small else u32() + 1
+    ratio = take(3)
+    if ratio:
+        num, den = _JXL_RATIOS[ratio]
+        width = height * num // den
+    else:
+        width = (take(5) + 1) * 8 if small else u32() + 1
+    return width, height
+
+
+def _imagecodecs():
+    try:
+        import imagecodecs
+    except ImportError:
+        raise FormatError(
+            "jxl: the JPEG XL codec needs the imagecodecs package (pip install 'srcodec[jxl]')"
+        ) from None
+    if not imagecodecs.JPEGXL.available:
+        raise FormatError("jxl: this imagecodecs build has no JPEG XL support")
+    return imagecodecs
+
+
+@register_codec
+class JxlCodec(LowresCodec):
+    """Lossless JPEG XL (modular mode) through imagecodecs (libjxl): about 30 % smaller than
+    PNG on photos. ``effort`` (1..10) only affects the writer. Needs ``srcodec[jxl]``.
+    """
+
+    codec_id: ClassVar[str] = "jxl"
+
+    def __init__(self, effort: int = 7) -> None:
+        self.effort = _check_int(self.codec_id, "effort", effort, 1, 10)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "effort": self.effort}
+
+    def encode(self, frame: np.ndarray) -> bytes:
+        frame = np.ascontiguousarray(_check_frame(frame))
+        # distance=0 alone still codes lossily (XYB); lossless=True is the mathematically
+        # lossless mode. A bare codestream (no ISOBMFF container) keeps the payload minimal.
+        bitstream = _imagecodecs().jpegxl_encode(
+            frame, lossless=True, effort=self.effort, usecontainer=False, numthreads=1
+        )
+        return _seal(bitstream)
+
+    def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
+        shape = _check_shape(self.codec_id, width, height, channels)
+        bitstream = _unseal(self.codec_id, data)
+        if len(bitstream) < 4 or bitstream[:2] != _JXL_SIGNATURE:
+            raise CorruptError("jxl: payload is not a bare JPEG XL codestream")
+        found = _jxl_size(bitstream)
+        if found != (width, height):
+            raise CorruptError(f"jxl: payload is {found[0]}x{found[1]}, expected {width}x{height}")
+        codecs = _imagecodecs()
+        # Decoding into an array of the expected shape and dtype makes libjxl refuse any other
+        # channel count, bit depth or frame count instead of allocating for it.
+        out = np.empty(shape, np.uint8)
+        try:
+            result = codecs.jpegxl_decode(bitstream, out=out, numthreads=1)
+        except Exception as exc:
+            raise CorruptError(f"jxl: payload cannot be decoded: {exc}") from None
+        if result is not out and (
+            not isinstance(result, np.ndarray) or result.shape != shape or result.dtype != np.uint8
+        ):
+            raise CorruptError("jxl: payload decoded to an unexpected shape")
+        return np.asarray(result)
+
+
+__all__ += ["JxlCodec", "WebpCodec"]

@@ -101,8 +101,8 @@ def test_unknown_codec_id_is_named():
     with pytest.raises(FormatError, match="'jpegxl'") as info:
         get_codec("jpegxl")
     assert "png" in str(info.value) and "zstd" in str(info.value)
-    with pytest.raises(FormatError, match="'webp'"):
-        get_codec({"id": "webp", "quality": 100})
+    with pytest.raises(FormatError, match="'heif'"):
+        get_codec({"id": "heif", "quality": 100})
     with pytest.raises(FormatError):
         get_codec({"level": 3})
 
