@@ -455,8 +455,7 @@ def decode(path: str | os.PathLike, **kwargs) -> Iterator[tuple[str, np.ndarray]
         yield from archive.frames(on_damage)
 
 
-#: Longest restored file name, in UTF-8 bytes: 255 (the usual file-system limit) less room
-#: for the ".<name>.tmp" temporary name PNGs are first written under.
+#: Longest restored file name, in UTF-8 bytes: within the usual file-system limit of 255.
 MAX_OUTPUT_NAME_BYTES = 250
 _WINDOWS_UNSAFE = re.compile(r'[<>:"|?*]')
 _WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {

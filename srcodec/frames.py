@@ -126,7 +126,8 @@ def write_png(path: str | os.PathLike, frame: np.ndarray) -> None:
     """Write a uint8 frame as PNG atomically: a new temporary file (never through an existing
     file or link), renamed over ``path`` when complete, removed if anything fails."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    short = path.name.encode()[:100].decode(errors="ignore")  # keeps the temp name < 255 bytes
+    tmp = path.with_name(f".{short}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
