@@ -241,9 +241,18 @@ def _summary_line(s) -> str:
     help="A weights file to use as the model (repeatable).",
 )
 @click.option(
-    "--codec", "codec_id", default=None, help="Low-resolution codec (png, zstd; default zstd)."
+    "--codec",
+    "codec_id",
+    default=None,
+    help="Low-resolution codec (jxl, webp, zstd, png; default jxl).",
 )
-@click.option("--level", type=int, default=None, help="Compression level of the codec.")
+@click.option(
+    "--level",
+    type=int,
+    default=None,
+    help="Size/speed level of the codec (jxl effort 1-10, webp method 0-6, zstd level 1-22, "
+    "png level 0-9).",
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing archive.")
 @click.option(
     "--append",
@@ -270,10 +279,14 @@ def encode(
     from .codec import append as run_append
     from .codec import encode as run
     from .errors import FrameError
+    from .lowres import codec_class
 
     codec: dict = {"id": codec_id or DEFAULT_CODEC}
     if level is not None:
-        codec["level"] = level
+        param = codec_class(codec["id"]).level_param
+        if param is None:
+            raise SrcodecError(f"codec {codec['id']} has no --level")
+        codec[param] = level
     if len(sources) == 1 and Path(sources[0]).is_dir():
         frames: str | list[str] = sources[0]
     else:

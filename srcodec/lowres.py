@@ -33,6 +33,8 @@ class LowresCodec(abc.ABC):
     """A lossless codec for one low-resolution uint8 frame (HxW grayscale or HxWx3 RGB)."""
 
     codec_id: ClassVar[str]
+    #: The parameter that trades encode time for size (what ``--level`` sets), if any.
+    level_param: ClassVar[str | None] = "level"
 
     @abc.abstractmethod
     def encode(self, frame: np.ndarray) -> bytes:
@@ -96,6 +98,15 @@ def available_codecs() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def codec_class(codec_id: str) -> type[LowresCodec]:
+    """The class registered under ``codec_id`` (``FormatError`` naming it if none)."""
+    cls = _REGISTRY.get(codec_id)
+    if cls is None:
+        known = ", ".join(available_codecs()) or "none"
+        raise FormatError(f"unknown low-resolution codec {codec_id!r} (known codecs: {known})")
+    return cls
+
+
 def get_codec(spec: str | dict[str, Any]) -> LowresCodec:
     """A codec from its id (default parameters) or from a config dict (as ``get_config``)."""
     if isinstance(spec, str):
@@ -106,11 +117,7 @@ def get_codec(spec: str | dict[str, Any]) -> LowresCodec:
             raise FormatError(f"codec config has no string 'id': {spec!r}")
     else:
         raise FormatError(f"codec spec must be an id or a config dict, got {type(spec).__name__}")
-    cls = _REGISTRY.get(codec_id)
-    if cls is None:
-        known = ", ".join(available_codecs()) or "none"
-        raise FormatError(f"unknown low-resolution codec {codec_id!r} (known codecs: {known})")
-    return cls.from_config(config)
+    return codec_class(codec_id).from_config(config)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -359,6 +366,7 @@ class WebpCodec(LowresCodec):
     """
 
     codec_id: ClassVar[str] = "webp"
+    level_param: ClassVar[str | None] = "method"
 
     def __init__(self, method: int = 4, quality: int = 100) -> None:
         self.method = _check_int(self.codec_id, "method", method, 0, 6)
@@ -452,7 +460,7 @@ def _imagecodecs():
         import imagecodecs
     except ImportError:
         raise FormatError(
-            "jxl: the JPEG XL codec needs the imagecodecs package (pip install 'srcodec[jxl]')"
+            "jxl: the JPEG XL codec needs the imagecodecs package (pip install imagecodecs)"
         ) from None
     if not imagecodecs.JPEGXL.available:
         raise FormatError("jxl: this imagecodecs build has no JPEG XL support")
@@ -462,10 +470,11 @@ def _imagecodecs():
 @register_codec
 class JxlCodec(LowresCodec):
     """Lossless JPEG XL (modular mode) through imagecodecs (libjxl): about 30 % smaller than
-    PNG on photos. ``effort`` (1..10) only affects the writer. Needs ``srcodec[jxl]``.
+    PNG on photos. ``effort`` (1..10) only affects the writer. Needs ``imagecodecs``.
     """
 
     codec_id: ClassVar[str] = "jxl"
+    level_param: ClassVar[str | None] = "effort"
 
     def __init__(self, effort: int = 7) -> None:
         self.effort = _check_int(self.codec_id, "effort", effort, 1, 10)

@@ -28,7 +28,7 @@ def test_encode_info_decode(run, sample_frames, tmp_path, tiny_weights):
     r = run("info", out, "--json")
     info = json.loads(r.output)
     assert info["frames"] == 4 and info["sizes"] == {"400x400 RGB": 4}
-    assert info["model_id"].startswith("tiny-test-x2@") and info["codec"]["id"] == "zstd"
+    assert info["model_id"].startswith("tiny-test-x2@") and info["codec"]["id"] == "jxl"
     assert info["file_bytes"] == out.stat().st_size
     r = run("info", out)
     assert "tiny-test-x2@" in r.output and "4 x 400x400 RGB" in r.output
@@ -128,3 +128,23 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
         text=True,
     )
     assert p.returncode == 1 and "b.png" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_level_sets_each_codecs_own_knob(run, sample_frames, tmp_path, tiny_weights):
+    for codec, key in (("jxl", "effort"), ("webp", "method"), ("zstd", "level")):
+        out = tmp_path / f"{codec}.src"
+        r = run(
+            "encode",
+            sample_frames[0],
+            "-o",
+            out,
+            "--weights",
+            tiny_weights,
+            "--codec",
+            codec,
+            "--level",
+            "3",
+            "-q",
+        )
+        assert r.exit_code == 0, r.output
+        assert json.loads(run("info", out, "--json").output)["codec"][key] == 3

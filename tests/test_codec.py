@@ -29,7 +29,7 @@ def _originals(folder):
     return {p.name: np.asarray(Image.open(p)) for p in folder.iterdir()}
 
 
-@pytest.mark.parametrize("codec", ["png", "zstd"])
+@pytest.mark.parametrize("codec", ["png", "zstd", "webp", "jxl"])
 def test_round_trip_names_sizes_modes_order(frames_dir, tmp_path, tiny_weights, codec):
     out = tmp_path / "a.src"
     s = srcodec.encode(frames_dir, out, weights=[tiny_weights], codec=codec)

@@ -1,0 +1,199 @@
+"""Tests of the webp and jxl low-resolution codecs: bit-exact round trips (JPEG XL's lossless
+mode, not distance 0), the registry, size on a real photo, and refusal of bad payloads."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from srcodec.errors import CorruptError, FormatError, FrameError
+from srcodec.lowres import JxlCodec, WebpCodec, available_codecs, get_codec
+from srcodec.resample import downscale
+
+HAVE_JXL = importlib.util.find_spec("imagecodecs") is not None
+needs_jxl = pytest.mark.skipif(
+    not HAVE_JXL, reason="imagecodecs is not installed (pip install 'srcodec[jxl]')"
+)
+SPECS = [
+    "webp",
+    {"id": "webp", "method": 0, "quality": 0},
+    pytest.param("jxl", marks=needs_jxl),
+    pytest.param({"id": "jxl", "effort": 1}, marks=needs_jxl),
+]
+IDS = ["webp", "webp-fast", "jxl", "jxl-fast"]
+SIZES = [(1, 1), (3, 5), (5, 3), (201, 133)]
+
+
+def make_frame(width: int, height: int, channels: int, seed: int = 0) -> np.ndarray:
+    """Smooth gradients plus noise, with the extreme values 0 and 255 present."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    base = 128 + 90 * np.sin(x / 13.0) * np.cos(y / 19.0)
+    planes = [base + 30 * c + rng.normal(0, 4, base.shape) for c in range(channels)]
+    frame = np.clip(np.stack(planes, axis=-1), 0, 255).astype(np.uint8)
+    frame.flat[::7] = 255
+    frame.flat[3::11] = 0
+    return frame[:, :, 0] if channels == 1 else frame
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_round_trip_is_bit_exact(spec, channels, size):
+    width, height = size
+    frame = make_frame(width, height, channels)
+    codec = get_codec(spec)
+    out = codec.decode(codec.encode(frame), width, height, channels)
+    assert out.dtype == np.uint8 and out.shape == frame.shape
+    np.testing.assert_array_equal(out, frame)
+    out[...] = 0  # the caller owns a writable array
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_random_noise_and_non_contiguous_input(spec):
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (48, 70, 3), dtype=np.uint8)
+    view = frame[::-1, 1::2]
+    codec = get_codec(spec)
+    np.testing.assert_array_equal(codec.decode(codec.encode(view), 35, 48, 3), view)
+    gray = frame[:, :, 2].T
+    np.testing.assert_array_equal(codec.decode(codec.encode(gray), 48, 70, 1), gray)
+
+
+@needs_jxl
+def test_jxl_distance_zero_alone_is_not_lossless_but_the_codec_is(photo):
+    import imagecodecs
+
+    small = downscale(photo[:256, :256])
+    lossy = imagecodecs.jpegxl_decode(imagecodecs.jpegxl_encode(small, distance=0))
+    assert not np.array_equal(lossy, small)  # why the codec passes lossless=True
+    codec = JxlCodec()
+    np.testing.assert_array_equal(codec.decode(codec.encode(small), 128, 128, 3), small)
+
+
+@pytest.mark.parametrize("spec", ["webp", pytest.param("jxl", marks=needs_jxl)])
+def test_defaults_are_smaller_than_png_on_a_real_photo(spec, photo):
+    small = downscale(photo)
+    png = get_codec("png").encode(small)
+    assert len(get_codec(spec).encode(small)) < 0.85 * len(png)
+
+
+def test_registry_and_configs():
+    assert {"png", "zstd", "webp", "jxl"} <= set(available_codecs())
+    assert get_codec("webp").get_config() == {"id": "webp", "method": 4, "quality": 100}
+    assert get_codec("jxl").get_config() == {"id": "jxl", "effort": 7}
+    for spec in ({"id": "webp", "method": 6, "quality": 50}, {"id": "jxl", "effort": 3}):
+        codec = get_codec(spec)
+        assert get_codec(codec.get_config()) == codec
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"id": "webp", "method": 7},
+        {"id": "webp", "quality": 101},
+        {"id": "webp", "quality": True},
+        {"id": "webp", "lossless": False},
+        {"id": "jxl", "effort": 0},
+        {"id": "jxl", "effort": 11},
+        {"id": "jxl", "effort": "7"},
+        {"id": "jxl", "distance": 1.0},
+    ],
+)
+def test_bad_parameters_are_refused(config):
+    with pytest.raises(FormatError):
+        get_codec(config)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_bad_frames_are_refused(spec):
+    codec = get_codec(spec)
+    for bad in (
+        np.zeros((4, 4), np.uint16),
+        np.zeros((4, 4, 4), np.uint8),
+        np.zeros((0, 4), np.uint8),
+        [[1, 2], [3, 4]],
+    ):
+        with pytest.raises(FrameError):
+            codec.encode(bad)
+
+
+def test_webp_refuses_frames_beyond_its_size_limit():
+    with pytest.raises(FrameError, match="16383"):
+        WebpCodec().encode(np.zeros((2, 16384), np.uint8))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_corrupt_payloads_raise_corrupt_error(spec):
+    codec = get_codec(spec)
+    frame = make_frame(31, 17, 3)
+    good = codec.encode(frame)
+    flipped = bytearray(good)
+    flipped[len(good) // 2] ^= 0x5A
+    for bad in (b"", b"abc", b"garbage" * 10, good[: len(good) // 2], good[:-1], bytes(flipped)):
+        with pytest.raises(CorruptError):
+            codec.decode(bad, 31, 17, 3)
+    with pytest.raises(CorruptError):
+        codec.decode(good + b"\0", 31, 17, 3)
+    for args in [(32, 17, 3), (31, 16, 3), (31, 17, 1), (31, 17, 4), (0, 17, 3)]:
+        with pytest.raises(CorruptError):
+            codec.decode(good, *args)
+    with pytest.raises(CorruptError):
+        codec.decode(good, 60000, 60000, 3)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_every_single_byte_flip_is_detected(spec):
+    codec = get_codec(spec)
+    good = codec.encode(make_frame(6, 5, 3))
+    for i in range(len(good)):
+        bad = bytearray(good)
+        bad[i] ^= 0x01
+        with pytest.raises(CorruptError):
+            codec.decode(bytes(bad), 6, 5, 3)
+
+
+def _sealed(bitstream: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return bitstream + struct.pack("<I", zlib.crc32(bitstream))
+
+
+def test_webp_refuses_well_sealed_foreign_images():
+    frame = make_frame(10, 6, 3)
+    rgba = np.dstack([frame, np.full((6, 10), 200, np.uint8)])
+    for image, kwargs in (
+        (Image.fromarray(frame), {"lossless": False}),  # lossy VP8
+        (Image.fromarray(rgba), {"lossless": True}),  # alpha channel
+    ):
+        buf = io.BytesIO()
+        image.save(buf, format="WEBP", **kwargs)
+        with pytest.raises(CorruptError):
+            WebpCodec().decode(_sealed(buf.getvalue()), 10, 6, 3)
+    # A colour frame where a grayscale one is expected.
+    with pytest.raises(CorruptError, match="unequal"):
+        WebpCodec().decode(WebpCodec().encode(frame), 10, 6, 1)
+
+
+@needs_jxl
+def test_jxl_refuses_well_sealed_foreign_images_before_decoding():
+    import imagecodecs
+
+    frame = make_frame(10, 6, 3)
+    rgba = np.dstack([frame, np.full((6, 10), 200, np.uint8)])
+    for bad in (
+        imagecodecs.jpegxl_encode(rgba, lossless=True, usecontainer=False),
+        imagecodecs.jpegxl_encode(frame.astype(np.uint16) * 257, lossless=True),
+        imagecodecs.jpegxl_encode(frame, lossless=True, usecontainer=True),
+    ):
+        with pytest.raises(CorruptError):
+            JxlCodec().decode(_sealed(bad), 10, 6, 3)
+    # A header claiming a huge frame is refused from its size alone (nothing allocated).
+    huge = imagecodecs.jpegxl_encode(np.zeros((1, 40000), np.uint8), lossless=True, effort=1)
+    with pytest.raises(CorruptError, match="40000x1"):
+        JxlCodec().decode(_sealed(huge), 10, 6, 1)
