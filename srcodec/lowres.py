@@ -180,6 +180,34 @@ def _check_png_chunks(data: bytes) -> None:
         raise CorruptError(f"png: {len(view) - pos} unexpected bytes after the image")
 
 
+def _pillow_decode(
+    codec_id: str, fmt: str, data: bytes, mode: str, shape: tuple[int, ...]
+) -> np.ndarray:
+    """Decode one still image with Pillow, checking its size and mode from the header before
+    any pixel buffer is allocated; every failure becomes a ``CorruptError``."""
+    height, width = shape[:2]
+    try:
+        with Image.open(io.BytesIO(data), formats=[fmt]) as image:
+            if image.size != (width, height) or image.mode != mode:
+                raise CorruptError(
+                    f"{codec_id}: payload is {image.mode} {image.size[0]}x{image.size[1]}, "
+                    f"expected {mode} {width}x{height}"
+                )
+            if getattr(image, "n_frames", 1) != 1:
+                raise CorruptError(f"{codec_id}: payload holds several images")
+            image.load()
+            array = np.array(image)
+    except CorruptError:
+        raise
+    except Exception as exc:  # Pillow raises a zoo of exception types on bad input
+        raise CorruptError(f"{codec_id}: payload cannot be decoded: {exc}") from None
+    if array.shape != shape or array.dtype != np.uint8:
+        raise CorruptError(
+            f"{codec_id}: decoded {array.dtype} {array.shape}, expected uint8 {shape}"
+        )
+    return array
+
+
 @register_codec
 class PngCodec(LowresCodec):
     """PNG through Pillow: portable (any image viewer reads the payload), zlib-compressed."""
@@ -202,24 +230,7 @@ class PngCodec(LowresCodec):
         shape = _check_shape(self.codec_id, width, height, channels)
         mode = _MODES[channels]
         _check_png_chunks(data)
-        # Image.open only parses the header, so size and mode are checked before any pixel
-        # buffer is allocated; Pillow raises a zoo of exception types on bad input.
-        try:
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
-                if image.size != (width, height) or image.mode != mode:
-                    raise CorruptError(
-                        f"png: payload is {image.mode} {image.size[0]}x{image.size[1]}, "
-                        f"expected {mode} {width}x{height}"
-                    )
-                image.load()
-                array = np.array(image)
-        except CorruptError:
-            raise
-        except Exception as exc:
-            raise CorruptError(f"png: payload cannot be decoded: {exc}") from None
-        if array.shape != shape or array.dtype != np.uint8:
-            raise CorruptError(f"png: decoded {array.dtype} {array.shape}, expected uint8 {shape}")
-        return array
+        return _pillow_decode("png", "PNG", data, mode, shape)
 
 
 # --- zstd --------------------------------------------------------------------------------------
@@ -391,30 +402,14 @@ class WebpCodec(LowresCodec):
         return _seal(buf.getvalue())
 
     def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
-        shape = _check_shape(self.codec_id, width, height, channels)
+        _check_shape(self.codec_id, width, height, channels)
         bitstream = _unseal(self.codec_id, data)
         # A simple-format lossless file: RIFF size, then exactly one VP8L chunk.
         if len(bitstream) < 21 or bitstream[:4] != b"RIFF" or bitstream[8:16] != b"WEBPVP8L":
             raise CorruptError("webp: payload is not a lossless WebP (VP8L) image")
         if struct.unpack_from("<I", bitstream, 4)[0] != len(bitstream) - 8:
             raise CorruptError("webp: RIFF size does not match the payload")
-        try:
-            with Image.open(io.BytesIO(bitstream), formats=["WEBP"]) as image:
-                if image.size != (width, height) or image.mode != "RGB":
-                    raise CorruptError(
-                        f"webp: payload is {image.mode} {image.size[0]}x{image.size[1]}, "
-                        f"expected RGB {width}x{height}"
-                    )
-                if getattr(image, "n_frames", 1) != 1:
-                    raise CorruptError("webp: payload is an animation")
-                image.load()
-                array = np.array(image)
-        except CorruptError:
-            raise
-        except Exception as exc:
-            raise CorruptError(f"webp: payload cannot be decoded: {exc}") from None
-        if array.shape != (height, width, 3) or array.dtype != np.uint8:
-            raise CorruptError(f"webp: decoded {array.dtype} {array.shape}, expected uint8 {shape}")
+        array = _pillow_decode("webp", "WEBP", bitstream, "RGB", (height, width, 3))
         if channels == 1:
             if not (
                 np.array_equal(array[..., 0], array[..., 1])

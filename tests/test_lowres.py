@@ -25,6 +25,10 @@ CODEC_SPECS = [
         for f in ("none", "sub", "up", "grad")
         for d in (True, False)
     ),
+    "webp",
+    {"id": "webp", "method": 0, "quality": 0},
+    "jxl",
+    {"id": "jxl", "effort": 1},
 ]
 SIZES = [(1, 1), (3, 5), (5, 3), (201, 133)]
 

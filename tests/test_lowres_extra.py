@@ -15,9 +15,7 @@ from srcodec.lowres import JxlCodec, WebpCodec, available_codecs, get_codec
 from srcodec.resample import downscale
 
 HAVE_JXL = importlib.util.find_spec("imagecodecs") is not None
-needs_jxl = pytest.mark.skipif(
-    not HAVE_JXL, reason="imagecodecs is not installed (pip install 'srcodec[jxl]')"
-)
+needs_jxl = pytest.mark.skipif(not HAVE_JXL, reason="imagecodecs is not installed")
 SPECS = [
     "webp",
     {"id": "webp", "method": 0, "quality": 0},
@@ -38,19 +36,6 @@ def make_frame(width: int, height: int, channels: int, seed: int = 0) -> np.ndar
     frame.flat[::7] = 255
     frame.flat[3::11] = 0
     return frame[:, :, 0] if channels == 1 else frame
-
-
-@pytest.mark.parametrize("spec", SPECS, ids=IDS)
-@pytest.mark.parametrize("channels", [1, 3])
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_round_trip_is_bit_exact(spec, channels, size):
-    width, height = size
-    frame = make_frame(width, height, channels)
-    codec = get_codec(spec)
-    out = codec.decode(codec.encode(frame), width, height, channels)
-    assert out.dtype == np.uint8 and out.shape == frame.shape
-    np.testing.assert_array_equal(out, frame)
-    out[...] = 0  # the caller owns a writable array
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=IDS)
