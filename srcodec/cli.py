@@ -23,6 +23,10 @@ class _Group(click.Group):
         except SrcodecError as exc:
             click.echo(f"srcodec: error: {exc}", err=True)
             sys.exit(1)
+        except OSError as exc:  # a file system refusal (permissions, disk full): still one line
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"srcodec: error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             click.echo("srcodec: interrupted", err=True)
             sys.exit(130)

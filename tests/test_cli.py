@@ -148,3 +148,13 @@ def test_level_sets_each_codecs_own_knob(run, sample_frames, tmp_path, tiny_weig
         )
         assert r.exit_code == 0, r.output
         assert json.loads(run("info", out, "--json").output)["codec"][key] == 3
+
+
+def test_file_system_errors_are_one_line(run, sample_frames, tmp_path, tiny_weights):
+    out = tmp_path / "a.src"
+    run("encode", sample_frames[0], "-o", out, "--weights", tiny_weights, "-q")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the output folder's parent should be")
+    r = run("decode", out, "--bicubic", "-o", blocker / "restored", "-q")
+    assert r.exit_code == 1 and "blocker" in r.output
+    assert r.output.strip().count("\n") == 0
