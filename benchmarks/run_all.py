@@ -22,19 +22,22 @@ import bench_speed
 import torch
 from common import DEFAULT_SETS, DOCS, Progress, find_models, load_set, machine, rel
 
+from srcodec.codec import DEFAULT_CODEC
+from srcodec.lowres import get_codec
+
 
 def summary(size: dict, quality: dict, rd: dict) -> list[str]:
     """The headline figures, in words, from the measured results."""
     lines = ["## Summary", ""]
+    default_config = get_codec(DEFAULT_CODEC).get_config()
     for title, res in size.items():
-        rows = {r["codec"]["id"]: r for r in res["rows"]}
         best = min(res["rows"], key=lambda r: r["archive"])
-        zstd = rows.get("zstd")
+        default = next((r for r in res["rows"] if r["codec"] == default_config), None)
         text = f"- Size, {title}: original as PNG {res['full_png'] / 1e3:,.1f} kB/frame; "
-        if zstd:
+        if default:
             text += (
-                f"srcodec with the current default codec (zstd) {zstd['archive'] / 1e3:,.1f} kB "
-                f"({zstd['ratio']:.2f}x smaller); "
+                f"srcodec with its default codec ({DEFAULT_CODEC}, {default_config}) "
+                f"{default['archive'] / 1e3:,.1f} kB ({default['ratio']:.2f}x smaller); "
             )
         text += (
             f"smallest with {best['codec']['id']}: {best['archive'] / 1e3:,.1f} kB "

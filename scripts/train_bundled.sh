@@ -5,7 +5,7 @@
 # Takes about two hours on 2 cores; results differ from the shipped file only by thread timing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${STEPS:-__STEPS__}
+STEPS=${STEPS:-13000}
 OUT=${OUT:-runs/bundled/srcodec-photo-x2.safetensors}
 bash scripts/setup.sh
 . .venv/bin/activate
