@@ -166,7 +166,9 @@ def test_bad_frames_are_refused(codec_id):
             codec.encode(bad)
 
 
-@pytest.mark.parametrize("spec", ["png", "zstd", {"id": "zstd", "filter": "none"}], ids=str)
+@pytest.mark.parametrize(
+    "spec", ["png", "zstd", {"id": "zstd", "filter": "none"}, "webp", "jxl"], ids=str
+)
 def test_corrupt_payloads_raise_corrupt_error(spec):
     codec = get_codec(spec)
     frame = make_frame(31, 17, 3)
@@ -175,9 +177,11 @@ def test_corrupt_payloads_raise_corrupt_error(spec):
     flipped[len(good) // 2] ^= 0x5A
     bad_payloads = [
         b"",
+        b"abc",
         b"garbage" * 10,
         good[: len(good) // 2],
         good[:-1],
+        good + b"\0",
         bytes(flipped),
     ]
     for bad in bad_payloads:
