@@ -20,7 +20,6 @@ SPECS = [
     {"id": "jxl", "effort": 1},
 ]
 IDS = ["webp", "webp-fast", "jxl", "jxl-fast"]
-SIZES = [(1, 1), (3, 5), (5, 3), (201, 133)]
 
 
 def make_frame(width: int, height: int, channels: int, seed: int = 0) -> np.ndarray:
