@@ -1,14 +1,20 @@
-"""One short GPU run: decode frames/s and peak GPU memory of the bundled model (or --weights) on
-CUDA, for 400x400 frames and one 1920x1080 frame, and that GPU and CPU restore the same frames
-to within rounding. For sessions with a GPU; exits 3 without one. Under a minute on one GPU.
+"""One short GPU run, for sessions that have a CUDA GPU (exits 3 without one; about a minute):
 
-    python benchmarks/gpu_check.py [--weights my.safetensors] [--repeat 16]
+1. whole archives: decode frames/s (read, low-resolution decode, restore) and peak GPU memory,
+   fp32, for 400x400 frames and one 1920x1080 frame, and how far the GPU's frames are from the
+   CPU's (rounding only is expected);
+2. the network alone: frames/s on 400x400 frames at batch 1, 8 and 32 in fp32, fp16 and bf16,
+   with the largest grey-level difference from fp32 and the PSNR (RGB, shave 2) against the
+   original frames, so the cost of half precision is a measured figure.
+
+    python benchmarks/gpu_check.py [--weights my.safetensors ...] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
@@ -19,49 +25,120 @@ import torch
 from bench_speed import frame_sets
 
 import srcodec
+from srcodec.engine import PRECISIONS, Restorer
+from srcodec.metrics import psnr
+from srcodec.registry import DEFAULT_MODEL, inspect_weights, load_model, resolve
+from srcodec.resample import downscale
 
 
-def timed_decode(path: Path, device: str) -> tuple[float, int, list[np.ndarray]]:
-    with srcodec.open(path, device=device) as archive:
-        archive.restorer.restore(archive.lowres(0)[:32, :32])  # load and warm up
+def sync_time() -> float:
+    if torch.cuda.is_available():
         torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-        t0 = time.perf_counter()
-        frames = [f for _, f in archive.frames()]
-        torch.cuda.synchronize()
-        return time.perf_counter() - t0, torch.cuda.max_memory_allocated(), frames
+    return time.perf_counter()
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--weights", action="append", default=[])
-    ap.add_argument("--repeat", type=int, default=16, help="copies of the 400x400 frames")
-    args = ap.parse_args()
-    if not torch.cuda.is_available():
-        print("no CUDA GPU: nothing measured", file=sys.stderr)
-        return 3
+def peak_mib() -> int:
+    return round(torch.cuda.max_memory_allocated() / 2**20) if torch.cuda.is_available() else 0
+
+
+def reset_peak() -> None:
+    if torch.cuda.is_available():
+        reset_peak()
+
+
+def archive_runs(weights: list[str], repeat: int, device: str) -> list[dict]:
     sets = frame_sets()
-    sets["400x400"] = [(f"f{i}", f) for i, (_, f) in enumerate(sets["400x400"] * args.repeat)]
-    report = {"gpu": torch.cuda.get_device_name(0), "torch": torch.__version__, "runs": []}
+    sets["400x400"] = [(f"f{i}", f) for i, (_, f) in enumerate(sets["400x400"] * repeat)]
+    runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for size, frames in sets.items():
             path = Path(tmp) / f"{size}.src"
-            srcodec.encode(frames, path, weights=args.weights)
-            seconds, peak, restored = timed_decode(path, "cuda")
-            # The same first frame on the CPU: results may differ by rounding only.
-            with srcodec.open(path, device="cpu", weights=args.weights) as archive:
+            # png: the low-resolution codec every install has (imagecodecs may be missing here)
+            srcodec.encode(frames, path, weights=weights, codec="png")
+            with srcodec.open(path, device=device, weights=weights) as archive:
+                archive.restorer.restore(archive.lowres(0)[:32, :32])  # load and warm up
+                reset_peak()
+                t0 = sync_time()
+                restored = [f for _, f in archive.frames()]
+                seconds = sync_time() - t0
+                model_id = archive.header.model_id
+            with srcodec.open(path, device="cpu", weights=weights) as archive:
                 cpu = archive[0]
             diff = np.abs(cpu.astype(int) - restored[0].astype(int))
-            report["runs"].append(
+            runs.append(
                 {
+                    "model": model_id,
                     "frames": f"{len(frames)} x {size}",
                     "fps": round(len(frames) / seconds, 2),
-                    "gpu_peak_mib": round(peak / 2**20),
+                    "gpu_peak_mib": peak_mib(),
                     "max_abs_diff_vs_cpu": int(diff.max()),
-                    "pixels_differing_vs_cpu": float((diff > 0).mean()),
+                    "pixels_differing_vs_cpu": round(float((diff > 0).mean()), 6),
                 }
             )
-    print(json.dumps(report, indent=2))
+    return runs
+
+
+def network_runs(model_path: Path, frames: int, device: str) -> list[dict]:
+    info = inspect_weights(model_path)
+    hr = [f for _, f in frame_sets()["400x400"]]
+    lr = [downscale(f) for f in hr]
+    batch_lr = (lr * math.ceil(frames / len(lr)))[:frames]
+    h, w = lr[0].shape[:2]
+    runs, reference = [], None
+    for precision in PRECISIONS if device == "cuda" else ["fp32"]:
+        model, _ = load_model(info.path, info.sha256)
+        for batch in (1, 8, 32):
+            tile = int(math.sqrt(batch * h * w)) + 1  # a tile budget of exactly `batch` frames
+            r = Restorer(model, device, tile=tile, precision=precision)
+            out = r.restore_batch(lr, [(f.shape[1], f.shape[0]) for f in hr])
+            r.restore_batch(batch_lr[:batch], [(2 * w, 2 * h)] * batch)  # warm up this shape
+            reset_peak()
+            t0 = sync_time()
+            r.restore_batch(batch_lr, [(2 * w, 2 * h)] * len(batch_lr))
+            seconds = sync_time() - t0
+            if reference is None:
+                reference = out
+            pairs = zip(out, reference, strict=True)
+            diff = max(int(np.abs(a.astype(int) - b.astype(int)).max()) for a, b in pairs)
+            quality = zip(hr, out, strict=True)
+            runs.append(
+                {
+                    "model": info.short_id,
+                    "precision": precision,
+                    "batch": batch,
+                    "fps_400x400": round(len(batch_lr) / seconds, 1),
+                    "gpu_peak_mib": peak_mib(),
+                    "max_abs_diff_vs_fp32": diff,
+                    "psnr_rgb": round(float(np.mean([psnr(a, b) for a, b in quality])), 3),
+                }
+            )
+    return runs
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--weights", action="append", default=[], help="model files (repeatable)")
+    ap.add_argument("--repeat", type=int, default=16, help="copies of the 4 sample frames")
+    ap.add_argument("--frames", type=int, default=256, help="frames per network timing")
+    ap.add_argument("--json", default=None, help="also write the report here")
+    ap.add_argument("--device", default="cuda", help="cpu: a dry run of this script")
+    args = ap.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("no CUDA GPU: nothing measured", file=sys.stderr)
+        return 3
+    report = {
+        "gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else "none",
+        "torch": torch.__version__,
+        "archives": [],
+        "network": [],
+    }
+    paths = [Path(w) for w in args.weights] or [resolve(DEFAULT_MODEL).path]
+    for path in paths:
+        report["archives"] += archive_runs([str(path)], args.repeat, args.device)
+        report["network"] += network_runs(path, args.frames, args.device)
+        print(json.dumps(report, indent=1), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1))
     return 0
 
 

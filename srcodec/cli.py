@@ -127,6 +127,13 @@ def models(weights: tuple[str, ...], install: tuple[str, ...], as_json: bool) ->
     help="Multiply the learning rate by --decay-gamma every this many steps.",
 )
 @click.option("--decay-gamma", default=0.5, show_default=True)
+@click.option(
+    "--schedule",
+    type=click.Choice(["step", "cosine"]),
+    default="step",
+    show_default=True,
+    help="step: times --decay-gamma every --decay-every steps; cosine: anneal to 0 by --steps.",
+)
 @click.option("--val-every", default=1000, show_default=True, help="Validate every N steps.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--init", default=None, help="Start from this model (id or weights file): fine-tune.")
@@ -149,6 +156,7 @@ def models(weights: tuple[str, ...], install: tuple[str, ...], as_json: bool) ->
     default=None,
     help="Stop after this many minutes (with a final validation).",
 )
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar (validations still print).")
 def train(
     hr: str,
     val: str,
@@ -164,6 +172,7 @@ def train(
     lr: float,
     decay_every: int,
     decay_gamma: float,
+    schedule: str,
     val_every: int,
     seed: int,
     init: str | None,
@@ -172,6 +181,7 @@ def train(
     threads: int | None,
     log_dir: str | None,
     time_limit: float | None,
+    quiet: bool,
 ) -> None:
     """Train an EDSR x2 model on HR images (folder or video); write the best to OUTPUT."""
     import torch
@@ -192,6 +202,7 @@ def train(
         lr=lr,
         decay_every=decay_every,
         decay_gamma=decay_gamma,
+        schedule=schedule,
         val_every=val_every,
         seed=seed,
         name=name,
@@ -206,6 +217,7 @@ def train(
         device=device,
         log_dir=log_dir,
         time_limit=time_limit * 60 if time_limit else None,
+        progress=not quiet,
         command=shlex.join(["srcodec", *sys.argv[1:]]),
     )
     if result.best is None:

@@ -146,8 +146,12 @@ def save_model(
 
 
 def bundled_dir() -> Path:
-    """Folder of the weights shipped inside the package (works for wheel and editable installs)."""
-    return Path(str(resources.files("srcodec.weights")))
+    """Folder of the weights shipped inside the package (works for wheel and editable installs,
+    and for a source checkout on ``PYTHONPATH``, where they sit in ``weights/`` beside it)."""
+    try:
+        return Path(str(resources.files("srcodec.weights")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "weights"
 
 
 def user_dir() -> Path:
