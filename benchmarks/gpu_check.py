@@ -43,7 +43,7 @@ def peak_mib() -> int:
 
 def reset_peak() -> None:
     if torch.cuda.is_available():
-        reset_peak()
+        torch.cuda.reset_peak_memory_stats()
 
 
 def archive_runs(weights: list[str], repeat: int, device: str) -> list[dict]:
