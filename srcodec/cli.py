@@ -362,6 +362,18 @@ def _show(name: str) -> str:
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
 @click.option("--bicubic", is_flag=True, help="Fast preview: bicubic upscale, no network.")
 @click.option("--tile", type=int, default=None, help="Tile size in low-resolution pixels.")
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "fp16", "bf16"]),
+    default="fp32",
+    show_default=True,
+    help="Network arithmetic; fp16/bf16 on CUDA GPUs only (differ from fp32 by 1-2 levels).",
+)
+@click.option(
+    "--self-ensemble",
+    is_flag=True,
+    help="Average the 8 flips/rotations (EDSR+): a little more PSNR, 8 times slower.",
+)
 @click.option("--force", is_flag=True, help="Overwrite existing files in the output folder.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def decode(
@@ -371,6 +383,8 @@ def decode(
     device: str,
     bicubic: bool,
     tile: int | None,
+    precision: str,
+    self_ensemble: bool,
     force: bool,
     quiet: bool,
 ) -> None:
@@ -386,6 +400,8 @@ def decode(
         device=device,
         bicubic=bicubic,
         tile=tile,
+        precision=precision,
+        self_ensemble=self_ensemble,
     )
     for name, why in s.damaged:
         click.echo(f"damaged {_show(name)}: {why}", err=True)

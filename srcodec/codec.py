@@ -287,12 +287,15 @@ class Archive:
         device: str = "auto",
         bicubic: bool = False,
         tile: int | None = None,
+        precision: str = "fp32",
+        self_ensemble: bool = False,
     ) -> None:
         self.path = Path(path)
         self.reader = ArchiveReader(self.path)
         self.header = self.reader.header
         self.codec = get_codec(self.header.codec)
         self.weights, self.device, self.bicubic, self.tile = list(weights), device, bicubic, tile
+        self.precision, self.self_ensemble = precision, self_ensemble
         self._restorer: Restorer | None = None
 
     @property
@@ -324,7 +327,13 @@ class Archive:
             expected = sha if sha and re.fullmatch(r"[0-9a-f]{64}", sha) else info.sha256
             model, _ = load_model(info.path, expected, info.source)
             kwargs = {"tile": self.tile} if self.tile else {}
-            self._restorer = Restorer(model, self.device, **kwargs)
+            self._restorer = Restorer(
+                model,
+                self.device,
+                precision=self.precision,
+                self_ensemble=self.self_ensemble,
+                **kwargs,
+            )
         return self._restorer
 
     def lowres(self, key: int | str) -> np.ndarray:

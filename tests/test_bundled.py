@@ -91,3 +91,14 @@ def test_uhd_frame_decodes_in_tiles(tmp_path, photo):
         bicubic = upscale(archive.lowres("uhd"), (3840, 2160))
     assert restored.shape == (2160, 3840, 3) and restored.dtype == np.uint8
     assert psnr(uhd, restored) > psnr(uhd, bicubic)
+
+
+def test_self_ensemble_beats_the_plain_model_on_a_real_photo(bundled):
+    import skimage.data
+
+    model, _ = bundled
+    ensemble = Restorer(model.model, "cpu", self_ensemble=True)
+    hr = skimage.data.chelsea()[:200, :240]
+    plain_gain, _ = _gain(model, hr)
+    ensemble_gain, _ = _gain(ensemble, hr)
+    assert ensemble_gain > plain_gain

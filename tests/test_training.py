@@ -4,7 +4,7 @@ from PIL import Image
 
 from srcodec.errors import DataError
 from srcodec.registry import load_model
-from srcodec.training import TrainConfig, train
+from srcodec.training import TrainConfig, learning_rate, train
 
 TINY = dict(blocks=2, features=16, patch=24, batch=4, lr=1e-3, seed=0)
 
@@ -89,3 +89,16 @@ def test_video_files_are_training_data(tmp_path, photo):
     cfg = TrainConfig(**TINY, steps=4, val_every=4)
     result = train(video, video, out, config=cfg, device="cpu", progress=False)
     assert result.best.card["training"]["data"]["train_images"][:2] == ["cam_000000", "cam_000001"]
+
+
+def test_learning_rate_schedules():
+    cos = TrainConfig(lr=2e-4, steps=1000, schedule="cosine")
+    assert learning_rate(cos, 0) == pytest.approx(2e-4)
+    assert learning_rate(cos, 500) == pytest.approx(1e-4)
+    assert learning_rate(cos, 1000) == pytest.approx(0.0, abs=1e-12)
+    step = TrainConfig(lr=2e-4, decay_every=300, decay_gamma=0.5)
+    assert [learning_rate(step, s) for s in (0, 299, 300, 900)] == pytest.approx(
+        [2e-4, 2e-4, 1e-4, 2.5e-5]
+    )
+    with pytest.raises(ValueError, match="schedule"):
+        learning_rate(TrainConfig(schedule="linear"), 0)
