@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +129,8 @@ def main() -> int:
         print("no CUDA GPU: nothing measured", file=sys.stderr)
         return 3
     report = {
+        "measured": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": shlex.join(["python", *sys.argv]),
         "gpu": torch.cuda.get_device_name(0) if args.device == "cuda" else "none",
         "torch": torch.__version__,
         "archives": [],
