@@ -19,12 +19,13 @@ import numpy as np
 from tqdm import tqdm
 
 from .container import ArchiveReader, ArchiveWriter, FrameRecord, Header
-from .engine import Restorer
+from .engine import make_restorer
 from .errors import CorruptError, FrameError, ModelError, SrcodecError
 from .frames import list_frames, read_frame, write_png
 from .lowres import LowresCodec, get_codec
-from .registry import DEFAULT_MODEL, ModelInfo, inspect_weights, load_model, resolve, split_id
+from .registry import DEFAULT_MODEL, ModelInfo, inspect_weights, resolve, split_id
 from .resample import SCALE, downscale, lowres_size, upscale
+from .tiling import TiledRestorer
 
 #: The low-resolution codec used when none is asked for: lossless JPEG XL, the smallest on the
 #: sample frames (about 17 % below zstd, 30 % below PNG; docs/benchmarks.md, section 1).
@@ -276,7 +277,8 @@ class Archive:
     """An open archive: frames by position or name, restored on demand.
 
     ``archive[i]`` / ``archive["name"]`` restore one frame; ``lowres(i)`` gives the stored
-    low-resolution frame; the model is loaded once, on first use.
+    low-resolution frame; the model is loaded once, on first use. ``engine``, ``precision`` and
+    ``threads`` choose how it runs (``srcodec.engine.make_restorer``).
     """
 
     def __init__(
@@ -287,13 +289,17 @@ class Archive:
         device: str = "auto",
         bicubic: bool = False,
         tile: int | None = None,
+        engine: str = "auto",
+        precision: str = "fp32",
+        threads: int | None = None,
     ) -> None:
         self.path = Path(path)
         self.reader = ArchiveReader(self.path)
         self.header = self.reader.header
         self.codec = get_codec(self.header.codec)
         self.weights, self.device, self.bicubic, self.tile = list(weights), device, bicubic, tile
-        self._restorer: Restorer | None = None
+        self.engine, self.precision, self.threads = engine, precision, threads
+        self._restorer: TiledRestorer | None = None
 
     @property
     def names(self) -> list[str]:
@@ -315,16 +321,23 @@ class Archive:
             ) from None
 
     @property
-    def restorer(self) -> Restorer:
+    def restorer(self) -> TiledRestorer:
         if self._restorer is None:
             info = self.model_info()
             # The hash checked is the one the archive asks for, read from the weights file as
-            # it is loaded: a file swapped after it was found is refused.
+            # it is loaded (a file swapped after it was found is refused), or the model id
+            # embedded in the ONNX export.
             _, sha = split_id(self.header.model_id)
             expected = sha if sha and re.fullmatch(r"[0-9a-f]{64}", sha) else info.sha256
-            model, _ = load_model(info.path, expected, info.source)
-            kwargs = {"tile": self.tile} if self.tile else {}
-            self._restorer = Restorer(model, self.device, **kwargs)
+            self._restorer = make_restorer(
+                info,
+                self.device,
+                self.engine,
+                self.precision,
+                tile=self.tile,
+                threads=self.threads,
+                expected_sha256=expected,
+            )
         return self._restorer
 
     def lowres(self, key: int | str) -> np.ndarray:

@@ -609,13 +609,13 @@ def test_decode_checks_the_hash_the_archive_asks_for(tmp_path, photo, tiny_weigh
     out = tmp_path / "a.src"
     srcodec.encode([("a", photo[:16, :16])], out, weights=[tiny_weights])
     seen = []
-    real = srcodec.codec.load_model
+    real = srcodec.registry.load_model
 
     def spy(path, expected=None, source="given"):
         seen.append(expected)
         return real(path, expected, source)
 
-    monkeypatch.setattr(srcodec.codec, "load_model", spy)
+    monkeypatch.setattr(srcodec.registry, "load_model", spy)
     with srcodec.open(out, weights=[tiny_weights], device="cpu") as a:
         a[0]
         assert seen == [a.header.model_id.split("@")[1]]
