@@ -53,14 +53,63 @@ def main() -> None:
     type=click.Path(dir_okay=False),
     help="Copy this weights file into the user directory (repeatable).",
 )
+@click.option(
+    "--export-onnx",
+    "export",
+    multiple=True,
+    metavar="MODEL",
+    help="Export this model (id, name or weights file) to ONNX for the onnx engine (repeatable).",
+)
+@click.option("--int8", is_flag=True, help="With --export-onnx: also write the int8 model.")
+@click.option(
+    "--calibration",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Frames (folder or video) to calibrate the int8 model on; real frames, never the "
+    "evaluation ones (repeatable).",
+)
+@click.option(
+    "--float-edges",
+    is_flag=True,
+    help="With --int8: keep the first and last convolutions in float.",
+)
+@click.option(
+    "--onnx-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write the ONNX files (default: the user model directory).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def models(weights: tuple[str, ...], install: tuple[str, ...], as_json: bool) -> None:
-    """List the installed models (bundled, user directory, and --weights files)."""
-    from .registry import install_model, list_models, user_dir
+def models(
+    weights: tuple[str, ...],
+    install: tuple[str, ...],
+    export: tuple[str, ...],
+    int8: bool,
+    calibration: tuple[str, ...],
+    float_edges: bool,
+    onnx_dir: str | None,
+    as_json: bool,
+) -> None:
+    """List the installed models (bundled, user directory, and --weights files), with their
+    ONNX exports; install weights files, or export models to ONNX."""
+    from .registry import PRECISIONS, find_onnx, install_model, list_models, user_dir
 
     for path in install:
         info = install_model(path)
         click.echo(f"installed {info.short_id} as {info.path}", err=as_json)
+    if (int8 or calibration or float_edges or onnx_dir) and not export:
+        raise SrcodecError(
+            "--int8, --calibration, --float-edges and --onnx-dir go with --export-onnx"
+        )
+    for spec in export:
+        from .export import export_model
+        from .registry import inspect_weights, resolve
+
+        info = inspect_weights(spec) if Path(spec).is_file() else resolve(spec, list(weights))
+        for path in export_model(
+            info, onnx_dir, int8=int8, calibration=calibration, exclude_edges=float_edges
+        ):
+            click.echo(f"exported {info.short_id} to {path}", err=as_json)
     found = list_models(list(weights))
     if as_json:
         click.echo(
@@ -74,6 +123,7 @@ def models(weights: tuple[str, ...], install: tuple[str, ...], as_json: bool) ->
                         "source": m.source,
                         "path": str(m.path),
                         "val_psnr_rgb": m.card.get("validation", {}).get("psnr_rgb"),
+                        "onnx": {p: _str_or_none(find_onnx(m, p)) for p in PRECISIONS},
                     }
                     for m in found
                 ],
@@ -88,6 +138,14 @@ def models(weights: tuple[str, ...], install: tuple[str, ...], as_json: bool) ->
         psnr = f"val {val['psnr_rgb']:.2f} dB (bicubic {val['bicubic_rgb']:.2f})" if val else ""
         click.echo(f"{m.short_id:40s} {m.config.name:18s} {m.source:8s} {psnr}")
         click.echo(f"    {m.path}")
+        for p in PRECISIONS:
+            onnx = find_onnx(m, p)
+            if onnx:
+                click.echo(f"    onnx {p}: {onnx}")
+
+
+def _str_or_none(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 @main.command()
@@ -174,7 +232,10 @@ def train(
     time_limit: float | None,
 ) -> None:
     """Train an EDSR x2 model on HR images (folder or video); write the best to OUTPUT."""
-    import torch
+    try:
+        import torch
+    except ImportError:
+        raise SrcodecError("srcodec train needs PyTorch: pip install 'srcodec[torch]'") from None
 
     from .training import TrainConfig
     from .training import train as run
@@ -348,6 +409,20 @@ def _show(name: str) -> str:
     help="Weights file of the archive's model, if not installed (repeatable).",
 )
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "torch", "onnx"]),
+    default="auto",
+    show_default=True,
+    help="onnx: ONNX Runtime on the CPU (the model's ONNX export); torch: PyTorch, CPU or GPU; "
+    "auto: torch on a GPU, else onnx when installed and exported, else torch.",
+)
+@click.option(
+    "--int8",
+    is_flag=True,
+    help="Run the int8 ONNX model: several times faster on the CPU, not bit-identical.",
+)
+@click.option("--threads", type=int, default=None, help="CPU threads for the network.")
 @click.option("--bicubic", is_flag=True, help="Fast preview: bicubic upscale, no network.")
 @click.option("--tile", type=int, default=None, help="Tile size in low-resolution pixels.")
 @click.option("--force", is_flag=True, help="Overwrite existing files in the output folder.")
@@ -357,6 +432,9 @@ def decode(
     output: str | None,
     weights: tuple[str, ...],
     device: str,
+    engine: str,
+    int8: bool,
+    threads: int | None,
     bicubic: bool,
     tile: int | None,
     force: bool,
@@ -374,6 +452,9 @@ def decode(
         device=device,
         bicubic=bicubic,
         tile=tile,
+        engine=engine,
+        precision="int8" if int8 else "fp32",
+        threads=threads,
     )
     for name, why in s.damaged:
         click.echo(f"damaged {_show(name)}: {why}", err=True)

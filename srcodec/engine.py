@@ -75,7 +75,7 @@ def make_restorer(
     ONNX export when onnxruntime and the export are there (faster, same output), else torch.
     ``precision="int8"`` (onnx engine only) runs the quantized export: faster, not exact.
     ``expected_sha256`` (the archive's) is checked against the weights file, or against the id
-    embedded in the ONNX file. ``threads``: CPU threads of the onnx engine.
+    embedded in the ONNX file. ``threads``: CPU threads (for torch, set process-wide).
     """
     if engine not in ENGINES:
         raise SrcodecError(f"unknown engine {engine!r} (use {', '.join(ENGINES)})")
@@ -117,8 +117,13 @@ def make_restorer(
         raise SrcodecError(f"the torch engine runs fp32 only; {precision} needs --engine onnx")
     if not have_torch:
         raise SrcodecError("the torch engine needs PyTorch: pip install 'srcodec[torch]'")
+    import torch
+
     from .registry import load_model
     from .torchengine import Restorer
+
+    if threads:
+        torch.set_num_threads(threads)
 
     model, _ = load_model(info.path, expected_sha256 or info.sha256, info.source)
     return Restorer(model, device, **kwargs)
