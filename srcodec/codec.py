@@ -6,10 +6,14 @@ header names). The byte layout lives in container.py; this module is the policy 
 from __future__ import annotations
 
 import os
+import queue
 import re
 import stat
+import threading
 import unicodedata
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -30,8 +34,12 @@ from .tiling import TiledRestorer
 #: The low-resolution codec used when none is asked for: lossless JPEG XL, the smallest on the
 #: sample frames (about 17 % below zstd, 30 % below PNG; docs/benchmarks.md, section 1).
 DEFAULT_CODEC = "jxl"
-#: Low-resolution pixels restored in one batch of equal-size frames.
+#: Low-resolution pixels upscaled in one batch of equal-size frames by ``--bicubic`` (the network
+#: batches by its restorer's ``batch_pixels``).
 BATCH_PIXELS = 512 * 512
+#: Frames read and decoded ahead of the network, and PNGs written behind it, while it runs.
+PREFETCH_FRAMES = 8
+WRITE_THREADS = 2
 
 FrameSource = str | os.PathLike | Iterable
 
@@ -273,12 +281,50 @@ def _codec_matches(asked: str | dict | LowresCodec, lowres: LowresCodec) -> bool
     return all(config.get(k) == v for k, v in given.items())
 
 
+def prefetch(items: Iterator, depth: int) -> Iterator:
+    """``items``, produced in a background thread up to ``depth`` ahead of the consumer; its
+    exceptions are raised in the consumer, and closing the generator stops the thread."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            q.put((done, exc))
+
+    thread = threading.Thread(target=produce, name="srcodec-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = q.get()
+            if item is done:
+                if exc is not None:
+                    raise exc
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
 class Archive:
     """An open archive: frames by position or name, restored on demand.
 
     ``archive[i]`` / ``archive["name"]`` restore one frame; ``lowres(i)`` gives the stored
     low-resolution frame; the model is loaded once, on first use. ``engine``, ``precision`` and
-    ``threads`` choose how it runs (``srcodec.engine.make_restorer``).
+    ``threads`` choose how it runs (``srcodec.engine.make_restorer``); ``restorer``, one already
+    made for the archive's model, is used as it is (a model loaded once for many archives).
     """
 
     def __init__(
@@ -292,6 +338,7 @@ class Archive:
         engine: str = "auto",
         precision: str = "fp32",
         threads: int | None = None,
+        restorer: TiledRestorer | None = None,
     ) -> None:
         self.path = Path(path)
         self.reader = ArchiveReader(self.path)
@@ -299,7 +346,7 @@ class Archive:
         self.codec = get_codec(self.header.codec)
         self.weights, self.device, self.bicubic, self.tile = list(weights), device, bicubic, tile
         self.engine, self.precision, self.threads = engine, precision, threads
-        self._restorer: TiledRestorer | None = None
+        self._restorer: TiledRestorer | None = restorer
 
     @property
     def names(self) -> list[str]:
@@ -375,27 +422,34 @@ class Archive:
         neither read nor restored.
         """
         batch: list[tuple[FrameRecord, np.ndarray]] = []
+        budget = BATCH_PIXELS if self.bicubic else self.restorer.batch_pixels
 
         def flush() -> Iterator[tuple[str, np.ndarray]]:
             out = self._restore([lr for _, lr in batch], [r for r, _ in batch])
             yield from ((r.name, img) for (r, _), img in zip(batch, out, strict=True))
             batch.clear()
 
-        for name, record in self.reader.records():
-            if name in skip:
-                continue
-            try:
-                if isinstance(record, CorruptError):
-                    raise record
-                lr = self._decode_record(record)
-            except CorruptError as exc:
+        def read() -> Iterator[tuple[str, FrameRecord | None, np.ndarray | CorruptError]]:
+            for name, record in self.reader.records():
+                if name in skip:
+                    continue
+                try:
+                    if isinstance(record, CorruptError):
+                        raise record
+                    yield name, record, self._decode_record(record)
+                except CorruptError as exc:
+                    yield name, None, exc
+
+        # Reading and low-resolution decoding run ahead in a thread while the network works.
+        for name, record, lr in prefetch(read(), PREFETCH_FRAMES):
+            if isinstance(lr, CorruptError):
                 if on_damage is None:
-                    raise
-                on_damage(name, exc)
+                    raise lr
+                on_damage(name, lr)
                 continue
             if batch and (
                 lr.shape != batch[0][1].shape
-                or (len(batch) + 1) * lr.shape[0] * lr.shape[1] > BATCH_PIXELS
+                or (len(batch) + 1) * lr.shape[0] * lr.shape[1] > budget
             ):
                 yield from flush()
             batch.append((record, lr))
@@ -579,12 +633,29 @@ def decode_to_folder(
             summary.damaged.append((name, str(exc)))
             bar.update(1)
 
-        for name, frame in archive.frames(on_damage=damaged, skip=refused):
+        def write(name: str, frame: np.ndarray) -> str:
             try:
                 write_png(targets[name], frame)
             except OSError as exc:
                 raise SrcodecError(f"cannot write {targets[name]}: {exc.strerror or exc}") from None
-            summary.written.append(name)
+            return name
+
+        def finish(future: Future) -> None:
+            summary.written.append(future.result())
             bar.update(1)
+
+        # PNG encoding runs in threads behind the network, a bounded number of frames behind.
+        pending: deque[Future] = deque()
+        with ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="srcodec-write") as pool:
+            try:
+                for name, frame in archive.frames(on_damage=damaged, skip=refused):
+                    pending.append(pool.submit(write, name, frame))
+                    while len(pending) > PREFETCH_FRAMES or (pending and pending[0].done()):
+                        finish(pending.popleft())
+                while pending:
+                    finish(pending.popleft())
+            finally:
+                for future in pending:
+                    future.cancel()
         bar.close()
     return summary

@@ -13,7 +13,7 @@ import numpy as np
 
 from .arch import EDSRConfig
 from .errors import ModelError, SrcodecError
-from .tiling import DEFAULT_TILE, TiledRestorer, to_uint8
+from .tiling import CPU_BATCH_PIXELS, DEFAULT_TILE, TiledRestorer, to_uint8
 
 #: ONNX metadata written by export.py: the format, the source model's id (``name@sha256`` of
 #: its weights file), the precision and the architecture.
@@ -51,6 +51,7 @@ class OrtRestorer(TiledRestorer):
     """
 
     engine = "onnx"
+    batch_pixels = CPU_BATCH_PIXELS
 
     def __init__(
         self,

@@ -10,6 +10,11 @@ from .frames import to_rgb
 
 #: Low-resolution pixels one forward pass may hold (about 1 GB of activations for 16x64).
 DEFAULT_TILE = 512
+#: Low-resolution pixels of equal-size frames batched into one forward pass: a GPU wants large
+#: batches; on a CPU one 200x200 frame at a time is faster than six together (the activations
+#: of one frame stay in cache), so CPU engines batch only frames smaller than this.
+GPU_BATCH_PIXELS = DEFAULT_TILE * DEFAULT_TILE
+CPU_BATCH_PIXELS = 256 * 256
 
 
 def to_uint8(sr: np.ndarray) -> np.ndarray:
@@ -31,6 +36,8 @@ class TiledRestorer:
     engine = ""
     #: Precision of the network's arithmetic ("fp32", "int8").
     precision = "fp32"
+    #: Low-resolution pixels of equal-size frames restored in one forward pass.
+    batch_pixels = GPU_BATCH_PIXELS
 
     def __init__(self, scale: int, margin: int, tile: int = DEFAULT_TILE) -> None:
         self.scale = scale
@@ -62,7 +69,7 @@ class TiledRestorer:
     ) -> list[np.ndarray]:
         """Restore low-resolution frames (uint8, HxW or HxWx3) to ``sizes`` (w, h) each.
 
-        Frames of one shape go through the network together, as many as fit one tile's budget.
+        Frames of one shape go through the network together, up to ``batch_pixels``.
         """
         out: list[np.ndarray | None] = [None] * len(frames)
         groups: dict[tuple, list[int]] = {}
@@ -72,7 +79,7 @@ class TiledRestorer:
             if h * w > self.tile * self.tile:
                 results = [self._tiled(to_rgb(frames[i])) for i in idx]
             else:
-                per = max(1, (self.tile * self.tile) // (h * w))
+                per = max(1, min(self.batch_pixels, self.tile * self.tile) // (h * w))
                 results = []
                 for k in range(0, len(idx), per):
                     chunk = np.stack([to_rgb(frames[i]) for i in idx[k : k + per]])

@@ -9,7 +9,7 @@ import torch
 
 from .errors import SrcodecError
 from .model import EDSR
-from .tiling import DEFAULT_TILE, TiledRestorer
+from .tiling import CPU_BATCH_PIXELS, DEFAULT_TILE, TiledRestorer
 
 
 def pick_device(device: str = "auto") -> torch.device:
@@ -39,6 +39,8 @@ class Restorer(TiledRestorer):
         super().__init__(model.config.scale, model.receptive_radius, tile)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         self.model = model.eval().to(self.device)
+        if self.device.type == "cpu":
+            self.batch_pixels = CPU_BATCH_PIXELS
         # NHWC convolutions are about 25 % faster on x86 CPUs, with the same results.
         self.channels_last = self.device.type == "cpu" if channels_last is None else channels_last
         if self.channels_last:

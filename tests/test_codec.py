@@ -194,3 +194,51 @@ def test_truncated_archive_keeps_the_frames_before(tmp_path, frames_dir, tiny_we
     out.write_bytes(data[:cut])
     names = [n for n, _ in srcodec.decode(out, bicubic=True, on_damage=lambda n, e: None)]
     assert names == ["frame1.jpg", "frame2.png", "frame10.png"]
+
+
+def test_prefetch_keeps_order_raises_errors_and_stops_when_closed():
+    import threading
+
+    from srcodec.codec import prefetch
+
+    assert list(prefetch(iter(range(50)), 3)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise CorruptError("broken at 2")
+
+    gen = prefetch(failing(), 2)
+    assert next(gen) == 1
+    with pytest.raises(CorruptError, match="broken at 2"):
+        next(gen)
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    gen = prefetch(endless(), 4)
+    assert [next(gen) for _ in range(3)] == [0, 1, 2]
+    gen.close()  # stops the producer thread
+    assert not [t for t in threading.enumerate() if t.name == "srcodec-prefetch"]
+    assert len(produced) <= 3 + 4 + 2
+
+
+def test_decode_uses_a_given_restorer(tmp_path, frames_dir, tiny_weights):
+    from srcodec.engine import make_restorer
+    from srcodec.registry import inspect_weights
+
+    out = tmp_path / "a.src"
+    srcodec.encode(frames_dir, out, weights=[tiny_weights])
+    restorer = make_restorer(inspect_weights(tiny_weights), "cpu")
+    calls = []
+    forward = restorer._forward
+    restorer._forward = lambda batch: calls.append(batch.shape) or forward(batch)
+    summary = srcodec.decode_to_folder(out, tmp_path / "out", restorer=restorer)
+    assert len(summary.written) == 5 and calls  # no --weights needed: the model is given
+    with srcodec.open(out, weights=[tiny_weights], device="cpu") as a:
+        expected = a["frame2.png"]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "frame2.png")), expected)
