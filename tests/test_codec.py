@@ -196,35 +196,23 @@ def test_truncated_archive_keeps_the_frames_before(tmp_path, frames_dir, tiny_we
     assert names == ["frame1.jpg", "frame2.png", "frame10.png"]
 
 
-def test_prefetch_keeps_order_raises_errors_and_stops_when_closed():
+def test_random_access_while_iterating_and_stopping_early(tmp_path, frames_dir, tiny_weights):
+    """Frames are decoded ahead in a thread: reading others meanwhile, or stopping early, is
+    safe, and the frames are those of one-by-one access."""
     import threading
 
-    from srcodec.codec import prefetch
-
-    assert list(prefetch(iter(range(50)), 3)) == list(range(50))
-
-    def failing():
-        yield 1
-        raise CorruptError("broken at 2")
-
-    gen = prefetch(failing(), 2)
-    assert next(gen) == 1
-    with pytest.raises(CorruptError, match="broken at 2"):
-        next(gen)
-    produced = []
-
-    def endless():
-        i = 0
-        while True:
-            produced.append(i)
-            yield i
-            i += 1
-
-    gen = prefetch(endless(), 4)
-    assert [next(gen) for _ in range(3)] == [0, 1, 2]
-    gen.close()  # stops the producer thread
-    assert not [t for t in threading.enumerate() if t.name == "srcodec-prefetch"]
-    assert len(produced) <= 3 + 4 + 2
+    out = tmp_path / "a.src"
+    srcodec.encode(frames_dir, out, weights=[tiny_weights], codec="zstd")
+    with srcodec.open(out, weights=[tiny_weights], device="cpu") as a:
+        one_by_one = {name: a[name] for name in a.names}
+        for name, frame in a.frames():
+            other = a.names[(a.names.index(name) + 2) % len(a)]
+            assert np.array_equal(a[other], one_by_one[other])
+            assert np.array_equal(frame, one_by_one[name])
+        frames = a.frames()
+        next(frames)
+        frames.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("srcodec-read")]
 
 
 def test_decode_uses_a_given_restorer(tmp_path, frames_dir, tiny_weights):
