@@ -191,6 +191,8 @@ def test_decode_without_torch_matches_the_torch_engine(tmp_path, sample_frames):
     assert result["code"] == 0 and result["loaded"] == [] and "4 x 400x400 RGB" in out
     result, out = _run_without_torch("verify", archive)
     assert result["code"] == 0 and "intact" in out
+    result, out = _run_without_torch("models")
+    assert result["code"] == 0 and "onnx int8:" in out and result["loaded"] == []
 
 
 def test_without_torch_errors_are_one_line(tmp_path, sample_frames, tiny_weights):
