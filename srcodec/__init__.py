@@ -5,17 +5,33 @@ for name, frame in srcodec.decode("archive.src"): ...
 srcodec.open("archive.src")[0]
 """
 
+from .arch import EDSRConfig
 from .codec import Archive, EncodeSummary, append, decode, decode_to_folder, encode, open
 from .container import FrameNotFoundError
-from .engine import Restorer
+from .engine import make_restorer
 from .errors import CorruptError, DataError, FormatError, FrameError, ModelError, SrcodecError
 from .lowres import LowresCodec, available_codecs, get_codec, register_codec
 from .metrics import psnr
-from .model import EDSR, EDSRConfig
 from .recovery import RecoverReport, VerifyReport, recover, verify
 from .registry import ModelInfo, list_models, load_model, resolve, save_model
 from .resample import downscale, upscale
-from .training import TrainConfig, train
+
+# Torch-backed names are imported on first use, so that decoding with onnxruntime needs no torch.
+_LAZY = {
+    "EDSR": "model",
+    "Restorer": "torchengine",
+    "TrainConfig": "training",
+    "train": "training",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "EDSR",
@@ -44,6 +60,7 @@ __all__ = [
     "get_codec",
     "list_models",
     "load_model",
+    "make_restorer",
     "open",
     "psnr",
     "recover",

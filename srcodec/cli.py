@@ -53,14 +53,63 @@ def main() -> None:
     type=click.Path(dir_okay=False),
     help="Copy this weights file into the user directory (repeatable).",
 )
+@click.option(
+    "--export-onnx",
+    "export",
+    multiple=True,
+    metavar="MODEL",
+    help="Export this model (id, name or weights file) to ONNX for the onnx engine (repeatable).",
+)
+@click.option("--int8", is_flag=True, help="With --export-onnx: also write the int8 model.")
+@click.option(
+    "--calibration",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Frames (folder or video) to calibrate the int8 model on; real frames, never the "
+    "evaluation ones (repeatable).",
+)
+@click.option(
+    "--float-edges",
+    is_flag=True,
+    help="With --int8: keep the first and last convolutions in float.",
+)
+@click.option(
+    "--onnx-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where to write the ONNX files (default: the user model directory).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def models(weights: tuple[str, ...], install: tuple[str, ...], as_json: bool) -> None:
-    """List the installed models (bundled, user directory, and --weights files)."""
-    from .registry import install_model, list_models, user_dir
+def models(
+    weights: tuple[str, ...],
+    install: tuple[str, ...],
+    export: tuple[str, ...],
+    int8: bool,
+    calibration: tuple[str, ...],
+    float_edges: bool,
+    onnx_dir: str | None,
+    as_json: bool,
+) -> None:
+    """List the installed models (bundled, user directory, and --weights files), with their
+    ONNX exports; install weights files, or export models to ONNX."""
+    from .registry import PRECISIONS, find_onnx, install_model, list_models, user_dir
 
     for path in install:
         info = install_model(path)
         click.echo(f"installed {info.short_id} as {info.path}", err=as_json)
+    if (int8 or calibration or float_edges or onnx_dir) and not export:
+        raise SrcodecError(
+            "--int8, --calibration, --float-edges and --onnx-dir go with --export-onnx"
+        )
+    for spec in export:
+        from .export import export_model
+        from .registry import inspect_weights, resolve
+
+        info = inspect_weights(spec) if Path(spec).is_file() else resolve(spec, list(weights))
+        for path in export_model(
+            info, onnx_dir, int8=int8, calibration=calibration, exclude_edges=float_edges
+        ):
+            click.echo(f"exported {info.short_id} to {path}", err=as_json)
     found = list_models(list(weights))
     if as_json:
         click.echo(
@@ -74,6 +123,7 @@ def models(weights: tuple[str, ...], install: tuple[str, ...], as_json: bool) ->
                         "source": m.source,
                         "path": str(m.path),
                         "val_psnr_rgb": m.card.get("validation", {}).get("psnr_rgb"),
+                        "onnx": {p: _str_or_none(find_onnx(m, p)) for p in PRECISIONS},
                     }
                     for m in found
                 ],
@@ -88,6 +138,14 @@ def models(weights: tuple[str, ...], install: tuple[str, ...], as_json: bool) ->
         psnr = f"val {val['psnr_rgb']:.2f} dB (bicubic {val['bicubic_rgb']:.2f})" if val else ""
         click.echo(f"{m.short_id:40s} {m.config.name:18s} {m.source:8s} {psnr}")
         click.echo(f"    {m.path}")
+        for p in PRECISIONS:
+            onnx = find_onnx(m, p)
+            if onnx:
+                click.echo(f"    onnx {p}: {onnx}")
+
+
+def _str_or_none(path: Path | None) -> str | None:
+    return None if path is None else str(path)
 
 
 @main.command()
@@ -184,7 +242,10 @@ def train(
     quiet: bool,
 ) -> None:
     """Train an EDSR x2 model on HR images (folder or video); write the best to OUTPUT."""
-    import torch
+    try:
+        import torch
+    except ImportError:
+        raise SrcodecError("srcodec train needs PyTorch: pip install 'srcodec[torch]'") from None
 
     from .training import TrainConfig
     from .training import train as run
@@ -360,14 +421,28 @@ def _show(name: str) -> str:
     help="Weights file of the archive's model, if not installed (repeatable).",
 )
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "torch", "onnx"]),
+    default="auto",
+    show_default=True,
+    help="onnx: ONNX Runtime on the CPU (the model's ONNX export); torch: PyTorch, CPU or GPU; "
+    "auto: torch on a GPU, else onnx when installed and exported, else torch.",
+)
+@click.option(
+    "--int8",
+    is_flag=True,
+    help="Run the int8 ONNX model: several times faster on the CPU, not bit-identical.",
+)
+@click.option("--threads", type=int, default=None, help="CPU threads for the network.")
 @click.option("--bicubic", is_flag=True, help="Fast preview: bicubic upscale, no network.")
 @click.option("--tile", type=int, default=None, help="Tile size in low-resolution pixels.")
 @click.option(
     "--precision",
-    type=click.Choice(["fp32", "fp16", "bf16"]),
+    type=click.Choice(["fp32", "int8", "fp16", "bf16"]),
     default="fp32",
     show_default=True,
-    help="Network arithmetic; fp16/bf16 on CUDA GPUs only (differ from fp32 by 1-2 levels).",
+    help="Network arithmetic: int8 = --int8; fp16/bf16 on CUDA GPUs (1-2 grey levels from fp32).",
 )
 @click.option(
     "--self-ensemble",
@@ -381,6 +456,9 @@ def decode(
     output: str | None,
     weights: tuple[str, ...],
     device: str,
+    engine: str,
+    int8: bool,
+    threads: int | None,
     bicubic: bool,
     tile: int | None,
     precision: str,
@@ -391,6 +469,9 @@ def decode(
     """Restore every frame of ARCHIVE to its original size, as PNG files."""
     from .codec import decode_to_folder
 
+    if int8 and precision != "fp32":
+        raise click.UsageError("--int8 is --precision int8: give one of them")
+
     s = decode_to_folder(
         archive,
         output,
@@ -400,7 +481,9 @@ def decode(
         device=device,
         bicubic=bicubic,
         tile=tile,
-        precision=precision,
+        engine=engine,
+        precision="int8" if int8 else precision,
+        threads=threads,
         self_ensemble=self_ensemble,
     )
     for name, why in s.damaged:

@@ -122,16 +122,17 @@ def read_images(source: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
     return [(p.name, read_frame(p)) for p in list_frames(source)]
 
 
-def write_png(path: str | os.PathLike, frame: np.ndarray) -> None:
-    """Write a uint8 frame as PNG atomically: a new temporary file (never through an existing
-    file or link), renamed over ``path`` when complete, removed if anything fails."""
+def write_png(path: str | os.PathLike, frame: np.ndarray, level: int = 6) -> None:
+    """Write a uint8 frame as PNG (zlib ``level``) atomically: a new temporary file (never
+    through an existing file or link), renamed over ``path`` when complete, removed if anything
+    fails."""
     path = Path(path)
     short = path.name.encode()[:100].decode(errors="ignore")  # keeps the temp name < 255 bytes
     tmp = path.with_name(f".{short}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(frame).save(fh, format="PNG", compress_level=6)
+            Image.fromarray(frame).save(fh, format="PNG", compress_level=level)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -5,49 +5,13 @@ the detail bicubic misses.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-# DIV2K's RGB mean, as in the EDSR paper: inputs are centred on it in [0, 255] units.
-RGB_MEAN = (0.4488, 0.4371, 0.4040)
+from .arch import RGB_MEAN, EDSRConfig
 
-
-@dataclass(frozen=True)
-class EDSRConfig:
-    """Architecture of an EDSR model; stored beside its weights so a file rebuilds its model."""
-
-    blocks: int = 16
-    features: int = 64
-    res_scale: float = 1.0
-    scale: int = 2
-    bicubic_skip: bool = False
-
-    def __post_init__(self) -> None:
-        if self.scale != 2:
-            raise ValueError(f"only x2 models are supported, got scale {self.scale}")
-        if self.blocks < 1 or self.features < 1 or self.res_scale <= 0:
-            raise ValueError(f"invalid EDSR config {self}")
-
-    @property
-    def name(self) -> str:
-        """Stable architecture name, e.g. ``edsr_x2_r16f64`` (``s`` marks the bicubic skip)."""
-        skip = "s" if self.bicubic_skip else ""
-        return f"edsr_x{self.scale}_r{self.blocks}f{self.features}{skip}"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> EDSRConfig:
-        known = {
-            k: data[k]
-            for k in ("blocks", "features", "res_scale", "scale", "bicubic_skip")
-            if k in data
-        }
-        return cls(**known)
+__all__ = ["EDSR", "RGB_MEAN", "EDSRConfig", "ResBlock"]
 
 
 def _conv(in_ch: int, out_ch: int) -> nn.Conv2d:
@@ -65,7 +29,9 @@ class ResBlock(nn.Module):
         self.res_scale = res_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x) * self.res_scale
+        body = self.body(x)
+        # A scale of 1 is left out rather than multiplied: exported graphs carry no no-op Mul.
+        return x + (body if self.res_scale == 1.0 else body * self.res_scale)
 
 
 class EDSR(nn.Module):
@@ -96,9 +62,7 @@ class EDSR(nn.Module):
     @property
     def receptive_radius(self) -> int:
         """Low-resolution pixels on each side that influence one output pixel (for tiling)."""
-        # head + 2 per block + body conv + upsampler conv, + tail conv at high res (1/2 px)
-        # + bicubic support (2 px); rounded up.
-        return self.config.blocks * 2 + 3 + 1 + (2 if self.config.bicubic_skip else 0)
+        return self.config.receptive_radius
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.head(x - self.mean)

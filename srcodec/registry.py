@@ -1,5 +1,6 @@
 """The weights registry: models stored as safetensors files whose metadata carries a JSON model
-card, identified by ``name@sha256``, found among the bundled, user-installed and given files.
+card, identified by ``name@sha256``, found among the bundled, user-installed and given files,
+with their ONNX exports beside them. Torch is imported only to build or save a torch model.
 """
 
 from __future__ import annotations
@@ -11,14 +12,17 @@ import struct
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
+from safetensors.numpy import load as st_load
 
+from .arch import EDSRConfig
 from .errors import ModelError
-from .model import EDSR, EDSRConfig
+
+if TYPE_CHECKING:
+    from .model import EDSR
 
 CARD_KEY = "srcodec"
 CARD_FORMAT = "srcodec-weights/1"
@@ -98,10 +102,11 @@ def inspect_weights(path: str | os.PathLike, source: str = "given") -> ModelInfo
     return info if info.source == source else ModelInfo(**{**info.__dict__, "source": source})
 
 
-def load_model(
+def load_state(
     path: str | os.PathLike, expected_sha256: str | None = None, source: str = "given"
-) -> tuple[EDSR, ModelInfo]:
-    """Build the model stored in ``path``, after checking its sha256 when one is expected."""
+) -> tuple[dict[str, np.ndarray], ModelInfo]:
+    """The tensors (numpy float32) and identity stored in ``path``, after checking its sha256
+    when one is expected. Needs no torch."""
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -115,11 +120,27 @@ def load_model(
         )
     try:
         state = st_load(data)
-        model = EDSR(info.config)
-        model.load_state_dict(state, strict=True)
-    except (SafetensorError, RuntimeError, ValueError) as exc:
+    except (SafetensorError, ValueError) as exc:
         first = str(exc).splitlines()[0]
-        raise ModelError(f"{path}: corrupt or mismatched weights ({first})") from None
+        raise ModelError(f"{path}: corrupt weights ({first})") from None
+    return state, info
+
+
+def load_model(
+    path: str | os.PathLike, expected_sha256: str | None = None, source: str = "given"
+) -> tuple[EDSR, ModelInfo]:
+    """Build the model stored in ``path``, after checking its sha256 when one is expected."""
+    import torch
+
+    from .model import EDSR
+
+    state, info = load_state(path, expected_sha256, source)
+    try:
+        model = EDSR(info.config)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise ModelError(f"{info.path}: corrupt or mismatched weights ({first})") from None
     return model.eval(), info
 
 
@@ -127,6 +148,9 @@ def save_model(
     model: EDSR, path: str | os.PathLike, name: str, card: dict | None = None
 ) -> ModelInfo:
     """Write ``model`` as a safetensors file carrying its card; returns its identity."""
+    import torch
+    from safetensors.torch import save as st_save
+
     path = Path(path)
     full = {
         "format": CARD_FORMAT,
@@ -165,7 +189,10 @@ def user_dir() -> Path:
 def install_model(path: str | os.PathLike) -> ModelInfo:
     """Copy a weights file (after checking it loads) into ``user_dir()`` under its short id,
     so archives that name it decode without ``--weights``."""
-    _, info = load_model(path)
+    try:
+        _, info = load_model(path)
+    except ImportError:  # no torch: the tensors are still read and checked with numpy
+        _, info = load_state(path)
     target = user_dir() / f"{info.name}-{info.sha256[:12]}.safetensors"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
@@ -199,3 +226,34 @@ def resolve(model: str, extra: list[str | os.PathLike] | tuple = ()) -> ModelInf
         ids = ", ".join(m.short_id for m in hits)
         raise ModelError(f"model name {name!r} is ambiguous ({ids}); give the full id")
     return hits[0]
+
+
+#: Precisions an ONNX export comes in; fp32 is the exact one.
+PRECISIONS = ("fp32", "int8")
+
+
+def onnx_name(info: ModelInfo, precision: str = "fp32") -> str:
+    """File name of a model's ONNX export, e.g. ``srcodec-photo-x2-1dc0c8ad87a0.int8.onnx``."""
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r} (use {' or '.join(PRECISIONS)})")
+    return f"{info.name}-{info.sha256[:12]}{'' if precision == 'fp32' else '.' + precision}.onnx"
+
+
+def onnx_dirs(info: ModelInfo) -> list[Path]:
+    """Where a model's ONNX exports are looked for: beside its weights file, then the user
+    directory, then the bundled folder."""
+    dirs: list[Path] = []
+    for d in (info.path.parent, user_dir(), bundled_dir()):
+        if d not in dirs:
+            dirs.append(d)
+    return dirs
+
+
+def find_onnx(info: ModelInfo, precision: str = "fp32") -> Path | None:
+    """The ONNX export of ``info`` in ``precision``, if one exists (its embedded model id is
+    checked when it is loaded, by ortengine)."""
+    name = onnx_name(info, precision)
+    for d in onnx_dirs(info):
+        if (d / name).is_file():
+            return d / name
+    return None

@@ -18,13 +18,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from .engine import Restorer, pick_device
 from .errors import DataError, FrameError
 from .frames import read_images, to_rgb
 from .metrics import psnr
 from .model import EDSR, EDSRConfig
 from .registry import ModelInfo, inspect_weights, load_model, resolve, save_model
 from .resample import downscale, upscale
+from .torchengine import Restorer, pick_device
 
 CKPT_KEY = "srcodec-checkpoint"
 

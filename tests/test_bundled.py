@@ -78,7 +78,8 @@ def test_wheel_carries_the_bundled_weights(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     shipped = {Path(n).name for n in names if n.startswith("srcodec/weights/")}
     expected = {p.name for p in (ROOT / "weights").glob("*.safetensors")}
-    assert expected and expected <= shipped
+    onnx = {p.name for p in (ROOT / "weights").glob("*.onnx")}
+    assert expected and onnx and expected | onnx <= shipped
 
 
 def test_uhd_frame_decodes_in_tiles(tmp_path, photo):
@@ -102,3 +103,45 @@ def test_self_ensemble_beats_the_plain_model_on_a_real_photo(bundled):
     plain_gain, _ = _gain(model, hr)
     ensemble_gain, _ = _gain(ensemble, hr)
     assert ensemble_gain > plain_gain
+
+
+# --- the shipped ONNX exports -------------------------------------------------------------------
+
+
+def test_shipped_onnx_exports_are_of_the_shipped_weights(bundled, sample_frames):
+    """Every bundled model has fp32 and int8 exports (scripts/export_onnx.sh) whose embedded id
+    is its weights file's, and the fp32 one computes the same function as the weights."""
+    from srcodec.ortengine import OrtRestorer
+    from srcodec.registry import find_onnx
+
+    restorer, info = bundled
+    fp32 = OrtRestorer(find_onnx(info, "fp32"), info.id)
+    int8 = OrtRestorer(find_onnx(info, "int8"), info.id)
+    assert fp32.model_id == int8.model_id == info.id and int8.precision == "int8"
+    hr = read_frame(sample_frames[1])
+    lr = downscale(hr)
+    x = np.ascontiguousarray(lr.transpose(2, 0, 1)[None], np.float32)
+    import torch
+
+    with torch.no_grad():
+        ref = restorer.model(torch.from_numpy(x)).numpy()
+    assert np.abs(fp32.forward_float(x) - ref).max() < 1e-3
+    # int8 stays within a few hundredths of a dB of the exact model on a real frame.
+    exact, quantized = restorer.restore(lr), int8.restore(lr)
+    assert abs(psnr(hr, quantized) - psnr(hr, exact)) < 0.1
+
+
+def test_no_stale_onnx_exports_are_shipped():
+    """Each ONNX file in weights/ belongs to a bundled weights file (re-run
+    scripts/export_onnx.sh after changing the weights)."""
+    import onnx
+
+    from srcodec.registry import list_models
+
+    ids = {m.id for m in list_models() if m.source == "bundled"}
+    files = sorted((ROOT / "weights").glob("*.onnx"))
+    assert files
+    for path in files:
+        proto = onnx.load(str(path), load_external_data=False)
+        meta = {p.key: p.value for p in proto.metadata_props}
+        assert meta["srcodec.model_id"] in ids, path.name

@@ -194,3 +194,39 @@ def test_truncated_archive_keeps_the_frames_before(tmp_path, frames_dir, tiny_we
     out.write_bytes(data[:cut])
     names = [n for n, _ in srcodec.decode(out, bicubic=True, on_damage=lambda n, e: None)]
     assert names == ["frame1.jpg", "frame2.png", "frame10.png"]
+
+
+def test_random_access_while_iterating_and_stopping_early(tmp_path, frames_dir, tiny_weights):
+    """Frames are decoded ahead in a thread: reading others meanwhile, or stopping early, is
+    safe, and the frames are those of one-by-one access."""
+    import threading
+
+    out = tmp_path / "a.src"
+    srcodec.encode(frames_dir, out, weights=[tiny_weights], codec="zstd")
+    with srcodec.open(out, weights=[tiny_weights], device="cpu") as a:
+        one_by_one = {name: a[name] for name in a.names}
+        for name, frame in a.frames():
+            other = a.names[(a.names.index(name) + 2) % len(a)]
+            assert np.array_equal(a[other], one_by_one[other])
+            assert np.array_equal(frame, one_by_one[name])
+        frames = a.frames()
+        next(frames)
+        frames.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("srcodec-read")]
+
+
+def test_decode_uses_a_given_restorer(tmp_path, frames_dir, tiny_weights):
+    from srcodec.engine import make_restorer
+    from srcodec.registry import inspect_weights
+
+    out = tmp_path / "a.src"
+    srcodec.encode(frames_dir, out, weights=[tiny_weights])
+    restorer = make_restorer(inspect_weights(tiny_weights), "cpu")
+    calls = []
+    forward = restorer._forward
+    restorer._forward = lambda batch: calls.append(batch.shape) or forward(batch)
+    summary = srcodec.decode_to_folder(out, tmp_path / "out", restorer=restorer)
+    assert len(summary.written) == 5 and calls  # no --weights needed: the model is given
+    with srcodec.open(out, weights=[tiny_weights], device="cpu") as a:
+        expected = a["frame2.png"]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "frame2.png")), expected)

@@ -68,7 +68,7 @@ def test_self_ensemble_of_pure_bicubic_is_bicubic(photo):
 def test_self_ensemble_averages_the_turned_outputs(random_model, photo):
     lr = downscale(photo[:64, :80])
     r = Restorer(random_model, "cpu")
-    x = torch.from_numpy(lr).permute(2, 0, 1)[None].float()
+    x = torch.from_numpy(lr.copy()).permute(2, 0, 1)[None].float()
     with torch.inference_mode():
         turned = [
             torch.rot90(random_model(torch.rot90(x.flip(3) if f else x, k, (2, 3))), -k, (2, 3))

@@ -1,0 +1,105 @@
+"""The ONNX Runtime restoration engine: a model's ONNX export (fp32, or int8 quantized) run by
+onnxruntime on the CPU, without torch, with the batching and tiling of tiling.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .arch import EDSRConfig
+from .errors import ModelError, SrcodecError
+from .tiling import CPU_BATCH_PIXELS, DEFAULT_TILE, TiledRestorer, to_uint8
+
+#: ONNX metadata written by export.py: the format, the source model's id (``name@sha256`` of
+#: its weights file), the precision and the architecture.
+FORMAT = "srcodec-onnx/1"
+META_FORMAT = "srcodec.format"
+META_MODEL_ID = "srcodec.model_id"
+META_PRECISION = "srcodec.precision"
+META_ARCH = "srcodec.architecture"
+#: Graph input and output: float32 RGB in [0, 255], NCHW, batch, height and width dynamic.
+INPUT, OUTPUT = "lr", "sr"
+
+
+def default_threads() -> int:
+    """torch's thread count when torch is already loaded, else the CPU cores this process may
+    use."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return torch.get_num_threads()
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _short(model_id: str) -> str:
+    name, _, sha = model_id.partition("@")
+    return f"{name}@{sha[:12]}"
+
+
+class OrtRestorer(TiledRestorer):
+    """An exported model in an onnxruntime session, ready to restore batches of frames.
+
+    ``model_id``, when given, must be the id embedded in the file: an export of another model
+    (or of an older version of the weights) is refused rather than used.
+    """
+
+    engine = "onnx"
+    batch_pixels = CPU_BATCH_PIXELS
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        model_id: str | None = None,
+        tile: int = DEFAULT_TILE,
+        threads: int | None = None,
+    ) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise SrcodecError(
+                "the onnx engine needs onnxruntime: pip install 'srcodec[onnx]'"
+            ) from None
+        self.path = Path(path)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or default_threads()
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(
+                str(self.path), opts, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own classes for every failure
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise ModelError(f"{self.path}: cannot load this ONNX model ({first})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get(META_FORMAT) != FORMAT:
+            raise ModelError(f"{self.path}: not an srcodec ONNX export (no {FORMAT} metadata)")
+        self.model_id = meta.get(META_MODEL_ID, "")
+        if model_id and self.model_id != model_id:
+            raise ModelError(
+                f"{self.path} was exported from model {_short(self.model_id)}, not "
+                f"{_short(model_id)}; export it again (srcodec models --export-onnx)"
+            )
+        try:
+            self.config = EDSRConfig.from_dict(json.loads(meta[META_ARCH]))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ModelError(f"{self.path}: bad architecture metadata ({exc})") from None
+        self.precision = meta.get(META_PRECISION, "fp32")
+        self.threads = opts.intra_op_num_threads
+        super().__init__(self.config.scale, self.config.receptive_radius, tile)
+
+    def forward_float(self, x: np.ndarray) -> np.ndarray:
+        """float32 NCHW in [0, 255] -> the network's float output, unclamped."""
+        return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(x, np.float32)})[0]
+
+    def _forward(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 NxHxWx3 -> uint8 Nx(2H)x(2W)x3."""
+        return to_uint8(self.forward_float(batch.transpose(0, 3, 1, 2)))

@@ -1,0 +1,119 @@
+"""ONNX export: the fp32 graph computes the torch model's function, the int8 one stays close to
+it, both carry the source model's id, and decoders find them by that id."""
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import torch.nn.functional as F
+
+from srcodec.export import bicubic_x2_kernel, calibration_patches, export_fp32, export_model
+from srcodec.metrics import psnr
+from srcodec.ortengine import FORMAT, OrtRestorer
+from srcodec.registry import find_onnx, inspect_weights, load_model, onnx_name
+from srcodec.resample import downscale
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_weights, tmp_path_factory, photo_dir_module):
+    """The tiny model exported beside a copy of its weights, fp32 and int8."""
+    folder = tmp_path_factory.mktemp("exported")
+    weights = folder / "tiny.safetensors"
+    weights.write_bytes(tiny_weights.read_bytes())
+    info = inspect_weights(weights)
+    files = export_model(info, folder, int8=True, calibration=[photo_dir_module])
+    return info, files
+
+
+@pytest.fixture(scope="module")
+def photo_dir_module(tmp_path_factory):
+    from conftest import skimage_photo
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("calib")
+    for name in ("rocket", "cat"):
+        Image.fromarray(skimage_photo(name)).save(folder / f"{name}.png")
+    return folder
+
+
+def test_bicubic_kernel_is_torch_bicubic():
+    x = torch.rand(2, 3, 9, 14) * 255
+    ref = F.interpolate(x, scale_factor=2, mode="bicubic", align_corners=False)
+    w = torch.from_numpy(np.concatenate([bicubic_x2_kernel()] * 3))
+    conv = F.pixel_shuffle(F.conv2d(F.pad(x, (2, 2, 2, 2), mode="replicate"), w, groups=3), 2)
+    assert conv.shape == ref.shape == (2, 3, 18, 28)
+    assert (conv - ref).abs().max() < 1e-3
+
+
+def test_export_names_carry_id_and_precision(exported):
+    info, files = exported
+    assert [f.name for f in files] == [onnx_name(info, "fp32"), onnx_name(info, "int8")]
+    assert files[0].name == f"tiny-test-x2-{info.sha256[:12]}.onnx"
+    assert find_onnx(info, "fp32") == files[0] and find_onnx(info, "int8") == files[1]
+    for path, precision in zip(files, ("fp32", "int8"), strict=True):
+        meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+        assert meta["srcodec.format"] == FORMAT and meta["srcodec.model_id"] == info.id
+        assert meta["srcodec.precision"] == precision
+        assert json.loads(meta["srcodec.architecture"]) == info.config.to_dict()
+    calib = json.loads(
+        {p.key: p.value for p in onnx.load(str(files[1])).metadata_props}["srcodec.calibration"]
+    )
+    assert calib["frames"] == 2 and calib["sources"] == ["cat.png", "rocket.png"]
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 13, 21), (2, 3, 32, 17)])
+def test_fp32_export_matches_torch(exported, shape):
+    info, files = exported
+    model, _ = load_model(info.path)
+    x = torch.from_numpy(np.random.default_rng(1).integers(0, 256, shape).astype(np.float32))
+    with torch.no_grad():
+        ref = model(x).numpy()
+    out = OrtRestorer(files[0], info.id).forward_float(x.numpy())
+    assert out.shape == ref.shape == (shape[0], 3, 2 * shape[2], 2 * shape[3])
+    assert np.abs(out - ref).max() < 1e-3
+
+
+def test_int8_export_is_close_to_fp32(exported, photo):
+    info, files = exported
+    lr = downscale(photo[100:260, 120:300])
+    fp32 = OrtRestorer(files[0], info.id).restore(lr)
+    int8 = OrtRestorer(files[1], info.id)
+    assert int8.precision == "int8"
+    out = int8.restore(lr)
+    assert out.shape == fp32.shape == (160, 180, 3)
+    assert 35 < psnr(fp32, out) < float("inf")
+
+
+def test_calibration_patches_are_downscaled_real_frames(photo_dir):
+    patches, names = calibration_patches([photo_dir], count=5, patch=32, seed=3)
+    assert names == ["astronaut.png", "chelsea.png", "coffee.png"]
+    assert [p.shape for p in patches] == [(32, 32, 3)] * 5
+    from srcodec.frames import read_frame
+
+    low = downscale(read_frame(photo_dir / "astronaut.png"))  # 80x60: patches are crops of it
+    p = patches[0]
+    hits = [
+        (y, x)
+        for y in range(low.shape[0] - 31)
+        for x in range(low.shape[1] - 31)
+        if np.array_equal(low[y : y + 32, x : x + 32], p)
+    ]
+    assert hits
+    again, _ = calibration_patches([photo_dir], count=5, patch=32, seed=3)
+    assert all(np.array_equal(a, b) for a, b in zip(patches, again, strict=True))
+
+
+def test_export_fp32_refuses_swapped_weights(tiny_weights, tmp_path):
+    from srcodec.errors import ModelError
+    from srcodec.model import EDSR, EDSRConfig
+    from srcodec.registry import save_model
+
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(tiny_weights.read_bytes())
+    info = inspect_weights(weights)
+    save_model(EDSR(EDSRConfig(blocks=1, features=4)), weights, "other-x2")
+    with pytest.raises(ModelError, match="does not match"):
+        export_fp32(info, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
