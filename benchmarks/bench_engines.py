@@ -11,7 +11,7 @@ is not measured. Calibration frames for their int8 export: ``--calibration`` (de
 else the sample frames). Engines: torch eager NCHW (the baseline, 1.00x), torch channels-last,
 torch TorchScript (traced, frozen, optimised for inference), ONNX Runtime fp32 and int8 (the
 exports the decoder uses: the shipped files for bundled models, exported here otherwise).
-Timings: median of ``--repeat`` runs after one warm-up, in this process.
+Timings: best of ``--repeat`` rounds after one warm-up, engines taking turns in each round.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -110,14 +109,19 @@ def engines(
 # --- measurements -------------------------------------------------------------------------------
 
 
-def seconds(fn: Forward, x: np.ndarray, repeat: int) -> float:
-    fn(x)  # warm-up: first-call allocations, kernel selection
-    times = []
+def seconds(fns: dict[str, Forward], x: np.ndarray, repeat: int) -> dict[str, float]:
+    """Best of ``repeat`` timed runs per engine after one warm-up each. The engines take turns
+    in every round, so load from other processes on a shared machine falls on all of them
+    alike, and the best run is the one least disturbed."""
+    for fn in fns.values():
+        fn(x)  # warm-up: first-call allocations, kernel selection
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(x)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(x)
+            times[name].append(time.perf_counter() - t0)
+    return {name: min(t) for name, t in times.items()}
 
 
 def nchw(lr: np.ndarray) -> np.ndarray:
@@ -254,10 +258,9 @@ def run(args: argparse.Namespace, log: Progress) -> dict:
                 fns = engines(model, files, n, inputs[next(iter(inputs))], args.jit)
                 for size, x in inputs.items():
                     log(f"engines: {info.short_id} {size}, {n} thread(s)")
-                    base = None
-                    for name, fn in fns.items():
-                        s = seconds(fn, x, args.repeat)
-                        base = base or s
+                    timed = seconds(fns, x, args.repeat)
+                    base = timed["torch eager fp32 NCHW"]
+                    for name, s in timed.items():
                         entry["speed"].append(
                             {"engine": name, "threads": n, "input": size, "s": s, "x": base / s}
                         )
@@ -277,8 +280,9 @@ def markdown(result: dict) -> list[str]:
         "## Restoration engines",
         "",
         f"{m['cpu']}, {m['cpus']} CPUs; torch {m['torch']}; `python benchmarks/bench_engines.py`.",
-        "Ratios are against torch eager fp32 NCHW of the same model, threads and input, in the",
-        "same run; `max abs diff` is the largest difference of the float output from eager over",
+        "Seconds per frame: best of the rounds, the engines taking turns in each round. Ratios are",
+        "against torch eager fp32 NCHW of the same model, threads and input, in the same run;",
+        "`max abs diff` is the largest difference of the float output from eager over",
         "every evaluation frame (before rounding).",
         "",
     ]
