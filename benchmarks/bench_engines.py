@@ -85,9 +85,7 @@ def onnx_files(
     if files["int8"] is None:
         log(f"engines: quantizing {info.short_id} to int8 on {', '.join(calibration)}")
         lows, _ = calibration_patches(calibration, count=patches)
-        files["int8"] = quantize_int8(
-            info, files["fp32"], folder / onnx_name(info, "int8"), lows
-        )
+        files["int8"] = quantize_int8(info, files["fp32"], folder / onnx_name(info, "int8"), lows)
     return files
 
 
@@ -229,9 +227,11 @@ def run(args: argparse.Namespace, log: Progress) -> dict:
         if folder.is_dir()
     ]
     sets = [load_set(name, folder, stride) for name, folder, stride in specs]
-    calibration = args.calibration or [
-        str(p) for p in (ROOT / "data" / "train",) if p.is_dir()
-    ] or [str(ROOT / "samples" / "frames")]
+    calibration = (
+        args.calibration
+        or [str(p) for p in (ROOT / "data" / "train",) if p.is_dir()]
+        or [str(ROOT / "samples" / "frames")]
+    )
     inputs = bench_inputs()
     if args.quick:
         inputs = dict(list(inputs.items())[:1])
@@ -274,10 +274,10 @@ def run(args: argparse.Namespace, log: Progress) -> dict:
     return result
 
 
-def markdown(result: dict) -> list[str]:
+def markdown(result: dict, title: str = "## Restoration engines") -> list[str]:
     m = result["machine"]
     lines = [
-        "## Restoration engines",
+        title,
         "",
         f"{m['cpu']}, {m['cpus']} CPUs; torch {m['torch']}; `python benchmarks/bench_engines.py`.",
         "Seconds per frame: best of the rounds, the engines taking turns in each round. Ratios are",
@@ -288,7 +288,7 @@ def markdown(result: dict) -> list[str]:
     ]
     for e in result["models"]:
         lines += [f"### {e['model']} ({e['architecture']}, {e['weights']})", ""]
-        lines += [f"`engine=\"auto\"` on the CPU picks: **{e['auto_engine']}**.", ""]
+        lines += [f'`engine="auto"` on the CPU picks: **{e["auto_engine"]}**.', ""]
         sizes = list(dict.fromkeys(r["input"] for r in e["speed"]))
         head = ["engine", "threads"] + [h for s in sizes for h in (f"s/frame {s}", "x eager")]
         rows = []

@@ -14,6 +14,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import bench_engines
+import bench_gpu
 import bench_psnr_paper
 import bench_quality
 import bench_rd
@@ -124,8 +126,15 @@ def main() -> None:
     size_lines, size = bench_size.run(sets, log)
     quality_lines, quality = bench_quality.run(sets, models, log, args.threads)
     rd_lines, rd, plots = bench_rd.run(sets, quality, log)
-    speed_lines = bench_speed.run(args.model, log)
+    speed_lines = bench_speed.run(args.model, log) + bench_gpu.run()
     paper_lines = bench_psnr_paper.run(log)
+    engine_args = argparse.Namespace(
+        model=args.model, arch=[], set=[], calibration=[], threads=[2, 1],
+        repeat=2 if args.quick else 3, jit=True, quick=args.quick,
+    )  # fmt: skip
+    engine_lines = bench_engines.markdown(
+        bench_engines.run(engine_args, log), "## 6. Restoration engines on the CPU"
+    )
 
     wall = time.perf_counter() - t0
     load1 = os.getloadavg()
@@ -151,7 +160,7 @@ def main() -> None:
         "",
     ]
     body = summary(size, quality, rd) + size_lines + quality_lines + rd_lines
-    body += speed_lines + paper_lines
+    body += speed_lines + paper_lines + engine_lines
     args.output.write_text("\n".join(head + body))
     log(f"wrote {rel(args.output)}")
 
