@@ -45,9 +45,8 @@ def installed(module: str) -> bool:
 def _cuda_available() -> bool:
     if not installed("torch"):
         return False
-    if sys.platform.startswith("linux") and not any(
-        os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/dxg")  # native, WSL2
-    ):
+    nvidia = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/dxg")  # +WSL2
+    if sys.platform.startswith("linux") and not any(os.path.exists(p) for p in nvidia):
         return False  # no NVIDIA driver: no need to load torch to know there is no GPU
     import torch
 
