@@ -7,9 +7,12 @@ speed and the paper's PSNR, with progress on stderr. About 10 minutes on 2 free 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
+import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -101,6 +104,18 @@ def summary(size: dict, quality: dict, rd: dict) -> list[str]:
     return lines
 
 
+def engines_in_fresh_process(models: list[str], quick: bool) -> dict:
+    """bench_engines in its own process: the thread pools this one has started (torch,
+    waifu2x's) would otherwise keep spinning beside the engines being timed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "engines.json"
+        cmd = [sys.executable, str(Path(__file__).with_name("bench_engines.py")), "--arch", ""]
+        cmd += ["--json", str(out)] + [f"--model={m}" for m in models]
+        cmd += ["--quick", "--repeat", "2"] if quick else []
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        return json.loads(out.read_text())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -128,12 +143,8 @@ def main() -> None:
     rd_lines, rd, plots = bench_rd.run(sets, quality, log)
     speed_lines = bench_speed.run(args.model, log) + bench_gpu.run()
     paper_lines = bench_psnr_paper.run(log)
-    engine_args = argparse.Namespace(
-        model=args.model, arch=[], set=[], calibration=[], threads=[2, 1],
-        repeat=2 if args.quick else 3, jit=True, quick=args.quick,
-    )  # fmt: skip
     engine_lines = bench_engines.markdown(
-        bench_engines.run(engine_args, log), "## 6. Restoration engines on the CPU"
+        engines_in_fresh_process(args.model, args.quick), "## 6. Restoration engines on the CPU"
     )
 
     wall = time.perf_counter() - t0
