@@ -48,6 +48,9 @@ class TrainConfig:
     seed: int = 0
     name: str = ""
 
+    def __post_init__(self) -> None:
+        learning_rate(self, 0)  # an unknown schedule fails here, not after the data has loaded
+
 
 @dataclass
 class Pair:
@@ -133,7 +136,7 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     """``step``: halved (``decay_gamma``) every ``decay_every`` steps, as in EDSR; ``cosine``:
     from ``lr`` down to zero over ``steps`` (suits a run whose length is fixed in advance)."""
     if cfg.schedule == "cosine":
-        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, cfg.steps) / max(1, cfg.steps)))
     if cfg.schedule == "step":
         return cfg.lr * cfg.decay_gamma ** (step // cfg.decay_every)
     raise ValueError(f"unknown learning-rate schedule {cfg.schedule!r} (use step or cosine)")
