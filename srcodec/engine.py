@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from .errors import ModelError, SrcodecError
+from .registry import PRECISIONS as ONNX_PRECISIONS
 from .registry import ModelInfo, find_onnx, onnx_name
 from .tiling import DEFAULT_TILE, TiledRestorer
 
@@ -17,8 +18,10 @@ if TYPE_CHECKING:
     from .torchengine import Restorer, pick_device  # noqa: F401
 
 ENGINES = ("auto", "torch", "onnx")
+#: Half precisions run by torch on a CUDA GPU only.
+HALF_PRECISIONS = ("fp16", "bf16")
 #: fp32 everywhere; int8: the quantized ONNX export (CPU); fp16/bf16: torch on a CUDA GPU.
-PRECISIONS = ("fp32", "int8", "fp16", "bf16")
+PRECISIONS = (*ONNX_PRECISIONS, *HALF_PRECISIONS)
 
 __all__ = ["DEFAULT_TILE", "ENGINES", "PRECISIONS", "Restorer", "TiledRestorer", "make_restorer"]
 
@@ -94,8 +97,8 @@ def make_restorer(
         )
     kwargs = {"tile": tile} if tile else {}
     gpu = device.startswith("cuda") or (device == "auto" and engine != "onnx" and _cuda_available())
-    onnx_file = find_onnx(info, precision) if precision in ("fp32", "int8") else None
-    torch_only = precision in ("fp16", "bf16") or self_ensemble
+    onnx_file = find_onnx(info, precision) if precision in ONNX_PRECISIONS else None
+    torch_only = precision in HALF_PRECISIONS or self_ensemble
     if engine == "auto":
         if torch_only:
             engine = "torch"
