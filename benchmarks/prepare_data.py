@@ -62,6 +62,33 @@ EVAL_FILES = (
 )
 
 VTEST = "usr/share/doc/opencv-doc/examples/data/vtest.avi"
+# Colour photographs among opencv-doc's sample images (chosen by eye from a contact sheet):
+# streets, facades, aerial views, circuit boards, fruit, animals -- the man-made edges and fine
+# texture that the wallpapers (mostly nature, sky and soft backgrounds) have little of.
+# Left out: drawings, charts, logos, text, synthetic scenes, grey-level and stereo/flow
+# duplicates (aloeR, leuvenB, rubberwhale2, ela_modified), starry_night (a painting).
+OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
+OPENCV_PHOTOS = (
+    "aero1.jpg",
+    "aero3.jpg",
+    "aloeL.jpg",
+    "apple.jpg",
+    "baboon.jpg",
+    "board.jpg",
+    "building.jpg",
+    "butterfly.jpg",
+    "chicky_512.png",
+    "ela_original.jpg",
+    "fruits.jpg",
+    "graf1.png",
+    "leuvenA.jpg",
+    "licenseplate_motion.jpg",
+    "messi5.jpg",
+    "orange.jpg",
+    "rubberwhale1.png",
+    "smarties.png",
+    "squirrel_cls.jpg",
+)
 CCTV_TRAIN_FRACTION = 0.8
 CCTV_STRIDE = 2
 SAMPLE_FRAMES = (650, 700, 750, 790)
@@ -146,12 +173,12 @@ def shrink_factor(size: tuple[int, int]) -> int:
     return 2 if longest < 2000 else 3 if longest < 4000 else 4
 
 
-def shrink(src: Path) -> tuple[Image.Image, tuple[int, int], int]:
+def shrink(src: Path, factor: int | None = None) -> tuple[Image.Image, tuple[int, int], int]:
     """Open a JPEG, crop to a multiple of the factor and downscale it with LANCZOS."""
     with Image.open(src) as im:
         size = im.size
         img = im.convert("RGB")
-    f = shrink_factor(size)
+    f = factor or shrink_factor(size)
     w, h = size[0] - size[0] % f, size[1] - size[1] % f
     img = img.crop((0, 0, w, h)).resize((w // f, h // f), Image.LANCZOS, reducing_gap=None)
     return img, size, f
@@ -192,6 +219,60 @@ def prepare_photos(out: Path, packages: dict[str, str]) -> list[dict[str, Any]]:
                 }
             )
         print(f"  {len(sources)} photos from {name}")
+    return records
+
+
+def prepare_train_plus(
+    out: Path, photos: list[dict[str, Any]], packages: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The larger training set of the bundled model's second stage (``train_plus``): every
+    training photo as in ``train``, again shrunk one step further (denser detail per pixel),
+    and opencv-doc's colour photographs shrunk by 2."""
+    dest = out / "train_plus"
+    clear_pngs(dest)
+    records = []
+    for rec in photos:
+        if rec["split"] != "train":
+            continue
+        shutil.copyfile(out / "train" / rec["output"], dest / rec["output"])
+        records.append({**rec, "split": "train_plus"})
+        root = out / "pkgs" / rec["package"]
+        f = rec["shrink"] + 1
+        img, size, _ = shrink(root / rec["source"], f)
+        out_name = rec["output"].removesuffix(".png") + f"_x{f}.png"
+        img.save(dest / out_name)
+        records.append(
+            {
+                **rec,
+                "split": "train_plus",
+                "shrink": f,
+                "output": out_name,
+                "output_size": list(img.size),
+            }
+        )
+    root, version = unpack(OPENCV, out)
+    packages[OPENCV] = version
+    for fname in OPENCV_PHOTOS:
+        src = root / OPENCV_DATA / fname
+        if not src.exists():
+            sys.exit(f"error: {fname} not found in {OPENCV} ({OPENCV_DATA})")
+        img, size, f = shrink(src, 2)
+        out_name = f"opencv_{Path(fname).stem}.png"
+        img.save(dest / out_name)
+        records.append(
+            {
+                "split": "train_plus",
+                "package": OPENCV,
+                "version": version,
+                "source": f"{OPENCV_DATA}/{fname}",
+                "source_sha256": sha256(src),
+                "source_size": list(size),
+                "shrink": f,
+                "output": out_name,
+                "output_size": list(img.size),
+            }
+        )
+    print(f"  train_plus: {len(records)} images")
     return records
 
 
@@ -321,19 +402,21 @@ def main(argv: list[str] | None = None) -> None:
     samples = args.samples if args.samples.is_absolute() else REPO / args.samples
     packages: dict[str, str] = {}
 
-    images = prepare_photos(out, packages) + prepare_eval(out, packages)
+    photos = prepare_photos(out, packages)
+    images = photos + prepare_train_plus(out, photos, packages) + prepare_eval(out, packages)
     cctv, sample_records = prepare_cctv(out, samples, packages)
     files = sorted(images + sample_records, key=lambda r: (r["split"], r["output"]))
     manifest = {
         "generator": "benchmarks/prepare_data.py",
         "packages": dict(sorted(packages.items())),
         "photo_processing": "RGB, crop to a multiple of the factor, PIL LANCZOS resize "
-        "(reducing_gap=None) by 2 (longest side < 2000), 3 (< 4000) or 4",
+        "(reducing_gap=None) by 2 (longest side < 2000), 3 (< 4000) or 4; train_plus adds "
+        "each training photo shrunk by that factor + 1, and opencv-doc photos shrunk by 2",
         "files": files,
         "cctv": cctv,
     }
     args.manifest.write_text(json.dumps(manifest, indent=1) + "\n")
-    for split in ("train", "val", "eval"):
+    for split in ("train", "train_plus", "val", "eval"):
         recs = [r for r in files if r["split"] == split]
         px = sum(r["output_size"][0] * r["output_size"][1] for r in recs)
         print(f"{split}: {len(recs)} images, {px / 1e6:.1f} Mpx")

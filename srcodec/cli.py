@@ -192,6 +192,13 @@ def _str_or_none(path: Path | None) -> str | None:
     show_default=True,
     help="step: times --decay-gamma every --decay-every steps; cosine: anneal to 0 by --steps.",
 )
+@click.option(
+    "--detail-sampling",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Fraction of patches placed where bicubic misses the most detail (edges, texture).",
+)
 @click.option("--val-every", default=1000, show_default=True, help="Validate every N steps.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--init", default=None, help="Start from this model (id or weights file): fine-tune.")
@@ -231,6 +238,7 @@ def train(
     decay_every: int,
     decay_gamma: float,
     schedule: str,
+    detail_sampling: float,
     val_every: int,
     seed: int,
     init: str | None,
@@ -264,6 +272,7 @@ def train(
         decay_every=decay_every,
         decay_gamma=decay_gamma,
         schedule=schedule,
+        detail_sampling=detail_sampling,
         val_every=val_every,
         seed=seed,
         name=name,

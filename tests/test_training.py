@@ -4,7 +4,8 @@ from PIL import Image
 
 from srcodec.errors import DataError
 from srcodec.registry import load_model
-from srcodec.training import TrainConfig, learning_rate, train
+from srcodec.resample import downscale
+from srcodec.training import Pair, PatchSampler, TrainConfig, learning_rate, train
 
 TINY = dict(blocks=2, features=16, patch=24, batch=4, lr=1e-3, seed=0)
 
@@ -102,3 +103,49 @@ def test_learning_rate_schedules():
     )
     with pytest.raises(ValueError, match="schedule"):
         learning_rate(TrainConfig(schedule="linear"), 0)
+
+
+def _flat_with_texture(photo: np.ndarray) -> Pair:
+    """A 192x192 grey frame with one 48x48 patch of the real photo in its corner."""
+    hr = np.full((192, 192, 3), 128, np.uint8)
+    hr[-48:, -48:] = photo[200:248, 200:248]
+    return Pair("corner", hr, downscale(hr))
+
+
+def _near_texture(lr_patch_yx: tuple[int, int], patch: int) -> bool:
+    # The texture starts at LR pixel 72 (HR 144); the filters smear it 4 px further.
+    y, x = lr_patch_yx
+    return y + patch > 68 and x + patch > 68
+
+
+def test_detail_sampling_places_patches_on_detail(photo):
+    pair, patch = _flat_with_texture(photo), 16
+    draws = {}
+    for detail in (0.0, 1.0, 0.5):
+        sampler = PatchSampler([pair], patch, np.random.default_rng(0), detail=detail)
+        places = [sampler._place(0)[1:] for _ in range(400)]
+        draws[detail] = np.mean([_near_texture(p, patch) for p in places])
+    # uniform: 28 of the 81 rows and of the 81 columns a 16 px patch can start at are near it
+    uniform = (28 / 81) ** 2
+    assert draws[0.0] == pytest.approx(uniform, abs=0.05)
+    assert draws[1.0] == 1.0  # a flat patch has no detail: never drawn
+    assert draws[0.5] == pytest.approx(0.5 + 0.5 * uniform, abs=0.07)
+
+
+def test_detail_sampling_batches_stay_aligned(photo):
+    pair = _flat_with_texture(photo)
+    lr, hr = PatchSampler([pair], 16, np.random.default_rng(1), detail=1.0).batch(8)
+    assert lr.shape == (8, 3, 16, 16) and hr.shape == (8, 3, 32, 32)
+    # every HR patch is the HR twin of its LR patch: downscaling it gives the LR patch back
+    for lo, hi in zip(lr, hr, strict=True):
+        hi8 = hi.permute(1, 2, 0).numpy().astype(np.uint8)
+        err = np.abs(downscale(hi8).astype(float) - lo.permute(1, 2, 0).numpy())
+        assert err[2:-2, 2:-2].max() <= 1  # interior: the filter reaches 2 px past the edge
+
+
+def test_detail_sampling_rejects_bad_input(photo):
+    flat = np.full((96, 96, 3), 90, np.uint8)
+    with pytest.raises(DataError, match="no detail"):
+        PatchSampler([Pair("flat", flat, downscale(flat))], 16, np.random.default_rng(), 1.0)
+    with pytest.raises(ValueError, match="detail"):
+        TrainConfig(detail_sampling=1.5)
