@@ -199,6 +199,13 @@ def _str_or_none(path: Path | None) -> str | None:
     show_default=True,
     help="Fraction of patches placed where bicubic misses the most detail (edges, texture).",
 )
+@click.option(
+    "--loss",
+    type=click.Choice(["l1", "l2"]),
+    default="l1",
+    show_default=True,
+    help="l1 (EDSR's, trains faster) or l2 (what PSNR measures: for a last fine-tune).",
+)
 @click.option("--val-every", default=1000, show_default=True, help="Validate every N steps.")
 @click.option("--seed", default=0, show_default=True)
 @click.option("--init", default=None, help="Start from this model (id or weights file): fine-tune.")
@@ -239,6 +246,7 @@ def train(
     decay_gamma: float,
     schedule: str,
     detail_sampling: float,
+    loss: str,
     val_every: int,
     seed: int,
     init: str | None,
@@ -273,6 +281,7 @@ def train(
         decay_gamma=decay_gamma,
         schedule=schedule,
         detail_sampling=detail_sampling,
+        loss=loss,
         val_every=val_every,
         seed=seed,
         name=name,

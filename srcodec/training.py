@@ -1,4 +1,4 @@
-"""Training and fine-tuning of the EDSR model: L1 loss, Adam, step-decayed learning rate,
+"""Training and fine-tuning of the EDSR model: L1 (or L2) loss, Adam, step-decayed or cosine rate,
 random low-resolution patches made by the project's one downscale, validation PSNR against
 bicubic on whole images, best-checkpoint keeping and resumable safetensors checkpoints.
 """
@@ -27,6 +27,9 @@ from .resample import downscale, upscale
 from .torchengine import Restorer, pick_device
 
 CKPT_KEY = "srcodec-checkpoint"
+# L1 trains faster and is EDSR's choice; L2 is what PSNR measures (it restores the conditional
+# mean, softer where the detail is uncertain), suited to a last fine-tune.
+LOSSES = {"l1": torch.nn.functional.l1_loss, "l2": torch.nn.functional.mse_loss}
 
 
 @dataclass
@@ -45,6 +48,7 @@ class TrainConfig:
     decay_gamma: float = 0.5
     schedule: str = "step"
     detail_sampling: float = 0.0
+    loss: str = "l1"
     val_every: int = 1000
     seed: int = 0
     name: str = ""
@@ -53,6 +57,8 @@ class TrainConfig:
         learning_rate(self, 0)  # an unknown schedule fails here, not after the data has loaded
         if not 0.0 <= self.detail_sampling <= 1.0:
             raise ValueError(f"detail_sampling must be in [0, 1], got {self.detail_sampling}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r} (use {' or '.join(LOSSES)})")
 
 
 @dataclass
@@ -384,6 +390,7 @@ def train(
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch shapes: pick the fastest kernels
     loss_acc = torch.zeros((), device=dev)  # summed on the device: no sync every step
+    loss_fn = LOSSES[cfg.loss]
     while step < cfg.steps:
         lr_now = learning_rate(cfg, step)
         for group in opt.param_groups:
@@ -391,7 +398,7 @@ def train(
         lr_b, hr_b = sampler.batch(cfg.batch)
         lr_b = lr_b.to(dev, non_blocking=True)
         hr_b = hr_b.to(dev, non_blocking=True)
-        loss = torch.nn.functional.l1_loss(model(lr_b), hr_b)
+        loss = loss_fn(model(lr_b), hr_b)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -403,7 +410,7 @@ def train(
         if step % 50 == 0 or validating:
             loss_sum = loss_acc.item()
             if writer:
-                writer.add_scalar("train/l1", loss_sum / loss_n, step)
+                writer.add_scalar(f"train/{cfg.loss}", loss_sum / loss_n, step)
             bar.set_postfix(
                 loss=f"{loss_sum / loss_n:.3f}", psnr=f"{last_psnr:.2f}", lr=f"{lr_now:.1e}"
             )

@@ -158,3 +158,19 @@ def test_file_system_errors_are_one_line(run, sample_frames, tmp_path, tiny_weig
     r = run("decode", out, "--bicubic", "-o", blocker / "restored", "-q")
     assert r.exit_code == 1 and "blocker" in r.output
     assert r.output.strip().count("\n") == 0
+
+
+def test_train_passes_loss_and_detail_sampling(run, photo_dir, tmp_path):
+    out = tmp_path / "m.safetensors"
+    args = ["train", photo_dir, "--val", photo_dir, "-o", out, "--blocks", "1", "--features", "8"]
+    args += ["--patch", "24", "--batch", "2", "--steps", "4", "--val-every", "2", "--device", "cpu"]
+    r = run(*args, "--loss", "l2", "--detail-sampling", "0.5", "-q")
+    assert r.exit_code == 0, r.output
+    from srcodec.registry import inspect_weights
+
+    config = inspect_weights(out).card["training"]["config"]
+    assert config["loss"] == "l2" and config["detail_sampling"] == 0.5
+    r = run(*args, "--loss", "l3")
+    assert r.exit_code == 2 and "l3" in r.output
+    r = run(*args, "--detail-sampling", "2")
+    assert r.exit_code == 2 and "detail-sampling" in r.output

@@ -149,3 +149,14 @@ def test_detail_sampling_rejects_bad_input(photo):
         PatchSampler([Pair("flat", flat, downscale(flat))], 16, np.random.default_rng(), 1.0)
     with pytest.raises(ValueError, match="detail"):
         TrainConfig(detail_sampling=1.5)
+
+
+def test_l2_loss_trains_and_is_recorded(photo_dir, tmp_path):
+    out = tmp_path / "m.safetensors"
+    cfg = TrainConfig(**TINY, steps=40, val_every=20, decay_every=1000, loss="l2")
+    result = train(photo_dir, photo_dir, out, config=cfg, device="cpu", progress=False)
+    losses = [h["loss"] for h in result.history]
+    assert losses[-1] < 0.5 * losses[0]  # squared error: falls faster than L1 would
+    assert result.best.card["training"]["config"]["loss"] == "l2"
+    with pytest.raises(ValueError, match="loss"):
+        TrainConfig(loss="huber")
