@@ -28,6 +28,13 @@ GAINS = (0.8, 0.9, 1.0, 1.1, 1.2)
 # Bands of spatial frequency in cycles per HR pixel (0.5 is the HR Nyquist limit); the LR
 # frame carries up to 0.25. "across columns" = the larger frequency is horizontal (vertical
 # edges, texture along rows); "across rows" = vertical.
+HEADER = (
+    "Made by `python benchmarks/error_bands.py` (2 min on the 2-core CPU): the bundled model, "
+    "the waifu2x photo model and bicubic, restoring the same low-resolution frames as in "
+    "`docs/benchmarks.md`. Bands are in cycles per pixel of the full-resolution frame (0.5 is "
+    'its Nyquist limit; the half-resolution frame carries up to 0.25); "across columns" is '
+    'detail whose larger frequency is horizontal (vertical edges), "across rows" vertical.'
+)
 BANDS = ("below 0.125", "0.125-0.25", "above 0.25, across columns", "above 0.25, across rows")
 
 
@@ -70,7 +77,7 @@ def main() -> None:
     ups, notes = methods(find_models(args.model), args.threads)
     ups = {k: v for k, v in ups.items() if not k.endswith("self-ensemble")}
     log = Progress()
-    lines = ["# Where the errors lie", "", "Made by `python benchmarks/error_bands.py`.", ""]
+    lines = ["# Where the errors lie", "", HEADER, ""]
     lines += notes
     for name, folder, stride in specs:
         s = load_set(name, folder, stride, args.limit)

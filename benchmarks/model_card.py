@@ -36,6 +36,10 @@ def main() -> None:
     model, info = load_model(args.weights)
     card, training = info.card, info.card["training"]
     val = card["validation"]
+    hyper = training["config"]
+    if training["init"]:  # a fine-tune keeps its init model's architecture (the line above)
+        arch = ("blocks", "features", "res_scale", "bicubic_skip")
+        hyper = {k: v for k, v in hyper.items() if k not in arch}
     lines = [
         f"# Model card: {info.name}",
         "",
@@ -54,7 +58,7 @@ def main() -> None:
         f"`{training['data']['train']}`, validation (checkpoint choice): "
         f"{', '.join(training['data']['val_images'])}; the files and their sources are listed in "
         "`benchmarks/data_manifest.json`, made by `python benchmarks/prepare_data.py`",
-        f"- hyper-parameters: `{json.dumps(training['config'])}`",
+        f"- hyper-parameters: `{json.dumps(hyper)}`",
         f"- validation at the kept step: {val['psnr_rgb']:.2f} dB RGB / {val['psnr_y']:.2f} dB Y "
         f"(bicubic {val['bicubic_rgb']:.2f} / {val['bicubic_y']:.2f})",
         "",

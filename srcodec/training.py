@@ -10,7 +10,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -277,7 +277,7 @@ def train(
     rewritten at every validation; pass it as ``resume`` to continue the run. ``time_limit``
     (seconds) stops early, after a final validation.
     """
-    cfg = config or TrainConfig()
+    cfg = replace(config) if config else TrainConfig()  # a copy: fine-tuning fills in the arch
     output = Path(output)
     if not Path(val).exists():
         raise DataError(f"validation data {val}: no such folder or video")
@@ -293,6 +293,9 @@ def train(
         init_info = inspect_weights(path) if path.is_file() else resolve(init)
         model, init_info = load_model(init_info.path, init_info.sha256)
         model.train()
+        arch = model.config  # the architecture is the init model's, whatever cfg said
+        cfg.blocks, cfg.features = arch.blocks, arch.features
+        cfg.res_scale, cfg.bicubic_skip = arch.res_scale, arch.bicubic_skip
     else:
         model = EDSR(
             EDSRConfig(

@@ -56,6 +56,8 @@ def test_fine_tuning_starts_from_the_given_model(photo_dir, tmp_path):
     )
     assert result.best.card["training"]["init"] == first.best.id
     assert result.best.config == first.best.config  # architecture comes from the init model
+    recorded = result.best.card["training"]["config"]  # and the card says so
+    assert (recorded["blocks"], recorded["features"]) == (TINY["blocks"], TINY["features"])
 
 
 def test_bad_training_data(tmp_path, photo_dir):
