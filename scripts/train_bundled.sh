@@ -6,7 +6,7 @@
 # Stage 2: fine-tune stage 1 on data/train_plus (the same photos, each also shrunk one step
 #   further, and 19 opencv-doc photographs of streets, facades and objects), half of the patches
 #   placed where bicubic misses the most detail: 3400 steps of 16 patches of 48 px, Adam at 1e-4
-#   annealed to 0. About 80 minutes on 2 CPU cores.
+#   annealed to 0. About 100 minutes on 2 CPU cores (98 min for the shipped run).
 # Results differ from the shipped file only by floating-point order (GPU kernels, threads).
 set -euo pipefail
 cd "$(dirname "$0")/.."
