@@ -15,7 +15,7 @@ from evaluate import load_set, table
 
 from srcodec.engine import Restorer
 from srcodec.registry import load_model
-from srcodec.training import evaluate
+from srcodec.training import ARCH_FIELDS, evaluate
 
 
 def main() -> None:
@@ -38,8 +38,7 @@ def main() -> None:
     val = card["validation"]
     hyper = training["config"]
     if training["init"]:  # a fine-tune keeps its init model's architecture (the line above)
-        arch = ("blocks", "features", "res_scale", "bicubic_skip")
-        hyper = {k: v for k, v in hyper.items() if k not in arch}
+        hyper = {k: v for k, v in hyper.items() if k not in ARCH_FIELDS}
     lines = [
         f"# Model card: {info.name}",
         "",

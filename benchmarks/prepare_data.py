@@ -61,13 +61,13 @@ EVAL_FILES = (
     "motorcycle_right.png",
 )
 
-VTEST = "usr/share/doc/opencv-doc/examples/data/vtest.avi"
+OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
+VTEST = f"{OPENCV_DATA}/vtest.avi"
 # Colour photographs among opencv-doc's sample images (chosen by eye from a contact sheet):
 # streets, facades, aerial views, circuit boards, fruit, animals -- the man-made edges and fine
 # texture that the wallpapers (mostly nature, sky and soft backgrounds) have little of.
 # Left out: drawings, charts, logos, text, synthetic scenes, grey-level and stereo/flow
 # duplicates (aloeR, leuvenB, rubberwhale2, ela_modified), starry_night (a painting).
-OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
 OPENCV_PHOTOS = (
     "aero1.jpg",
     "aero3.jpg",
@@ -184,6 +184,31 @@ def shrink(src: Path, factor: int | None = None) -> tuple[Image.Image, tuple[int
     return img, size, f
 
 
+def photo_record(
+    split: str,
+    package: str,
+    version: str,
+    root: Path,
+    src: Path,
+    size: tuple[int, int],
+    factor: int,
+    out_name: str,
+    img: Image.Image,
+) -> dict[str, Any]:
+    """The manifest entry of one shrunk photograph."""
+    return {
+        "split": split,
+        "package": package,
+        "version": version,
+        "source": str(src.relative_to(root)),
+        "source_sha256": sha256(src),
+        "source_size": list(size),
+        "shrink": factor,
+        "output": out_name,
+        "output_size": list(img.size),
+    }
+
+
 def clear_pngs(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for p in folder.glob("*.png"):
@@ -205,19 +230,7 @@ def prepare_photos(out: Path, packages: dict[str, str]) -> list[dict[str, Any]]:
             img, size, f = shrink(src)
             out_name = f"{short}_{stem}.png"
             img.save(out / split / out_name)
-            records.append(
-                {
-                    "split": split,
-                    "package": name,
-                    "version": version,
-                    "source": str(src.relative_to(root)),
-                    "source_sha256": sha256(src),
-                    "source_size": list(size),
-                    "shrink": f,
-                    "output": out_name,
-                    "output_size": list(img.size),
-                }
-            )
+            records.append(photo_record(split, name, version, root, src, size, f, out_name, img))
         print(f"  {len(sources)} photos from {name}")
     return records
 
@@ -260,17 +273,7 @@ def prepare_train_plus(
         out_name = f"opencv_{Path(fname).stem}.png"
         img.save(dest / out_name)
         records.append(
-            {
-                "split": "train_plus",
-                "package": OPENCV,
-                "version": version,
-                "source": f"{OPENCV_DATA}/{fname}",
-                "source_sha256": sha256(src),
-                "source_size": list(size),
-                "shrink": f,
-                "output": out_name,
-                "output_size": list(img.size),
-            }
+            photo_record("train_plus", OPENCV, version, root, src, size, f, out_name, img)
         )
     print(f"  train_plus: {len(records)} images")
     return records

@@ -10,7 +10,7 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,12 @@ class TrainConfig:
             raise ValueError(f"detail_sampling must be in [0, 1], got {self.detail_sampling}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r} (use {' or '.join(LOSSES)})")
+
+
+# The TrainConfig fields that are the model's architecture (the EDSRConfig fields it sets).
+ARCH_FIELDS = tuple(
+    f.name for f in fields(EDSRConfig) if f.name in TrainConfig.__dataclass_fields__
+)
 
 
 @dataclass
@@ -277,7 +283,7 @@ def train(
     rewritten at every validation; pass it as ``resume`` to continue the run. ``time_limit``
     (seconds) stops early, after a final validation.
     """
-    cfg = replace(config) if config else TrainConfig()  # a copy: fine-tuning fills in the arch
+    cfg = config or TrainConfig()
     output = Path(output)
     if not Path(val).exists():
         raise DataError(f"validation data {val}: no such folder or video")
@@ -293,18 +299,10 @@ def train(
         init_info = inspect_weights(path) if path.is_file() else resolve(init)
         model, init_info = load_model(init_info.path, init_info.sha256)
         model.train()
-        arch = model.config  # the architecture is the init model's, whatever cfg said
-        cfg.blocks, cfg.features = arch.blocks, arch.features
-        cfg.res_scale, cfg.bicubic_skip = arch.res_scale, arch.bicubic_skip
+        # the architecture is the init model's, whatever cfg said: record that one
+        cfg = replace(cfg, **{k: getattr(model.config, k) for k in ARCH_FIELDS})
     else:
-        model = EDSR(
-            EDSRConfig(
-                blocks=cfg.blocks,
-                features=cfg.features,
-                res_scale=cfg.res_scale,
-                bicubic_skip=cfg.bicubic_skip,
-            )
-        )
+        model = EDSR(EDSRConfig(**{k: getattr(cfg, k) for k in ARCH_FIELDS}))
     model = model.to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
     ckpt_path = output.with_name(output.name + ".ckpt")
