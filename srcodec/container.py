@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import struct
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from .atomic import AtomicFile, exists_error
 from .errors import CorruptError, FormatError, FrameError, SrcodecError
 
 __all__ = [
@@ -311,7 +312,7 @@ class ArchiveWriter:
         self.header = header
         self._before_replace = before_replace
         if not force and (self.path.exists() or self.path.is_symlink()):
-            raise SrcodecError(f"{self.path} exists; use --force to overwrite")
+            raise exists_error(self.path)
         try:
             head = header.to_json() if raw_header is None else bytes(raw_header)
             if raw_header is not None and Header.from_json(head) != header:
@@ -323,33 +324,14 @@ class ArchiveWriter:
         self._entries: list[IndexEntry] = []
         self._by_name: set[str] = set()
         self._offset = 0
-        self._done = False
-        self._fh: BinaryIO | None = None
-        self.temp_path = self._create_temp()
+        self._file = AtomicFile(self.path, force=force)
+        self.temp_path = self._file.temp_path
         try:
             self._write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION))
             self._write(_chunk(_HEAD, head))
         except BaseException:
             self.abort()
             raise
-
-    def _create_temp(self) -> Path:
-        # Created by hand rather than with tempfile so that the final file gets the usual
-        # umask-derived permissions instead of tempfile's 0600.
-        directory = self.path.parent
-        for _ in range(16):
-            temp = directory / f".{self.path.name}.{secrets.token_hex(4)}.tmp"
-            try:
-                fd = os.open(
-                    temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666
-                )
-            except FileExistsError:
-                continue
-            except OSError as exc:
-                raise SrcodecError(f"cannot create {temp}: {exc.strerror}") from None
-            self._fh = os.fdopen(fd, "wb")
-            return temp
-        raise SrcodecError(f"cannot create a temporary file in {directory}")
 
     @property
     def bytes_written(self) -> int:
@@ -360,18 +342,12 @@ class ArchiveWriter:
         return len(self._entries)
 
     def _write(self, data: bytes) -> None:
-        if self._fh is None:
-            raise SrcodecError(f"archive {self.path} is already closed")
-        try:
-            self._fh.write(data)
-        except OSError as exc:
-            self.abort()
-            raise SrcodecError(f"cannot write {self.temp_path}: {exc.strerror}") from None
+        self._file.write(data)
         self._offset += len(data)
 
     def add(self, record: FrameRecord) -> IndexEntry:
         """Append one frame; its name must be new to the archive (``FrameError`` otherwise)."""
-        if self._fh is None:
+        if self._file.fh is None:
             raise SrcodecError(f"archive {self.path} is already closed")
         data = _pack_frame(record)
         if record.name in self._by_name:
@@ -419,62 +395,19 @@ class ArchiveWriter:
 
     def close(self) -> None:
         """Write the index and trailer, flush to disk and move the archive to ``path``."""
-        if self._done:
+        if self._file.done:
             return
-        if self._fh is None:
+        if self._file.fh is None:
             raise SrcodecError(f"archive {self.path} was aborted")
         index_offset = self._offset
         self._write(_chunk(_INDX, _pack_index(self._entries)))
         self._write(_chunk(_TAIL, _TAIL_DATA.pack(index_offset, len(self._entries))))
-        try:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
-            self._fh.close()
-            self._fh = None
-            if self._before_replace is not None:
-                self._before_replace()
-            self._publish()
-        except OSError as exc:
-            self.abort()
-            raise SrcodecError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        except BaseException:
-            self.abort()
-            raise
-        self._done = True
-        _fsync_directory(self.path.parent)
-
-    def _publish(self) -> None:
-        """Move the finished temporary file to ``path``. Without ``force`` this is a hard link,
-        which fails if ``path`` exists, so of two writers racing for one name exactly one wins
-        and the other gets a clear error; where links are not supported, check then rename."""
-        if self.force:
-            os.replace(self.temp_path, self.path)
-            return
-        try:
-            os.link(self.temp_path, self.path)
-        except FileExistsError:
-            raise SrcodecError(f"{self.path} exists; use --force to overwrite") from None
-        except OSError:
-            if self.path.exists() or self.path.is_symlink():
-                raise SrcodecError(f"{self.path} exists; use --force to overwrite") from None
-            os.replace(self.temp_path, self.path)
-            return
-        self.temp_path.unlink(missing_ok=True)
+        before = self._before_replace
+        self._file.commit(None if before is None else lambda _temp: before())
 
     def abort(self) -> None:
         """Discard the archive being written: close and delete the temporary file."""
-        if self._done:
-            return
-        fh, self._fh = self._fh, None
-        if fh is not None:
-            try:
-                fh.close()
-            except OSError:
-                pass
-        try:
-            self.temp_path.unlink(missing_ok=True)
-        except OSError:
-            pass
+        self._file.abort()
 
     def __enter__(self) -> ArchiveWriter:
         return self
@@ -486,20 +419,6 @@ class ArchiveWriter:
             self.close()
 
 
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename durable on POSIX; not possible (nor needed) everywhere.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 # --- reader ------------------------------------------------------------------------------------
 
 
@@ -508,7 +427,8 @@ class ArchiveReader:
 
     The index comes from the trailer; if the trailer or index is missing or damaged (a truncated
     file), the chunks are scanned from the start up to the last good one and ``index_recovered``
-    is set, with ``damage`` saying what was wrong. Not safe for concurrent use from threads.
+    is set, with ``damage`` saying what was wrong. Reads are positional, so one reader can serve
+    several threads at once.
     """
 
     def __init__(self, path: str | os.PathLike[str]):
@@ -517,6 +437,7 @@ class ArchiveReader:
             self._fh: BinaryIO = open(self.path, "rb")
         except OSError as exc:
             raise SrcodecError(f"cannot open {self.path}: {exc.strerror or exc}") from None
+        self._lock = threading.Lock()
         self.index_recovered = False
         self.damage: str | None = None
         try:
@@ -548,8 +469,12 @@ class ArchiveReader:
     # -- low level --
 
     def _pread(self, offset: int, size: int) -> bytes:
-        self._fh.seek(offset)
-        return self._fh.read(size)
+        # Positional reads share no file position: one open archive serves several threads.
+        if hasattr(os, "pread"):
+            return os.pread(self._fh.fileno(), size, offset)
+        with self._lock:
+            self._fh.seek(offset)
+            return self._fh.read(size)
 
     def _read_chunk(self, offset: int, max_length: int | None = None) -> tuple[bytes, bytes, int]:
         """Read and verify the chunk at ``offset``: (type, data, offset of the next chunk)."""
@@ -562,8 +487,8 @@ class ArchiveReader:
         end = offset + _CHUNK_OVERHEAD + length
         if end > self.file_size:
             raise _Damage(f"chunk at offset {offset} is cut off ({length} bytes claimed)")
-        data = self._fh.read(length)
-        crc = self._fh.read(_CRC.size)
+        body = self._pread(offset + _CHUNK_HEAD.size, length + _CRC.size)
+        data, crc = body[:length], body[length:]
         if len(data) != length or len(crc) != _CRC.size:
             raise _Damage(f"chunk at offset {offset} is cut off")
         if _CRC.unpack(crc)[0] != _crc(ctype, data):
@@ -776,8 +701,8 @@ class ArchiveReader:
             if e.offset < self._data_start or end > self.file_size:
                 raise _Damage("the chunk does not fit in the file")
             ctype = self._pread(e.offset + _U32.size, 4)
-            data = self._fh.read(e.length)
-            crc = self._fh.read(_CRC.size)
+            body = self._pread(e.offset + _CHUNK_HEAD.size, e.length + _CRC.size)
+            data, crc = body[: e.length], body[e.length :]
             if len(data) != e.length or len(crc) != _CRC.size:
                 raise _Damage("the chunk is cut off")
             if _CRC.unpack(crc)[0] != _crc(ctype, data):

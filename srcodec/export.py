@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import write_bytes
 from .errors import DataError, ModelError, SrcodecError
 from .frames import read_images, to_rgb
 from .ortengine import FORMAT, INPUT, META_ARCH, META_FORMAT, META_MODEL_ID, META_PRECISION, OUTPUT
@@ -61,11 +62,8 @@ def _stamp(proto, info: ModelInfo, precision: str, extra: dict | None = None) ->
 
 
 def _save(proto, output: Path) -> Path:
-    onnx = _require("onnx", "export")
     output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    onnx.save_model(proto, str(tmp))
-    os.replace(tmp, output)
+    write_bytes(output, proto.SerializeToString())
     return output
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .atomic import atomic_write
 from .errors import FrameError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -126,14 +126,5 @@ def write_png(path: str | os.PathLike, frame: np.ndarray, level: int = 6) -> Non
     """Write a uint8 frame as PNG (zlib ``level``) atomically: a new temporary file (never
     through an existing file or link), renamed over ``path`` when complete, removed if anything
     fails."""
-    path = Path(path)
-    short = path.name.encode()[:100].decode(errors="ignore")  # keeps the temp name < 255 bytes
-    tmp = path.with_name(f".{short}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(frame).save(fh, format="PNG", compress_level=level)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as fh:
+        Image.fromarray(frame).save(fh, format="PNG", compress_level=level)

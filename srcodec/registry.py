@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 
 from .arch import EDSRConfig
+from .atomic import write_bytes
 from .errors import ModelError
 
 if TYPE_CHECKING:
@@ -163,9 +164,7 @@ def save_model(
     }
     data = st_save(state, metadata={CARD_KEY: json.dumps(full, sort_keys=True)})
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_bytes(path, data)
     return _info_from_bytes(data, path, "given")
 
 
@@ -195,9 +194,7 @@ def install_model(path: str | os.PathLike) -> ModelInfo:
         _, info = load_state(path)
     target = user_dir() / f"{info.name}-{info.sha256[:12]}.safetensors"
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(Path(path).read_bytes())
-    os.replace(tmp, target)
+    write_bytes(target, Path(path).read_bytes())
     return inspect_weights(target, "user")
 
 

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as st_save
 from tqdm import tqdm
 
+from .atomic import write_bytes
 from .errors import DataError, FrameError
 from .frames import read_images, to_rgb
 from .metrics import psnr
@@ -218,9 +220,7 @@ def _save_checkpoint(path: Path, model: EDSR, opt: torch.optim.Optimizer, state:
                 else v.detach().cpu().contiguous()
             )
     meta = {**state, "param_groups": opt_state["param_groups"]}
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file(tensors, str(tmp), metadata={CKPT_KEY: json.dumps(meta)})
-    os.replace(tmp, path)
+    write_bytes(path, st_save(tensors, metadata={CKPT_KEY: json.dumps(meta)}))
 
 
 def _load_checkpoint(path: Path, model: EDSR, opt: torch.optim.Optimizer) -> dict:
