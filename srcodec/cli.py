@@ -5,6 +5,7 @@ errors are one line on stderr and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -12,8 +13,55 @@ from pathlib import Path
 import click
 
 from .errors import SrcodecError
+from .tiling import MIN_TILE
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
+
+#: Exit statuses. Damage has its own, so a script can tell "some frames are lost" from a usage
+#: mistake (Click's 2) or any other error.
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_DAMAGED = 3
+EXIT_STATUSES = (
+    "Exit status: 0 success; 1 error; 2 usage error; 3 the archive is damaged (every intact "
+    "frame was still handled, the damaged ones are named on stderr)."
+)
+
+
+class PathArg(click.Path):
+    """A file or folder argument; ``-`` (standard input/output) is refused clearly, as srcodec
+    reads archives by random access and writes them by an atomic rename."""
+
+    def convert(self, value, param, ctx):
+        if value == "-":
+            self.fail("'-' (standard input/output) is not supported; give a file name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def progress_option(f):
+    """``--progress/--no-progress`` (default: only when stderr is a terminal) and ``-q``."""
+    f = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(f)
+    return click.option(
+        "--progress/--no-progress",
+        default=None,
+        help="Show a progress bar (default: only when stderr is a terminal).",
+    )(f)
+
+
+def _show_progress(progress: bool | None, quiet: bool) -> bool:
+    if quiet:
+        return False
+    return sys.stderr.isatty() if progress is None else progress
+
+
+def _check_threads(threads: int | None) -> None:
+    cores = os.cpu_count() or 1
+    if threads is not None and threads > cores:
+        click.echo(
+            f"srcodec: warning: --threads {threads} is more than this machine's {cores} cores; "
+            "expect it to be slower, not faster",
+            err=True,
+        )
 
 
 class _Group(click.Group):
@@ -22,17 +70,17 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except SrcodecError as exc:
             click.echo(f"srcodec: error: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_ERROR)
         except OSError as exc:  # a file system refusal (permissions, disk full): still one line
             where = f"{exc.filename}: " if exc.filename else ""
             click.echo(f"srcodec: error: {where}{exc.strerror or exc}", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_ERROR)
         except KeyboardInterrupt:
             click.echo("srcodec: interrupted", err=True)
             sys.exit(130)
 
 
-@click.group(cls=_Group)
+@click.group(cls=_Group, epilog=EXIT_STATUSES)
 @click.version_option(package_name="srcodec")
 def main() -> None:
     """Archive camera frames at half resolution; restore them with an EDSR x2 network."""
@@ -318,12 +366,12 @@ def _summary_line(s) -> str:
 
 
 @main.command()
-@click.argument("sources", nargs=-1, required=True, type=click.Path())
+@click.argument("sources", nargs=-1, required=True, type=PathArg())
 @click.option(
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=PathArg(dir_okay=False),
     help="Archive to write (.src).",
 )
 @click.option(
@@ -332,7 +380,7 @@ def _summary_line(s) -> str:
 @click.option(
     "--weights",
     multiple=True,
-    type=click.Path(dir_okay=False),
+    type=PathArg(dir_okay=False),
     help="A weights file to use as the model (repeatable).",
 )
 @click.option(
@@ -356,7 +404,7 @@ def _summary_line(s) -> str:
     help="Add the frames to the existing archive OUTPUT (with its model and codec).",
 )
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable frames and report them.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@progress_option
 def encode(
     sources: tuple[str, ...],
     output: str,
@@ -367,9 +415,11 @@ def encode(
     force: bool,
     append: bool,
     skip_bad: bool,
+    progress: bool | None,
     quiet: bool,
 ) -> None:
     """Encode frames (a folder, or image files) into one archive."""
+    show = _show_progress(progress, quiet)
     from .codec import DEFAULT_CODEC
     from .codec import append as run_append
     from .codec import encode as run
@@ -401,7 +451,7 @@ def encode(
             weights=weights,
             codec=codec if codec_id or level is not None else None,
             skip_bad=skip_bad,
-            progress=not quiet,
+            progress=show,
         )
     else:
         s = run(
@@ -412,7 +462,7 @@ def encode(
             codec=codec,
             force=force,
             skip_bad=skip_bad,
-            progress=not quiet,
+            progress=show,
         )
     for name, why in s.skipped:
         click.echo(f"skipped {_show(name)}: {why}", err=True)
@@ -425,17 +475,17 @@ def _show(name: str) -> str:
 
 
 @main.command()
-@click.argument("archive", type=click.Path(dir_okay=False))
+@click.argument("archive", type=PathArg(dir_okay=False))
 @click.option(
     "-o",
     "--output",
-    type=click.Path(file_okay=False),
+    type=PathArg(file_okay=False),
     help="Folder for the restored PNGs (default: the archive's name).",
 )
 @click.option(
     "--weights",
     multiple=True,
-    type=click.Path(dir_okay=False),
+    type=PathArg(dir_okay=False),
     help="Weights file of the archive's model, if not installed (repeatable).",
 )
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
@@ -452,9 +502,16 @@ def _show(name: str) -> str:
     is_flag=True,
     help="Run the int8 ONNX model: several times faster on the CPU, not bit-identical.",
 )
-@click.option("--threads", type=int, default=None, help="CPU threads for the network.")
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=None, help="CPU threads for the network."
+)
 @click.option("--bicubic", is_flag=True, help="Fast preview: bicubic upscale, no network.")
-@click.option("--tile", type=int, default=None, help="Tile size in low-resolution pixels.")
+@click.option(
+    "--tile",
+    type=click.IntRange(min=MIN_TILE),
+    default=None,
+    help=f"Tile size in low-resolution pixels (at least {MIN_TILE}).",
+)
 @click.option(
     "--precision",
     type=click.Choice(["fp32", "int8", "fp16", "bf16"]),
@@ -468,7 +525,7 @@ def _show(name: str) -> str:
     help="Average the 8 flips/rotations (EDSR+): a little more PSNR, 8 times slower.",
 )
 @click.option("--force", is_flag=True, help="Overwrite existing files in the output folder.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@progress_option
 def decode(
     archive: str,
     output: str | None,
@@ -482,9 +539,15 @@ def decode(
     precision: str,
     self_ensemble: bool,
     force: bool,
+    progress: bool | None,
     quiet: bool,
 ) -> None:
-    """Restore every frame of ARCHIVE to its original size, as PNG files."""
+    """Restore every frame of ARCHIVE to its original size, as PNG files.
+
+    Exit status 3 if the archive is damaged: every intact frame is still written and every
+    lost or damaged one is named on stderr.
+    """
+    _check_threads(threads)
     from .codec import decode_to_folder
 
     if int8 and precision != "fp32":
@@ -494,7 +557,7 @@ def decode(
         archive,
         output,
         force=force,
-        progress=not quiet,
+        progress=_show_progress(progress, quiet),
         weights=weights,
         device=device,
         bicubic=bicubic,
@@ -511,11 +574,11 @@ def decode(
         + (f", {len(s.damaged)} damaged frames skipped" if s.damaged else "")
     )
     if s.damaged:
-        sys.exit(2)
+        sys.exit(EXIT_DAMAGED)
 
 
 @main.command()
-@click.argument("archive", type=click.Path(dir_okay=False))
+@click.argument("archive", type=PathArg(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--frames", "show_frames", is_flag=True, help="List every frame.")
 def info(archive: str, as_json: bool, show_frames: bool) -> None:
@@ -541,16 +604,21 @@ def info(archive: str, as_json: bool, show_frames: bool) -> None:
         click.echo(f"  {count} x {size}")
     if show_frames:
         for f in d["frame_list"]:
-            click.echo(f"  {f['name']}  {f['size']} {f['mode']}  {f['payload_bytes']:,} bytes")
+            if f.get("damaged"):
+                click.echo(f"  {_show(f['name'])}  DAMAGED: {f['damaged']}")
+            else:
+                click.echo(
+                    f"  {_show(f['name'])}  {f['size']} {f['mode']}  {f['payload_bytes']:,} bytes"
+                )
 
 
 @main.command()
-@click.argument("archive", type=click.Path(dir_okay=False))
+@click.argument("archive", type=PathArg(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def verify(archive: str, as_json: bool) -> None:
     """Check every checksum, the index and every frame's payload (no network is run).
 
-    Exit status: 0 if the archive is intact, 2 if anything is damaged, 1 if it is unreadable.
+    Exit status: 0 if the archive is intact, 3 if anything is damaged, 1 if it is unreadable.
     """
     from .recovery import verify as run
 
@@ -572,16 +640,16 @@ def verify(archive: str, as_json: bool) -> None:
         state = "intact" if r.ok else "DAMAGED"
         click.echo(f"{archive}: {state}: {len(r.intact)} of {r.frames} frames intact")
     if not r.ok:
-        sys.exit(2)
+        sys.exit(EXIT_DAMAGED)
 
 
 @main.command()
-@click.argument("archive", type=click.Path(dir_okay=False))
+@click.argument("archive", type=PathArg(dir_okay=False))
 @click.option(
     "-o",
     "--output",
     required=True,
-    type=click.Path(dir_okay=False),
+    type=PathArg(dir_okay=False),
     help="Archive to write with every intact frame.",
 )
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
@@ -589,7 +657,7 @@ def verify(archive: str, as_json: bool) -> None:
 def recover(archive: str, output: str, force: bool, as_json: bool) -> None:
     """Copy every intact frame of a damaged ARCHIVE into a new archive OUTPUT.
 
-    Exit status: 0 if nothing was lost; 2 if frames were lost or damage was found where no
+    Exit status: 0 if nothing was lost; 3 if frames were lost or damage was found where no
     frame name can be read (OUTPUT is written either way).
     """
     from .recovery import recover as run
@@ -607,4 +675,4 @@ def recover(archive: str, output: str, force: bool, as_json: bool) -> None:
             + (f", {len(r.lost)} lost" if r.lost else "")
         )
     if r.lost or r.unnamed_damage:
-        sys.exit(2)
+        sys.exit(EXIT_DAMAGED)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import SrcodecError
 from .frames import to_rgb
 
 #: Low-resolution pixels one forward pass may hold (about 1 GB of activations for 16x64).
 DEFAULT_TILE = 512
+#: Smallest tile: below it the margins dwarf the tile and restoring gets needlessly slow.
+MIN_TILE = 16
 #: Low-resolution pixels of equal-size frames batched into one forward pass: a GPU wants large
 #: batches; on a CPU one 200x200 frame at a time is faster than six together (the activations
 #: of one frame stay in cache), so CPU engines batch only frames smaller than this.
@@ -42,7 +45,11 @@ class TiledRestorer:
     def __init__(self, scale: int, margin: int, tile: int = DEFAULT_TILE) -> None:
         self.scale = scale
         self.margin = margin
-        self.tile = max(16, tile)
+        if tile < MIN_TILE:
+            raise SrcodecError(
+                f"tile must be at least {MIN_TILE} low-resolution pixels, got {tile}"
+            )
+        self.tile = tile
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError

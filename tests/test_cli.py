@@ -99,7 +99,7 @@ def test_damaged_archive_exit_code(run, sample_frames, tmp_path, tiny_weights):
     data[len(data) // 2] ^= 0xFF
     out.write_bytes(bytes(data))
     r = run("decode", out, "--bicubic", "-q")
-    assert r.exit_code == 2 and "damaged vtest_07" in r.output
+    assert r.exit_code == 3 and "damaged vtest_07" in r.output
     assert len(list((tmp_path / "a").iterdir())) == 3
 
 

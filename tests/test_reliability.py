@@ -163,7 +163,7 @@ def test_verify_names_a_damaged_frame(archive):
     assert "checksum" in report.damaged[0][1] and len(report.intact) == 5
     assert report.damaged_regions[0].name == records[3].name
     r = invoke("verify", path, "--json")
-    assert r.exit_code == 2 and json.loads(r.output)["damaged"][0]["name"] == records[3].name
+    assert r.exit_code == 3 and json.loads(r.output)["damaged"][0]["name"] == records[3].name
 
 
 def test_verify_reports_an_unusable_index(archive):
@@ -175,7 +175,7 @@ def test_verify_reports_an_unusable_index(archive):
     assert not report.ok and not report.index_ok and "index unusable" in report.index_problem
     assert report.intact == [r.name for r in records] and not report.damaged
     r = invoke("verify", path)
-    assert r.exit_code == 2 and "index unusable" in r.output
+    assert r.exit_code == 3 and "index unusable" in r.output
 
 
 def test_verify_compares_the_index_with_the_chunks(tmp_path):
@@ -326,7 +326,7 @@ def test_recover_cli(archive, tmp_path):
     path.write_bytes(bytes(raw))
     out = tmp_path / "fixed.src"
     r = invoke("recover", path, "-o", out)
-    assert r.exit_code == 2 and f"lost {records[0].name}" in r.output and "5 frames" in r.output
+    assert r.exit_code == 3 and f"lost {records[0].name}" in r.output and "5 frames" in r.output
     r = invoke("recover", path, "-o", out)
     assert r.exit_code == 1 and "exists" in r.output
     r = invoke("recover", path, "-o", out, "--force", "--json")
@@ -538,7 +538,7 @@ def test_crafted_names_never_escape_the_output_folder(tmp_path):
         "work/out/ok2.png",
     ]
     r = invoke("decode", path, "-o", tmp_path / "cli", "--bicubic", "-q")
-    assert r.exit_code == 2 and "\x1b" not in r.output and "\\x1b" in r.output
+    assert r.exit_code == 3 and "\x1b" not in r.output and "\\x1b" in r.output
     assert srcodec.verify(path).damaged[0][0] == BAD_NAMES[0]
 
 
