@@ -59,6 +59,8 @@ TRAILER_SIZE = _CHUNK_OVERHEAD + _TAIL_DATA.size  # the whole TAIL chunk: 24 byt
 # Chunk types a resynchronising scan looks for after damage (docs/reliability.md).
 _RESYNC_TAGS = re.compile(b"FRAM|INDX|TAIL")
 _RESYNC_BLOCK = 1 << 20
+#: Why bytes from a second preamble on are not this archive's.
+FOREIGN = "another archive starts here (files concatenated?): foreign data, not read as frames"
 
 _MODE_CODES = {"L": 1, "RGB": 3}
 _MODES = {code: mode for mode, code in _MODE_CODES.items()}
@@ -523,9 +525,13 @@ class ArchiveReader:
         index_offset, count = _TAIL_DATA.unpack(data)
         if not self._data_start <= index_offset <= tail_offset - _CHUNK_OVERHEAD:
             raise _Damage(f"trailer points outside the file (offset {index_offset})")
-        ctype, data, _ = self._read_chunk(index_offset, tail_offset - index_offset)
+        ctype, data, end = self._read_chunk(index_offset, tail_offset - index_offset)
         if ctype != _INDX:
             raise _Damage(f"trailer points to a {_show(ctype)} chunk, not INDX")
+        if end != tail_offset:
+            # An archive's index is followed by its trailer: anything else means bytes were
+            # added after an index (e.g. two archives concatenated), never to be trusted.
+            raise _Damage(f"the index at offset {index_offset} is not followed by the trailer")
         entries = self._parse_index(data, count, index_offset)
         self._index_offset = index_offset
         return entries
@@ -568,7 +574,12 @@ class ArchiveReader:
             try:
                 ctype, data, end = self._read_chunk(offset)
             except _Damage as exc:
-                end = self._resync(offset + 1)
+                if self._pread(offset, len(MAGIC)) == MAGIC:
+                    # Another archive's preamble: what follows is foreign data with its own
+                    # header and model, never adopted as this archive's frames.
+                    result.damaged.append(DamagedRegion(offset, self.file_size, FOREIGN))
+                    break
+                end = self._next_chunk_or_archive(offset + 1)
                 salvaged = self._salvage(offset, end, seen)
                 if salvaged is not None:
                     result.salvaged.append(salvaged)
@@ -610,6 +621,19 @@ class ArchiveReader:
                 return candidate
             pos += _RESYNC_BLOCK
         return self.file_size
+
+    def _next_chunk_or_archive(self, start: int) -> int:
+        """Where the scan resumes after damage at ``start - 1``: the next valid chunk, or the
+        preamble of another archive if one comes first (so its frames are never adopted)."""
+        found = self._resync(start)
+        pos = start
+        while pos < found:
+            block = self._pread(pos, min(_RESYNC_BLOCK, found - pos) + len(MAGIC) - 1)
+            at = block.find(MAGIC)
+            if at >= 0 and pos + at < found:
+                return pos + at
+            pos += _RESYNC_BLOCK
+        return found
 
     def _salvage(self, offset: int, end: int, seen: set[str]) -> IndexEntry | None:
         """A FRAM chunk at ``offset`` whose length field alone is damaged: its CRC verifies when
