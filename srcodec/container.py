@@ -442,6 +442,9 @@ class ArchiveReader:
         self._lock = threading.Lock()
         self.index_recovered = False
         self.damage: str | None = None
+        self.index_problem: str | None = None
+        #: Unreadable byte ranges found by the scan when the index was unusable.
+        self.scan_damage: list[DamagedRegion] = []
         try:
             self.file_size = os.fstat(self._fh.fileno()).st_size
             self.format_version = self._read_preamble()
@@ -462,6 +465,8 @@ class ArchiveReader:
                 self.index_recovered = True
                 found = self.scan()
                 self._entries = found.frames
+                self.index_problem = str(exc)
+                self.scan_damage = found.damaged
                 self.damage = f"index unusable ({exc})" + _describe(found)
             self._positions = {e.name: i for i, e in enumerate(self._entries)}
         except BaseException:
@@ -739,6 +744,17 @@ class ArchiveReader:
         if e.name and record.name != e.name:
             raise _Damage(f"the chunk holds frame {record.name!r}")
         return record
+
+    def losses(self) -> list[tuple[str | None, str]]:
+        """What, beyond frames that fail when read, makes this archive not whole, as ``verify``
+        names it: (frame name or None, why) for an unusable index and for every damaged byte
+        range the scan skipped (named by the frame whose chunk starts there, when readable)."""
+        if not self.index_recovered:
+            return []
+        lost: list[tuple[str | None, str]] = [(None, f"index unusable ({self.index_problem})")]
+        for d in self.scan_damage:
+            lost.append((d.name, f"bytes {d.offset}..{d.end} of {self.path}: {d.reason}"))
+        return lost
 
     def records(self) -> Iterator[tuple[str, FrameRecord | CorruptError]]:
         """(name, record) for every frame in order, with a ``CorruptError`` in place of the
