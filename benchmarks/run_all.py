@@ -27,8 +27,8 @@ import bench_speed
 import torch
 from common import DEFAULT_SETS, DOCS, Progress, find_models, load_set, machine, rel
 
-from srcodec.codec import DEFAULT_CODEC
 from srcodec.lowres import get_codec
+from srcodec.writer import DEFAULT_CODEC
 
 
 def summary(size: dict, quality: dict, rd: dict) -> list[str]:

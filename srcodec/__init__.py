@@ -5,22 +5,27 @@ for name, frame in srcodec.decode("archive.src"): ...
 srcodec.open("archive.src")[0]
 """
 
+from ._version import __version__
 from .arch import EDSRConfig
-from .codec import Archive, EncodeSummary, append, decode, decode_to_folder, encode, open
-from .container import FrameNotFoundError
-from .engine import make_restorer
+from .archive import Archive, decode, open
+from .container import FrameNotFoundError, Header
 from .errors import CorruptError, DataError, FormatError, FrameError, ModelError, SrcodecError
 from .lowres import LowresCodec, available_codecs, get_codec, register_codec
 from .metrics import psnr
 from .recovery import RecoverReport, VerifyReport, recover, verify
 from .registry import ModelInfo, list_models, load_model, resolve, save_model
 from .resample import downscale, upscale
+from .tiling import TiledRestorer
+from .tofolder import DecodeSummary, decode_to_folder
+from .writer import EncodeSummary, append, encode
 
-# Torch-backed names are imported on first use, so that decoding with onnxruntime needs no torch.
+# Imported on first use: torch-backed names, so that decoding with onnxruntime needs no torch,
+# and the engine chooser, so that reading, verifying and recovering archives load no engine.
 _LAZY = {
     "EDSR": "model",
     "Restorer": "torchengine",
     "TrainConfig": "training",
+    "make_restorer": "engine",
     "train": "training",
 }
 
@@ -38,19 +43,23 @@ __all__ = [
     "Archive",
     "CorruptError",
     "DataError",
+    "DecodeSummary",
     "EDSRConfig",
     "EncodeSummary",
     "FormatError",
     "FrameError",
     "FrameNotFoundError",
+    "Header",
     "LowresCodec",
     "ModelError",
     "ModelInfo",
     "RecoverReport",
     "Restorer",
     "SrcodecError",
+    "TiledRestorer",
     "TrainConfig",
     "VerifyReport",
+    "__version__",
     "append",
     "available_codecs",
     "decode",

@@ -420,11 +420,11 @@ def encode(
 ) -> None:
     """Encode frames (a folder, or image files) into one archive."""
     show = _show_progress(progress, quiet)
-    from .codec import DEFAULT_CODEC
-    from .codec import append as run_append
-    from .codec import encode as run
     from .errors import FrameError
     from .lowres import codec_class
+    from .writer import DEFAULT_CODEC
+    from .writer import append as run_append
+    from .writer import encode as run
 
     codec: dict = {"id": codec_id or DEFAULT_CODEC}
     if level is not None:
@@ -547,8 +547,9 @@ def decode(
     Exit status 3 if the archive is damaged: every intact frame is still written and every
     lost or damaged one is named on stderr.
     """
+    from .tofolder import decode_to_folder
+
     _check_threads(threads)
-    from .codec import decode_to_folder
 
     if int8 and precision != "fp32":
         raise click.UsageError("--int8 is --precision int8: give one of them")
@@ -583,7 +584,7 @@ def decode(
 @click.option("--frames", "show_frames", is_flag=True, help="List every frame.")
 def info(archive: str, as_json: bool, show_frames: bool) -> None:
     """Describe an archive: header, model, codec, frames and sizes."""
-    from .codec import open as open_archive
+    from .archive import open as open_archive
 
     with open_archive(archive) as a:
         d = a.info()

@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 from .atomic import AtomicFile, exists_error
 from .errors import CorruptError, FormatError, FrameError, SrcodecError
+from .pixels import CHANNELS, MODES
 
 __all__ = [
     "FORMAT_VERSION",
@@ -61,9 +62,6 @@ _RESYNC_TAGS = re.compile(b"FRAM|INDX|TAIL")
 _RESYNC_BLOCK = 1 << 20
 #: Why bytes from a second preamble on are not this archive's.
 FOREIGN = "another archive starts here (files concatenated?): foreign data, not read as frames"
-
-_MODE_CODES = {"L": 1, "RGB": 3}
-_MODES = {code: mode for mode, code in _MODE_CODES.items()}
 
 
 class FrameNotFoundError(SrcodecError, LookupError):
@@ -145,7 +143,7 @@ class FrameRecord:
 
     @property
     def channels(self) -> int:
-        return _MODE_CODES[self.mode]
+        return CHANNELS[self.mode]
 
 
 @dataclass(frozen=True)
@@ -235,11 +233,11 @@ def _pack_frame(record: FrameRecord) -> bytes:
     problem = _check_size(record.width, record.height)
     if problem:
         raise FrameError(f"frame {record.name!r}: {problem}")
-    if record.mode not in _MODE_CODES:
+    if record.mode not in CHANNELS:
         raise FrameError(f"frame {record.name!r}: mode {record.mode!r} is not 'L' or 'RGB'")
     if not isinstance(record.payload, (bytes, bytearray, memoryview)):
         raise FrameError(f"frame {record.name!r}: payload must be bytes")
-    fixed = _FRAME_FIXED.pack(record.width, record.height, _MODE_CODES[record.mode])
+    fixed = _FRAME_FIXED.pack(record.width, record.height, CHANNELS[record.mode])
     data = b"".join((_U16.pack(len(name)), name, fixed, record.payload))
     if len(data) > MAX_CHUNK_BYTES:
         raise FrameError(f"frame {record.name!r}: payload of {len(data)} bytes is too large")
@@ -270,10 +268,10 @@ def _unpack_frame(data: bytes) -> FrameRecord:
     problem = _check_size(width, height)
     if problem:
         raise _Damage(problem)
-    if code not in _MODES:
+    if code not in MODES:
         raise _Damage(f"unknown mode code {code}")
     payload = data[pos + _FRAME_FIXED.size :]
-    return FrameRecord(name=name, width=width, height=height, mode=_MODES[code], payload=payload)
+    return FrameRecord(name=name, width=width, height=height, mode=MODES[code], payload=payload)
 
 
 def _pack_index(entries: list[IndexEntry]) -> bytes:

@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .codec import output_name_problem
 from .container import ArchiveReader, ArchiveWriter, DamagedRegion, FrameRecord, IndexEntry
 from .errors import CorruptError
 from .lowres import LowresCodec, get_codec
+from .names import output_name_problem
 from .resample import lowres_size
 
 __all__ = ["RecoverReport", "VerifyReport", "recover", "verify"]

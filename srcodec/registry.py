@@ -59,6 +59,12 @@ def split_id(model_id: str) -> tuple[str, str | None]:
     return name, (sha.lower() or None)
 
 
+def short_id(model_id: str) -> str:
+    """``name@sha`` with the hash cut to its first 12 hex digits, as messages show a model."""
+    name, sha = split_id(model_id)
+    return f"{name}@{(sha or '')[:12]}"
+
+
 def _read_card(data: bytes, path: Path) -> dict:
     # safetensors' layout: u64 header length, JSON header whose "__metadata__" holds our card.
     if len(data) < 8:

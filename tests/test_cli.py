@@ -28,7 +28,7 @@ def test_encode_info_decode(run, sample_frames, tmp_path, tiny_weights):
     r = run("info", out, "--json")
     info = json.loads(r.output)
     assert info["frames"] == 4 and info["sizes"] == {"400x400 RGB": 4}
-    assert info["model_id"].startswith("tiny-test-x2@") and info["codec"]["id"] == "jxl"
+    assert info["model_id"].startswith("tiny-test-x2@") and info["codec"]["id"] == "srcodec.jxl"
     assert info["file_bytes"] == out.stat().st_size
     r = run("info", out)
     assert "tiny-test-x2@" in r.output and "4 x 400x400 RGB" in r.output
@@ -58,7 +58,8 @@ def test_codec_and_level_options(run, sample_frames, tmp_path, tiny_weights):
         "-q",
     )
     assert r.exit_code == 0, r.output
-    assert json.loads(run("info", out, "--json").output)["codec"] == {"id": "png", "level": 6}
+    codec = json.loads(run("info", out, "--json").output)["codec"]
+    assert codec == {"id": "srcodec.png", "level": 6}
     r = run(
         "encode",
         *sample_frames,

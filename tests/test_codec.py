@@ -46,7 +46,7 @@ def test_round_trip_names_sizes_modes_order(frames_dir, tmp_path, tiny_weights, 
     for name, frame in restored:
         assert frame.shape == originals[name].shape and frame.dtype == np.uint8
     with srcodec.open(out, weights=[tiny_weights]) as a:
-        assert a.header.codec["id"] == codec
+        assert a.header.codec["id"] == f"srcodec.{codec}"
         for name, original in originals.items():  # the stored low-res frame is lossless
             assert np.array_equal(a.lowres(name), downscale(original))
 
@@ -230,3 +230,39 @@ def test_decode_uses_a_given_restorer(tmp_path, frames_dir, tiny_weights):
     with srcodec.open(out, weights=[tiny_weights], device="cpu") as a:
         expected = a["frame2.png"]
     assert np.array_equal(np.asarray(Image.open(tmp_path / "out" / "frame2.png")), expected)
+
+
+@pytest.mark.parametrize("short", ["jxl", "png"])
+def test_archive_with_a_short_codec_id_still_decodes_verifies_recovers_and_appends(
+    photo, tmp_path, tiny_weights, short
+):
+    """Archives written before the codec ids were namespaced record ``{"id": "jxl", ...}``."""
+    from srcodec.container import ArchiveReader, ArchiveWriter, FrameRecord, Header
+    from srcodec.registry import inspect_weights
+
+    codec = srcodec.get_codec(short)
+    config = {**codec.get_config(), "id": short}
+    header = Header(inspect_weights(tiny_weights).id, 2, config, "2024-05-01T12:00:00+00:00", "0")
+    frames = {"a": photo[:64, :80], "b": photo[64:128, :80, 1]}
+    path = tmp_path / "old.src"
+    with ArchiveWriter(path, header) as writer:
+        for name, frame in frames.items():
+            h, w = frame.shape[:2]
+            mode = "L" if frame.ndim == 2 else "RGB"
+            writer.add(FrameRecord(name, w, h, mode, codec.encode(downscale(frame))))
+
+    with srcodec.open(path) as archive:
+        assert archive.codec == codec and archive.info()["codec"] == config
+        for name, frame in frames.items():
+            np.testing.assert_array_equal(archive.lowres(name), downscale(frame))
+    assert [n for n, _ in srcodec.decode(path, bicubic=True)] == ["a", "b"]
+    assert srcodec.verify(path).ok
+    assert srcodec.recover(path, tmp_path / "copy.src").recovered == ["a", "b"]
+
+    srcodec.append([("c", photo[:32, :32])], path, codec=short)
+    srcodec.append([("d", photo[:32, :32])], path, codec=f"srcodec.{short}")
+    with ArchiveReader(path) as reader:
+        assert reader.header.codec == config  # the archive's own config, kept verbatim
+        assert reader.names == ["a", "b", "c", "d"]
+    with pytest.raises(SrcodecError, match="cannot append"):
+        srcodec.append([("e", photo[:32, :32])], path, codec="zstd")

@@ -84,7 +84,7 @@ def test_grad_filter_beats_no_filter_on_smooth_frames():
 
 
 def test_config_round_trip_and_registry():
-    assert {"png", "zstd"} <= set(available_codecs())
+    assert {"srcodec.png", "srcodec.zstd"} <= set(available_codecs())
     for spec in CODEC_SPECS:
         codec = get_codec(spec)
         config = codec.get_config()
@@ -92,12 +92,12 @@ def test_config_round_trip_and_registry():
         again = get_codec(dict(config))
         assert type(again) is type(codec) and again.get_config() == config
     assert get_codec("zstd").get_config() == {
-        "id": "zstd",
+        "id": "srcodec.zstd",
         "level": 19,
         "filter": "grad",
         "decorrelate": True,
     }
-    assert get_codec("png").get_config() == {"id": "png", "level": 9}
+    assert get_codec("png").get_config() == {"id": "srcodec.png", "level": 9}
     assert ZstdCodec.from_config({"level": 5}).level == 5
 
 
@@ -239,3 +239,34 @@ def test_every_single_byte_flip_is_detected(spec):
         bad[i] ^= 0x01
         with pytest.raises(CorruptError):
             codec.decode(bytes(bad), 6, 5, 3)
+
+
+@pytest.mark.parametrize("short", ["png", "zstd", "webp", "jxl"])
+def test_short_names_and_canonical_ids_give_equal_codecs(short):
+    canonical = f"srcodec.{short}"
+    assert canonical in available_codecs() and short not in available_codecs()
+    assert lowres.canonical_id(short) == canonical
+    assert get_codec(short) == get_codec(canonical)
+    assert lowres.codec_class(short) is lowres.codec_class(canonical)
+    # An older archive's config, with the short id, rebuilds the same codec, recorded canonically.
+    old = {**get_codec(short).get_config(), "id": short}
+    assert get_codec(old) == get_codec(canonical)
+    assert get_codec(old).get_config()["id"] == canonical
+
+
+def test_unknown_codec_is_refused_with_the_known_ids_and_aliases():
+    with pytest.raises(FormatError, match=r"'srcodec\.heif'.*srcodec\.jxl \(jxl\)"):
+        get_codec("srcodec.heif")
+    with pytest.raises(FormatError, match="given to codec 'srcodec.png'"):
+        PngCodec.from_config({"id": "zstd"})
+
+
+def test_an_alias_cannot_be_taken_by_another_codec():
+    class Impostor(PngCodec):
+        codec_id = "test-impostor"
+        aliases = ("zstd",)
+
+    with pytest.raises(ValueError, match="'zstd' already names codec 'srcodec.zstd'"):
+        register_codec(Impostor)
+    assert "test-impostor" not in available_codecs()
+    assert isinstance(get_codec("zstd"), ZstdCodec)

@@ -63,9 +63,9 @@ def test_defaults_are_smaller_than_png_on_a_real_photo(spec, photo):
 
 
 def test_registry_and_configs():
-    assert {"png", "zstd", "webp", "jxl"} <= set(available_codecs())
-    assert get_codec("webp").get_config() == {"id": "webp", "method": 4, "quality": 100}
-    assert get_codec("jxl").get_config() == {"id": "jxl", "effort": 7}
+    assert {f"srcodec.{c}" for c in ("png", "zstd", "webp", "jxl")} <= set(available_codecs())
+    assert get_codec("webp").get_config() == {"id": "srcodec.webp", "method": 4, "quality": 100}
+    assert get_codec("jxl").get_config() == {"id": "srcodec.jxl", "effort": 7}
     for spec in ({"id": "webp", "method": 6, "quality": 50}, {"id": "jxl", "effort": 3}):
         codec = get_codec(spec)
         assert get_codec(codec.get_config()) == codec

@@ -25,10 +25,10 @@ from PIL import Image
 
 import srcodec
 from srcodec.cli import main
-from srcodec.codec import output_name_problem, safe_output_name
 from srcodec.container import TRAILER_SIZE, ArchiveReader, ArchiveWriter, FrameRecord, Header
 from srcodec.errors import CorruptError, FormatError, FrameError, ModelError, SrcodecError
 from srcodec.lowres import get_codec
+from srcodec.names import output_name_problem, safe_output_name
 from srcodec.resample import downscale, lowres_size
 
 # --- building archives -------------------------------------------------------------------------

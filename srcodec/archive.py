@@ -1,0 +1,266 @@
+"""Reading archives: ``Archive`` gives random access to the frames of a .src archive and
+restores them with the model its header names (``open``); ``decode`` iterates over them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import deque
+from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .container import ArchiveReader, FrameRecord
+from .errors import CorruptError, ModelError, SrcodecError
+from .lowres import get_codec
+from .registry import ModelInfo, inspect_weights, resolve, short_id, split_id
+from .resample import lowres_size, upscale
+from .tiling import TiledRestorer
+
+__all__ = ["Archive", "decode", "open"]
+
+#: Low-resolution pixels upscaled in one batch of equal-size frames by ``--bicubic`` (the network
+#: batches by its restorer's ``batch_pixels``).
+BATCH_PIXELS = 512 * 512
+#: Frames read and decoded ahead of the network (and, in tofolder.py, PNGs written behind it).
+PREFETCH_FRAMES = 8
+
+
+class Archive:
+    """An open archive: frames by position or name, restored on demand.
+
+    ``archive[i]`` / ``archive["name"]`` restore one frame; ``lowres(i)`` gives the stored
+    low-resolution frame; the model is loaded once, on first use. ``engine``, ``precision`` and
+    ``threads`` choose how it runs (``srcodec.engine.make_restorer``); ``restorer``, one already
+    made for the archive's model, is used as it is (a model loaded once for many archives).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        weights: Iterable = (),
+        device: str = "auto",
+        bicubic: bool = False,
+        tile: int | None = None,
+        engine: str = "auto",
+        precision: str = "fp32",
+        threads: int | None = None,
+        self_ensemble: bool = False,
+        restorer: TiledRestorer | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.reader = ArchiveReader(self.path)
+        self.header = self.reader.header
+        self.codec = get_codec(self.header.codec)
+        self.weights, self.device, self.bicubic, self.tile = list(weights), device, bicubic, tile
+        self.engine, self.precision, self.threads = engine, precision, threads
+        self.self_ensemble = self_ensemble
+        self._restorer: TiledRestorer | None = restorer
+
+    @property
+    def names(self) -> list[str]:
+        return self.reader.names
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def model_info(self) -> ModelInfo:
+        """The model the header asks for, found among installed and ``weights`` files."""
+        try:
+            return resolve(self.header.model_id, self.weights)
+        except ModelError:
+            given = ", ".join(f"{w} is {inspect_weights(w).short_id}" for w in self.weights)
+            raise ModelError(
+                f"{self.path} needs model {short_id(self.header.model_id)}, which is not "
+                "installed" + (f" ({given})" if given else "; give its weights file with --weights")
+            ) from None
+
+    @property
+    def restorer(self) -> TiledRestorer:
+        if self._restorer is None:
+            # Imported here: reading, verifying and recovering archives need no engine.
+            from .engine import make_restorer
+
+            info = self.model_info()
+            # The hash checked is the one the archive asks for, read from the weights file as
+            # it is loaded (a file swapped after it was found is refused), or the model id
+            # embedded in the ONNX export.
+            _, sha = split_id(self.header.model_id)
+            expected = sha if sha and re.fullmatch(r"[0-9a-f]{64}", sha) else info.sha256
+            self._restorer = make_restorer(
+                info,
+                self.device,
+                self.engine,
+                self.precision,
+                tile=self.tile,
+                threads=self.threads,
+                self_ensemble=self.self_ensemble,
+                expected_sha256=expected,
+            )
+        return self._restorer
+
+    def lowres(self, key: int | str) -> np.ndarray:
+        """The stored low-resolution frame (``CorruptError`` naming it if damaged)."""
+        return self._decode_record(self.reader.read(key))
+
+    def _decode_record(self, record: FrameRecord) -> np.ndarray:
+        lw, lh = lowres_size(record.width, record.height, self.header.scale)
+        try:
+            return self.codec.decode(record.payload, lw, lh, record.channels)
+        except CorruptError as exc:
+            raise CorruptError(f"frame {record.name!r} of {self.path}: {exc}") from None
+
+    def _restore(self, lrs: list[np.ndarray], records: list[FrameRecord]) -> list[np.ndarray]:
+        sizes = [(r.width, r.height) for r in records]
+        if self.bicubic:
+            return [
+                upscale(lr, size, self.header.scale) for lr, size in zip(lrs, sizes, strict=True)
+            ]
+        return self.restorer.restore_batch(lrs, sizes)
+
+    def __getitem__(self, key: int | str) -> np.ndarray:
+        record = self.reader.read(key)
+        return self._restore([self._decode_record(record)], [record])[0]
+
+    def frames(
+        self,
+        on_damage: Callable[[str, SrcodecError], None] | None = None,
+        skip: Collection[str] = (),
+    ) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, restored frame) in order, frames of equal size restored in batches.
+
+        A damaged frame raises ``CorruptError``, or, with ``on_damage``, is reported to it and
+        skipped so that every intact frame still comes out. Frames named in ``skip`` are
+        neither read nor restored.
+        """
+        batch: list[tuple[FrameRecord, np.ndarray]] = []
+        budget = BATCH_PIXELS if self.bicubic else self.restorer.batch_pixels
+
+        def flush() -> Iterator[tuple[str, np.ndarray]]:
+            out = self._restore([lr for _, lr in batch], [r for r, _ in batch])
+            yield from ((r.name, img) for (r, _), img in zip(batch, out, strict=True))
+            batch.clear()
+
+        # Low-resolution decoding runs ahead in a thread while the network works; the file is
+        # read on this thread only, so random access (``archive[i]``) between frames is safe.
+        records = iter(self.reader.records())
+        ahead: deque[tuple[str, FrameRecord | CorruptError, Future | None]] = deque()
+
+        def read_ahead() -> None:
+            while len(ahead) < PREFETCH_FRAMES:
+                item = next(records, None)
+                if item is None:
+                    return
+                name, record = item
+                if name in skip:
+                    continue
+                if isinstance(record, CorruptError):
+                    ahead.append((name, record, None))
+                else:
+                    ahead.append((name, record, pool.submit(self._decode_record, record)))
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="srcodec-read")
+        try:
+            read_ahead()
+            while ahead:
+                name, record, decoding = ahead.popleft()
+                try:
+                    if decoding is None:
+                        raise record  # type: ignore[misc]
+                    lr = decoding.result()
+                except CorruptError as exc:
+                    if on_damage is None:
+                        raise
+                    on_damage(name, exc)
+                    read_ahead()
+                    continue
+                read_ahead()
+                if batch and (
+                    lr.shape != batch[0][1].shape
+                    or (len(batch) + 1) * lr.shape[0] * lr.shape[1] > budget
+                ):
+                    yield from flush()
+                batch.append((record, lr))  # type: ignore[arg-type]
+            if batch:
+                yield from flush()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def info(self) -> dict:
+        """A JSON-safe description: header, model, codec, frames and their sizes."""
+        frames, sizes = [], {}
+        for name, record in self.reader.records():
+            entry = self.reader.entry(name)
+            if isinstance(record, CorruptError):
+                frames.append(
+                    {
+                        "name": name,
+                        "size": None,
+                        "mode": None,
+                        "damaged": str(record),
+                        "payload_bytes": entry.payload_size,
+                    }
+                )
+                continue
+            size = f"{record.width}x{record.height} {record.mode}"
+            sizes[size] = sizes.get(size, 0) + 1
+            frames.append(
+                {
+                    "name": name,
+                    "size": f"{record.width}x{record.height}",
+                    "mode": record.mode,
+                    "payload_bytes": entry.payload_size,
+                }
+            )
+        return {
+            "path": str(self.path),
+            "format_version": self.reader.format_version,
+            "file_bytes": self.reader.file_size,
+            "model_id": self.header.model_id,
+            "scale": self.header.scale,
+            "codec": self.header.codec,
+            "created": self.header.created,
+            "srcodec_version": self.header.srcodec_version,
+            "frames": len(frames),
+            "payload_bytes": sum(f["payload_bytes"] for f in frames),
+            "sizes": sizes,
+            "damaged": [f["name"] for f in frames if f.get("damaged")],
+            "index_recovered": self.reader.index_recovered,
+            "damage": self.reader.damage,
+            "frame_list": frames,
+        }
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open(path: str | os.PathLike, **kwargs) -> Archive:  # noqa: A001 - mirrors io.open
+    """Open an archive for random access: ``srcodec.open("a.src")[0]``.
+
+    ``kwargs`` are ``Archive``'s. Returns the ``Archive`` (a context manager). Raises
+    ``FormatError`` if ``path`` is not an archive this version reads or its codec is unknown,
+    ``CorruptError`` if its header is damaged, and ``OSError`` if it cannot be opened.
+    """
+    return Archive(path, **kwargs)
+
+
+def decode(path: str | os.PathLike, **kwargs) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield (name, restored uint8 frame) for every frame of the archive, in order.
+
+    ``kwargs`` are ``Archive``'s, and ``on_damage`` as ``Archive.frames`` takes it. Raises what
+    ``open`` raises, ``ModelError`` if the archive's model is not found, and ``CorruptError``
+    for a damaged frame (unless ``on_damage`` is given).
+    """
+    on_damage = kwargs.pop("on_damage", None)
+    with Archive(path, **kwargs) as archive:
+        yield from archive.frames(on_damage)
