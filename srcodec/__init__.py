@@ -9,7 +9,15 @@ from ._version import __version__
 from .arch import EDSRConfig
 from .archive import Archive, decode, open
 from .container import FrameNotFoundError, Header
-from .errors import CorruptError, DataError, FormatError, FrameError, ModelError, SrcodecError
+from .errors import (
+    CorruptError,
+    DamagedArchiveError,
+    DataError,
+    FormatError,
+    FrameError,
+    ModelError,
+    SrcodecError,
+)
 from .lowres import LowresCodec, available_codecs, get_codec, register_codec
 from .metrics import psnr
 from .recovery import RecoverReport, VerifyReport, recover, verify
@@ -42,6 +50,7 @@ __all__ = [
     "EDSR",
     "Archive",
     "CorruptError",
+    "DamagedArchiveError",
     "DataError",
     "DecodeSummary",
     "EDSRConfig",

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .container import ArchiveReader, FrameRecord
-from .errors import CorruptError, ModelError, SrcodecError
+from .errors import CorruptError, DamagedArchiveError, ModelError
 from .lowres import get_codec
 from .registry import ModelInfo, inspect_weights, resolve, short_id, split_id
 from .resample import lowres_size, upscale
@@ -122,21 +122,55 @@ class Archive:
             ]
         return self.restorer.restore_batch(lrs, sizes)
 
+    def _record(self, key: int | str) -> FrameRecord:
+        if isinstance(key, int) and not -len(self) <= key < len(self):
+            raise IndexError(f"frame {key} is out of range: {self.path} has {len(self)} frames")
+        return self.reader.read(key)
+
     def __getitem__(self, key: int | str) -> np.ndarray:
-        record = self.reader.read(key)
+        """The restored frame at position ``key`` (``IndexError`` out of range) or of name
+        ``key`` (``FrameNotFoundError``); ``CorruptError`` if it is damaged."""
+        record = self._record(key)
         return self._restore([self._decode_record(record)], [record])[0]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in self.reader._positions
+
+    def __iter__(self) -> Iterator[tuple[str, np.ndarray]]:
+        """``for name, frame in archive``: ``frames()``."""
+        return self.frames()
 
     def frames(
         self,
-        on_damage: Callable[[str, SrcodecError], None] | None = None,
+        on_damage: Callable[[str | None, CorruptError], None] | None = None,
         skip: Collection[str] = (),
     ) -> Iterator[tuple[str, np.ndarray]]:
         """(name, restored frame) in order, frames of equal size restored in batches.
 
-        A damaged frame raises ``CorruptError``, or, with ``on_damage``, is reported to it and
-        skipped so that every intact frame still comes out. Frames named in ``skip`` are
-        neither read nor restored.
+        Every intact frame comes out, whatever is damaged. What is not (a damaged frame, an
+        unusable index, byte ranges a scan had to skip, a file that ends early) is, with
+        ``on_damage``, reported to ``on_damage(name, error)`` as it is found (``name`` None
+        where no frame name can be read: ``error`` then gives the byte range); without it,
+        ``DamagedArchiveError`` listing all of it is raised after the last intact frame.
+        Frames named in ``skip`` are neither read nor restored.
         """
+        lost: list[tuple[str | None, str]] = []
+
+        def damaged(name: str | None, exc: CorruptError) -> None:
+            if on_damage is None:
+                lost.append((name, str(exc)))
+            else:
+                on_damage(name, exc)
+
+        for name, why in self.reader.losses():
+            damaged(name, CorruptError(why))
+        yield from self._intact_frames(damaged, skip)
+        if lost:
+            raise DamagedArchiveError(self.path, lost)
+
+    def _intact_frames(
+        self, damaged: Callable[[str | None, CorruptError], None], skip: Collection[str]
+    ) -> Iterator[tuple[str, np.ndarray]]:
         batch: list[tuple[FrameRecord, np.ndarray]] = []
         budget = BATCH_PIXELS if self.bicubic else self.restorer.batch_pixels
 
@@ -173,9 +207,7 @@ class Archive:
                         raise record  # type: ignore[misc]
                     lr = decoding.result()
                 except CorruptError as exc:
-                    if on_damage is None:
-                        raise
-                    on_damage(name, exc)
+                    damaged(name, exc)
                     read_ahead()
                     continue
                 read_ahead()
@@ -258,8 +290,9 @@ def decode(path: str | os.PathLike, **kwargs) -> Iterator[tuple[str, np.ndarray]
     """Yield (name, restored uint8 frame) for every frame of the archive, in order.
 
     ``kwargs`` are ``Archive``'s, and ``on_damage`` as ``Archive.frames`` takes it. Raises what
-    ``open`` raises, ``ModelError`` if the archive's model is not found, and ``CorruptError``
-    for a damaged frame (unless ``on_damage`` is given).
+    ``open`` raises, ``ModelError`` if the archive's model is not found, and, after every intact
+    frame has been yielded, ``DamagedArchiveError`` listing what is lost if the archive is not
+    whole (unless ``on_damage`` is given: then it is told each loss instead).
     """
     on_damage = kwargs.pop("on_damage", None)
     with Archive(path, **kwargs) as archive:

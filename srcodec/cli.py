@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from .errors import SrcodecError
+from .registry import short_id
 from .tiling import MIN_TILE
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
@@ -359,9 +360,10 @@ def train(
 
 
 def _summary_line(s) -> str:
+    whole = f" (archive now {s.archive_bytes:,} bytes)" if s.added_bytes != s.archive_bytes else ""
     return (
-        f"{s.frames} frames, {s.input_bytes:,} input bytes -> {s.archive_bytes:,} archive "
-        f"bytes ({s.ratio:.2f}x smaller) with model {s.model_id[: s.model_id.find('@') + 13]}"
+        f"{s.frames} frames, {s.input_bytes:,} input bytes -> {s.added_bytes:,} archive "
+        f"bytes ({s.ratio:.2f}x smaller){whole} with model {short_id(s.model_id)}"
     )
 
 
@@ -569,7 +571,7 @@ def decode(
         self_ensemble=self_ensemble,
     )
     for name, why in s.damaged:
-        click.echo(f"damaged {_show(name)}: {why}", err=True)
+        click.echo(f"damaged {_show(name)}: {why}" if name else f"damaged: {why}", err=True)
     click.echo(
         f"{archive}: {len(s.written)} frames restored into {s.folder}"
         + (f", {len(s.damaged)} damaged frames skipped" if s.damaged else "")

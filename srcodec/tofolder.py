@@ -32,7 +32,17 @@ class DecodeSummary:
 
     folder: Path
     written: list[str] = field(default_factory=list)
-    damaged: list[tuple[str, str]] = field(default_factory=list)
+    #: (frame name, why) for each damaged or refused frame; name None for damage no frame
+    #: name can be read from (the why gives the byte range) and for an unusable index.
+    damaged: list[tuple[str | None, str]] = field(default_factory=list)
+
+
+def default_folder(archive: Path) -> Path:
+    """Where an archive restores by default: its name without the suffix, or, for a name with
+    no suffix (which would be the archive itself), the name with ``.restored`` added."""
+    return (
+        archive.with_suffix("") if archive.suffix else archive.with_name(f"{archive.name}.restored")
+    )
 
 
 def decode_to_folder(
@@ -54,7 +64,7 @@ def decode_to_folder(
     overwritten without ``force`` or a file cannot be written.
     """
     path = Path(path)
-    folder = Path(folder) if folder else path.with_suffix("")
+    folder = Path(folder) if folder else default_folder(path)
     with Archive(path, **kwargs) as archive:
         targets, refused = output_targets(archive.names, folder)
         clash = [str(t) for t in targets.values() if t.exists() or t.is_symlink()]
@@ -69,9 +79,10 @@ def decode_to_folder(
         summary.damaged += [(name, f"{why} (in {path})") for name, why in refused.items()]
         bar = tqdm(total=len(targets), disable=not progress, unit="frame", desc="decode")
 
-        def damaged(name: str, exc: SrcodecError) -> None:
+        def damaged(name: str | None, exc: SrcodecError) -> None:
             summary.damaged.append((name, str(exc)))
-            bar.update(1)
+            if name is not None:
+                bar.update(1)
 
         def write(name: str, frame: np.ndarray) -> str:
             try:

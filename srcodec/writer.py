@@ -35,7 +35,9 @@ FrameSource = str | os.PathLike | Iterable
 
 @dataclass
 class EncodeSummary:
-    """What ``encode`` did: frames written, bytes in and out, frames skipped (with why)."""
+    """What ``encode`` or ``append`` did: frames written, their input bytes, the archive's size
+    (``archive_bytes``) and how much this call added to it (``added_bytes``: the whole archive
+    for ``encode``), frames skipped (with why)."""
 
     path: Path
     frames: int
@@ -43,10 +45,12 @@ class EncodeSummary:
     archive_bytes: int
     model_id: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    added_bytes: int = 0
 
     @property
     def ratio(self) -> float:
-        return self.input_bytes / self.archive_bytes if self.archive_bytes else 0.0
+        """Input bytes over the bytes this call added: the new frames' compression ratio."""
+        return self.input_bytes / self.added_bytes if self.added_bytes else 0.0
 
 
 def _iter_inputs(frames: FrameSource) -> Iterator[tuple[str, int, Callable[[], np.ndarray]]]:
@@ -129,7 +133,7 @@ def encode(
         _write_frames(writer, items, lowres, summary, skip_bad, progress)
         if summary.frames == 0:
             raise FrameError(f"no readable frames to write to {output}")
-    summary.archive_bytes = Path(output).stat().st_size
+    summary.archive_bytes = summary.added_bytes = Path(output).stat().st_size
     return summary
 
 
@@ -243,6 +247,7 @@ def append(
             if summary.frames == 0:
                 raise FrameError(f"no readable frames to append to {path}")
     summary.archive_bytes = path.stat().st_size
+    summary.added_bytes = summary.archive_bytes - before.st_size
     return summary
 
 

@@ -37,3 +37,99 @@ def test_concatenated_archives_are_foreign_data_not_adopted(tmp_path, two_archiv
     report = srcodec.verify(c)
     assert not report.ok
     assert any(r.reason == FOREIGN and r.offset == len(first) for r in report.damaged_regions)
+
+
+def run_cli(*args):
+    from click.testing import CliRunner
+
+    from srcodec.cli import main
+
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output
+    return result
+
+
+def truncated(tmp_path, source):
+    with ArchiveReader(source) as reader:
+        last = reader.entry(reader.names[-1])
+    cut = tmp_path / "t.src"
+    cut.write_bytes(source.read_bytes()[: last.offset + last.chunk_size // 2])  # inside it
+    return cut
+
+
+def test_truncated_archive_decodes_intact_frames_then_reports_the_loss(tmp_path, two_archives):
+    a, _ = two_archives
+    cut = truncated(tmp_path, a)
+    verify_damaged = {r.name for r in srcodec.verify(cut).damaged_regions}
+    assert verify_damaged == {"a2"}
+    # Python: every intact frame first, then one error naming everything lost.
+    got = []
+    with pytest.raises(srcodec.DamagedArchiveError) as err:
+        for name, _frame in srcodec.decode(cut, bicubic=True):
+            got.append(name)
+    assert got == ["a0", "a1"]
+    named = {name for name, _ in err.value.lost}
+    assert "a2" in named and None in named  # the cut frame and the unusable index
+    # ...or each loss told to on_damage as it is found, and no error.
+    told = []
+    out = list(srcodec.decode(cut, bicubic=True, on_damage=lambda n, e: told.append(n)))
+    assert [n for n, _ in out] == ["a0", "a1"] and "a2" in told
+    # CLI: the damage exit status, the cut frame named.
+    r = run_cli("decode", cut, "--bicubic", "-o", tmp_path / "o")
+    assert r.exit_code == 3 and "a2" in r.output and "index unusable" in r.output
+
+
+def test_damaged_middle_frame_does_not_hide_later_frames(tmp_path):
+    path = tmp_path / "m.src"
+    srcodec.encode(frames("f", 4, 2), path)
+    with ArchiveReader(path) as reader:
+        entry = reader.entry("f1")
+    data = bytearray(path.read_bytes())
+    data[entry.offset + entry.chunk_size // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+    got = []
+    with pytest.raises(srcodec.DamagedArchiveError) as err:
+        for name, _ in srcodec.decode(path, bicubic=True):
+            got.append(name)
+    assert got == ["f0", "f2", "f3"] and [n for n, _ in err.value.lost] == ["f1"]
+
+
+def test_concatenated_archives_decode_reports_foreign_data(tmp_path, two_archives):
+    a, b = two_archives
+    c = tmp_path / "c.src"
+    c.write_bytes(a.read_bytes() + b.read_bytes())
+    r = run_cli("decode", c, "--bicubic", "-o", tmp_path / "o")
+    assert r.exit_code == 3 and "another archive" in r.output
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["a0.png", "a1.png", "a2.png"]
+
+
+def test_archive_iterates_contains_and_raises_index_error(two_archives):
+    a, _ = two_archives
+    with srcodec.open(a, bicubic=True) as archive:
+        assert [name for name, _ in archive] == ["a0", "a1", "a2"]
+        assert "a1" in archive and "nope" not in archive and 1 not in archive
+        assert archive[-1].shape == archive["a2"].shape
+        with pytest.raises(IndexError):
+            archive[3]
+        with pytest.raises(IndexError):
+            archive[-4]
+
+
+def test_append_reports_the_ratio_of_the_appended_frames(tmp_path):
+    path = tmp_path / "r.src"
+    first = srcodec.encode(frames("a", 6, 3), path)
+    before = path.stat().st_size
+    more = srcodec.append(frames("b", 1, 4), path)
+    assert more.archive_bytes == path.stat().st_size
+    assert more.added_bytes == more.archive_bytes - before
+    # One new frame of the same kind compresses about as well as the first six did.
+    assert more.ratio == pytest.approx(first.ratio, rel=0.25)
+
+
+def test_decode_of_an_archive_without_extension_does_not_collide(tmp_path, two_archives):
+    a, _ = two_archives
+    bare = tmp_path / "noext"
+    bare.write_bytes(a.read_bytes())
+    r = run_cli("decode", bare, "--bicubic")
+    assert r.exit_code == 0, r.output
+    assert bare.is_file() and len(list((tmp_path / "noext.restored").iterdir())) == 3
