@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
 import sys
 from typing import TYPE_CHECKING
 
@@ -57,8 +58,11 @@ def _cuda_available() -> bool:
 
 
 def _export_hint(info: ModelInfo, precision: str) -> str:
+    """The command that writes the missing export, as it can be run: a model given as a file
+    is named by its path (its id alone would not be found), an installed one by its id."""
     flag = " --int8" if precision == "int8" else ""
-    return f"srcodec models --export-onnx {info.name}@{info.sha256[:12]}{flag}"
+    model = shlex.quote(str(info.path)) if info.source == "given" else info.short_id
+    return f"srcodec models --export-onnx {model}{flag}"
 
 
 def make_restorer(
@@ -87,6 +91,11 @@ def make_restorer(
         raise SrcodecError(f"unknown engine {engine!r} (use {', '.join(ENGINES)})")
     if precision not in PRECISIONS:
         raise SrcodecError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)})")
+    if precision == "int8" and self_ensemble:
+        raise SrcodecError(
+            "int8 and the self-ensemble do not go together: the self-ensemble runs in fp32, "
+            "fp16 or bf16; drop one of them"
+        )
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise SrcodecError(f"unknown device {device!r} (use auto, cpu or cuda)")
     have_torch, have_ort = installed("torch"), installed("onnxruntime")

@@ -95,3 +95,24 @@ def test_info_marks_damaged_frames(archive):
     assert len(lines) == 1 and "vtest" in lines[0]
     listed = json.loads(invoke("info", archive, "--json").output)
     assert len(listed["damaged"]) == 1
+
+
+def test_int8_with_self_ensemble_names_the_combination_not_an_engine(archive, tiny_weights):
+    r = invoke("decode", archive, "--weights", tiny_weights, "--int8", "--self-ensemble")
+    assert r.exit_code == 1
+    assert "int8 and the self-ensemble" in r.output and "--engine" not in r.output
+
+
+def test_export_hint_works_as_printed(archive, tiny_weights, tmp_path, monkeypatch):
+    import shlex
+
+    monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path / "models"))
+    r = invoke("decode", archive, "--weights", tiny_weights, "--engine", "onnx", "-o", tmp_path)
+    assert r.exit_code == 1 and "make it with '" in r.output
+    command = r.output.split("make it with '")[1].split("'")[0]
+    argv = shlex.split(command)
+    assert argv[0] == "srcodec"
+    r = invoke(*argv[1:], "--onnx-dir", tiny_weights.parent)
+    assert r.exit_code == 0, r.output
+    r = invoke("decode", archive, "--weights", tiny_weights, "--engine", "onnx", "-o", tmp_path)
+    assert r.exit_code == 0, r.output
