@@ -1,26 +1,28 @@
-"""srcodec: archive camera frames at half resolution, restore them with an EDSR x2 network.
+"""srcodec: archive camera frames at half resolution, restore them with a super-resolution network
+(EDSR x2 bundled; model families in srcodec.models).
 
 srcodec.encode("frames/", "archive.src")
 for name, frame in srcodec.decode("archive.src"): ...
 srcodec.open("archive.src")[0]
 """
 
-from .arch import EDSRConfig
 from .codec import Archive, EncodeSummary, append, decode, decode_to_folder, encode, open
 from .container import FrameNotFoundError
 from .engine import make_restorer
 from .errors import CorruptError, DataError, FormatError, FrameError, ModelError, SrcodecError
 from .lowres import LowresCodec, available_codecs, get_codec, register_codec
 from .metrics import psnr
+from .models import create_model, families, get_family
+from .models.edsr import EDSRConfig
 from .recovery import RecoverReport, VerifyReport, recover, verify
 from .registry import ModelInfo, list_models, load_model, resolve, save_model
 from .resample import downscale, upscale
 
 # Torch-backed names are imported on first use, so that decoding with onnxruntime needs no torch.
 _LAZY = {
-    "EDSR": "model",
+    "EDSR": "models.edsr",
     "Restorer": "torchengine",
-    "TrainConfig": "training",
+    "TrainConfig": "trainconfig",
     "train": "training",
 }
 
@@ -53,11 +55,14 @@ __all__ = [
     "VerifyReport",
     "append",
     "available_codecs",
+    "create_model",
     "decode",
     "decode_to_folder",
     "downscale",
     "encode",
+    "families",
     "get_codec",
+    "get_family",
     "list_models",
     "load_model",
     "make_restorer",

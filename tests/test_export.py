@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from srcodec.export import bicubic_x2_kernel, calibration_patches, export_fp32, export_model
+from srcodec.export import calibration_patches, export_fp32, export_model
 from srcodec.metrics import psnr
+from srcodec.models.skip import bicubic_x2_kernel
 from srcodec.ortengine import FORMAT, OrtRestorer
 from srcodec.registry import find_onnx, inspect_weights, load_model, onnx_name
 from srcodec.resample import downscale
