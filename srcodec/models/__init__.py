@@ -18,11 +18,14 @@ if TYPE_CHECKING:
 
 #: The family of weights files and ONNX exports written before families were recorded.
 LEGACY_FAMILY = "edsr"
+#: DIV2K's RGB mean, as in the EDSR paper: networks centre their inputs on it in [0, 255] units.
+RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
 __all__ = [
     "LEGACY_FAMILY",
     "Family",
     "ModelConfig",
+    "RGB_MEAN",
     "config_from_dict",
     "create_model",
     "families",

@@ -9,13 +9,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import Family, ModelConfig, register_family
+from . import RGB_MEAN, Family, ModelConfig, register_family
 
 if TYPE_CHECKING:
     from torch import nn
 
-# DIV2K's RGB mean, as in the EDSR paper: inputs are centred on it in [0, 255] units.
-RGB_MEAN = (0.4488, 0.4371, 0.4040)
+__all__ = ["RGB_MEAN", "EDSRConfig"]
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def _network() -> dict[str, type]:
     import torch
     from torch import nn
 
-    from .skip import global_skip
+    from .skip import SkipNetwork
 
     def conv(in_ch: int, out_ch: int) -> nn.Conv2d:
         return nn.Conv2d(in_ch, out_ch, 3, padding=1)
@@ -78,17 +77,13 @@ def _network() -> dict[str, type]:
             # A scale of 1 is left out rather than multiplied: exported graphs carry no no-op Mul.
             return x + (body if self.res_scale == 1.0 else body * self.res_scale)
 
-    class EDSR(nn.Module):
+    class EDSR(SkipNetwork):
         """EDSR: mean shift, head conv, residual blocks, body conv, global skip, PixelShuffle
         upsampler (x2 only), tail conv. Input and output are float RGB in [0, 255], NCHW."""
 
         def __init__(self, config: EDSRConfig | None = None) -> None:
-            super().__init__()
-            self.config = config or EDSRConfig()
+            super().__init__(config or EDSRConfig())
             c = self.config
-            self.register_buffer(
-                "mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False
-            )
             self.head = conv(3, c.features)
             self.body = nn.Sequential(
                 *[ResBlock(c.features, c.res_scale) for _ in range(c.blocks)],
@@ -100,26 +95,12 @@ def _network() -> dict[str, type]:
                 else nn.Identity()
             )
             self.tail = conv(c.features, 3)
-            self.skip = global_skip(c.scale) if c.bicubic_skip else None
-            if c.bicubic_skip:
-                # Start as the skip alone: the network's correction begins at zero.
-                nn.init.zeros_(self.tail.weight)
-                nn.init.zeros_(self.tail.bias)
-
-        @property
-        def receptive_radius(self) -> int:
-            """Low-resolution pixels on each side that influence one output pixel."""
-            return self.config.receptive_radius
+            self.start_as_skip(self.tail)
 
         def residual(self, x: torch.Tensor) -> torch.Tensor:
-            """What the network adds to its skip (to the mean colour when it has none)."""
             h = self.head(x - self.mean)
             h = h + self.body(h)
             return self.tail(self.upsample(h))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            out = self.residual(x)
-            return out + (self.mean if self.skip is None else self.skip(x))
 
     for cls in (EDSR, ResBlock):
         cls.__qualname__ = cls.__name__  # reprs and pickles name it as the module's attribute

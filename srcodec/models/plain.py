@@ -10,7 +10,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import Family, ModelConfig, register_family
-from .edsr import RGB_MEAN
 
 if TYPE_CHECKING:
     from torch import nn
@@ -52,40 +51,24 @@ def _network() -> type:
     import torch
     from torch import nn
 
-    from .skip import global_skip
+    from .skip import SkipNetwork
 
-    class Plain(nn.Module):
+    class Plain(SkipNetwork):
         """Input and output are float RGB in [0, 255], NCHW."""
 
         def __init__(self, config: PlainConfig | None = None) -> None:
-            super().__init__()
-            self.config = c = config or PlainConfig()
-            self.register_buffer(
-                "mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False
-            )
+            super().__init__(config or PlainConfig())
+            c = self.config
             layers: list[nn.Module] = [nn.Conv2d(3, c.features, 3, padding=1)]
             for _ in range(c.blocks):
                 layers += [nn.Conv2d(c.features, c.features, 3, padding=1), nn.ReLU(inplace=True)]
             self.body = nn.Sequential(*layers)
             self.tail = nn.Conv2d(c.features, 3 * c.scale**2, 3, padding=1)
             self.shuffle = nn.PixelShuffle(c.scale) if c.scale > 1 else nn.Identity()
-            self.skip = global_skip(c.scale) if c.bicubic_skip else None
-            if c.bicubic_skip:
-                # Start as the skip alone: the network's correction begins at zero.
-                nn.init.zeros_(self.tail.weight)
-                nn.init.zeros_(self.tail.bias)
-
-        @property
-        def receptive_radius(self) -> int:
-            return self.config.receptive_radius
+            self.start_as_skip(self.tail)
 
         def residual(self, x: torch.Tensor) -> torch.Tensor:
-            """What the network adds to its skip (to the mean colour when it has none)."""
             return self.shuffle(self.tail(self.body(x - self.mean)))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            out = self.residual(x)
-            return out + (self.mean if self.skip is None else self.skip(x))
 
     Plain.__qualname__ = Plain.__name__  # reprs and pickles name it as the module's attribute
     return Plain

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import RGB_MEAN
+
 
 def _cubic(x: float, a: float = -0.75) -> float:
     """Keys' cubic convolution kernel, with PyTorch's and ONNX Resize's a = -0.75."""
@@ -64,6 +66,38 @@ class BicubicConv(nn.Module):
 def global_skip(scale: int) -> nn.Module:
     """The skip of a ``scale`` model: bicubic at x2, the identity at x1."""
     return Bicubic() if scale == 2 else nn.Identity()
+
+
+class SkipNetwork(nn.Module):
+    """Base of the families' networks: output = ``residual(x)`` + the global skip of ``x`` (or
+    the mean colour, without a skip); float RGB in [0, 255], NCHW, in and out."""
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer(
+            "mean", torch.tensor(RGB_MEAN).view(1, 3, 1, 1) * 255.0, persistent=False
+        )
+        self.skip = global_skip(config.scale) if config.bicubic_skip else None
+
+    def start_as_skip(self, last: nn.Conv2d) -> None:
+        """With a skip, zero the last layer: the network's correction begins at zero."""
+        if self.skip is not None:
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+
+    @property
+    def receptive_radius(self) -> int:
+        """Low-resolution pixels on each side that influence one output pixel."""
+        return self.config.receptive_radius
+
+    def residual(self, x: torch.Tensor) -> torch.Tensor:
+        """What the network adds to its skip (to the mean colour when it has none)."""
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.residual(x)
+        return out + (self.mean if self.skip is None else self.skip(x))
 
 
 class _Exported(nn.Module):
