@@ -34,7 +34,7 @@ from srcodec.engine import make_restorer
 from srcodec.export import calibration_patches, export_fp32, quantize_int8
 from srcodec.frames import list_frames, read_frame
 from srcodec.metrics import psnr
-from srcodec.model import EDSR, EDSRConfig
+from srcodec.models.edsr import EDSR, EDSRConfig
 from srcodec.ortengine import OrtRestorer
 from srcodec.registry import ModelInfo, find_onnx, load_model, onnx_name, save_model
 from srcodec.resample import downscale, upscale

@@ -22,7 +22,7 @@ import torch
 from safetensors.torch import load_file
 
 from srcodec.engine import Restorer, pick_device
-from srcodec.model import EDSR, EDSRConfig
+from srcodec.models.edsr import EDSR, EDSRConfig
 from srcodec.training import TrainConfig, evaluate, load_pairs, train
 
 

@@ -20,7 +20,7 @@ import torch
 
 from srcodec.cli import main as srcodec_main
 from srcodec.engine import pick_device
-from srcodec.model import EDSR, EDSRConfig
+from srcodec.models.edsr import EDSR, EDSRConfig
 from srcodec.training import PatchSampler, load_pairs
 
 

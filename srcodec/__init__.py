@@ -1,4 +1,5 @@
-"""srcodec: archive camera frames at half resolution, restore them with an EDSR x2 network.
+"""srcodec: archive camera frames at half resolution, restore them with a super-resolution network
+(EDSR x2 bundled; model families in srcodec.models).
 
 srcodec.encode("frames/", "archive.src")
 for name, frame in srcodec.decode("archive.src"): ...
@@ -6,7 +7,6 @@ srcodec.open("archive.src")[0]
 """
 
 from ._version import __version__
-from .arch import EDSRConfig
 from .archive import Archive, decode, open
 from .container import FrameNotFoundError, Header
 from .errors import (
@@ -20,6 +20,8 @@ from .errors import (
 )
 from .lowres import LowresCodec, available_codecs, get_codec, register_codec
 from .metrics import psnr
+from .models import create_model, families, get_family
+from .models.edsr import EDSRConfig
 from .recovery import RecoverReport, VerifyReport, recover, verify
 from .registry import ModelInfo, list_models, load_model, resolve, save_model
 from .resample import downscale, upscale
@@ -30,9 +32,9 @@ from .writer import EncodeSummary, append, encode
 # Imported on first use: torch-backed names, so that decoding with onnxruntime needs no torch,
 # and the engine chooser, so that reading, verifying and recovering archives load no engine.
 _LAZY = {
-    "EDSR": "model",
+    "EDSR": "models.edsr",
     "Restorer": "torchengine",
-    "TrainConfig": "training",
+    "TrainConfig": "trainconfig",
     "make_restorer": "engine",
     "train": "training",
 }
@@ -71,11 +73,14 @@ __all__ = [
     "__version__",
     "append",
     "available_codecs",
+    "create_model",
     "decode",
     "decode_to_folder",
     "downscale",
     "encode",
+    "families",
     "get_codec",
+    "get_family",
     "list_models",
     "load_model",
     "make_restorer",

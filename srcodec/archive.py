@@ -16,7 +16,7 @@ import numpy as np
 from .container import ArchiveReader, FrameRecord
 from .errors import CorruptError, DamagedArchiveError, ModelError
 from .lowres import get_codec
-from .registry import ModelInfo, inspect_weights, resolve, short_id, split_id
+from .registry import ModelInfo, inspect_weights, resolve, scale_problem, short_id, split_id
 from .resample import lowres_size, upscale
 from .tiling import TiledRestorer
 
@@ -60,6 +60,11 @@ class Archive:
         self.engine, self.precision, self.threads = engine, precision, threads
         self.self_ensemble = self_ensemble
         self._restorer: TiledRestorer | None = restorer
+        if restorer is not None and restorer.scale != self.header.scale:
+            raise ModelError(
+                f"{self.path}: the archive's frames are reduced x{self.header.scale} but the "
+                f"restorer given restores x{restorer.scale}"
+            )
 
     @property
     def names(self) -> list[str]:
@@ -69,15 +74,20 @@ class Archive:
         return len(self.reader)
 
     def model_info(self) -> ModelInfo:
-        """The model the header asks for, found among installed and ``weights`` files."""
+        """The model the header asks for, found among installed and ``weights`` files;
+        ``ModelError`` if it is not found or does not restore the archive's scale."""
         try:
-            return resolve(self.header.model_id, self.weights)
+            info = resolve(self.header.model_id, self.weights)
         except ModelError:
             given = ", ".join(f"{w} is {inspect_weights(w).short_id}" for w in self.weights)
             raise ModelError(
                 f"{self.path} needs model {short_id(self.header.model_id)}, which is not "
                 "installed" + (f" ({given})" if given else "; give its weights file with --weights")
             ) from None
+        problem = scale_problem(self.header.scale, info)
+        if problem:
+            raise ModelError(f"{self.path}: {problem}; refusing to restore it")
+        return info
 
     @property
     def restorer(self) -> TiledRestorer:

@@ -168,6 +168,8 @@ def models(
                         "id": m.id,
                         "name": m.name,
                         "sha256": m.sha256,
+                        "family": m.family,
+                        "scale": m.scale,
                         "architecture": m.config.to_dict(),
                         "source": m.source,
                         "path": str(m.path),
@@ -197,6 +199,31 @@ def _str_or_none(path: Path | None) -> str | None:
     return None if path is None else str(path)
 
 
+def _train_config_options(command):
+    """One option per ``TrainConfig`` field, its default, type and help taken from the dataclass
+    (the one list of training defaults)."""
+    from dataclasses import MISSING, fields
+
+    from .trainconfig import TrainConfig
+
+    for f in reversed(fields(TrainConfig)):
+        meta, flag = f.metadata, "--" + f.name.replace("_", "-")
+        kind = meta.get("type", type(f.default))
+        if "choices" in meta:
+            kind = click.Choice(meta["choices"])
+        elif "range" in meta:
+            kind = click.FloatRange(*meta["range"])
+        show = f.default is not MISSING and f.default not in ("", None)
+        if kind is bool:
+            decl, kind = f"{flag}/--no-{flag[2:]}", None
+        else:
+            decl = flag
+        command = click.option(
+            decl, f.name, type=kind, default=f.default, show_default=show, help=meta.get("help")
+        )(command)
+    return command
+
+
 @main.command()
 @click.argument("hr", type=click.Path(exists=True))
 @click.option(
@@ -213,56 +240,14 @@ def _str_or_none(path: Path | None) -> str | None:
     type=click.Path(dir_okay=False),
     help="Where to write the best model (.safetensors).",
 )
-@click.option("--name", default="", help="Model name recorded in its id (default: architecture).")
-@click.option("--blocks", default=16, show_default=True, help="Residual blocks.")
-@click.option("--features", default=64, show_default=True, help="Feature channels.")
-@click.option("--res-scale", default=1.0, show_default=True, help="Residual scaling.")
-@click.option(
-    "--bicubic-skip/--no-bicubic-skip",
-    default=False,
-    show_default=True,
-    help="Add the bicubic upsample of the input to the output (learn the residual).",
-)
-@click.option("--patch", default=48, show_default=True, help="Low-resolution patch size.")
-@click.option("--batch", default=16, show_default=True, help="Patches per step.")
-@click.option("--steps", default=300_000, show_default=True, help="Total training steps.")
-@click.option("--lr", default=1e-4, show_default=True, help="Adam learning rate.")
-@click.option(
-    "--decay-every",
-    default=200_000,
-    show_default=True,
-    help="Multiply the learning rate by --decay-gamma every this many steps.",
-)
-@click.option("--decay-gamma", default=0.5, show_default=True)
-@click.option(
-    "--schedule",
-    type=click.Choice(["step", "cosine"]),
-    default="step",
-    show_default=True,
-    help="step: times --decay-gamma every --decay-every steps; cosine: anneal to 0 by --steps.",
-)
-@click.option(
-    "--detail-sampling",
-    type=click.FloatRange(0.0, 1.0),
-    default=0.0,
-    show_default=True,
-    help="Fraction of patches placed where bicubic misses the most detail (edges, texture).",
-)
-@click.option(
-    "--loss",
-    type=click.Choice(["l1", "l2"]),
-    default="l1",
-    show_default=True,
-    help="l1 (EDSR's, trains faster) or l2 (what PSNR measures: for a last fine-tune).",
-)
-@click.option("--val-every", default=1000, show_default=True, help="Validate every N steps.")
-@click.option("--seed", default=0, show_default=True)
+@_train_config_options
 @click.option("--init", default=None, help="Start from this model (id or weights file): fine-tune.")
 @click.option(
     "--resume",
     type=click.Path(exists=True, dir_okay=False),
     help="Continue from a checkpoint (<output>.ckpt).",
 )
+@click.option("--force", is_flag=True, help="Overwrite an existing OUTPUT and its checkpoint.")
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
 @click.option("--threads", type=int, default=None, help="CPU threads for torch.")
 @click.option(
@@ -282,59 +267,33 @@ def train(
     hr: str,
     val: str,
     output: str,
-    name: str,
-    blocks: int,
-    features: int,
-    res_scale: float,
-    bicubic_skip: bool,
-    patch: int,
-    batch: int,
-    steps: int,
-    lr: float,
-    decay_every: int,
-    decay_gamma: float,
-    schedule: str,
-    detail_sampling: float,
-    loss: str,
-    val_every: int,
-    seed: int,
     init: str | None,
     resume: str | None,
+    force: bool,
     device: str,
     threads: int | None,
     log_dir: str | None,
     time_limit: float | None,
     quiet: bool,
+    **options,
 ) -> None:
-    """Train an EDSR x2 model on HR images (folder or video); write the best to OUTPUT."""
+    """Train an x2 model (EDSR, or another --family) on HR images (folder or video); write the
+    best to OUTPUT."""
     try:
         import torch
     except ImportError:
         raise SrcodecError("srcodec train needs PyTorch: pip install 'srcodec[torch]'") from None
 
-    from .training import TrainConfig
+    from .trainconfig import TrainConfig
     from .training import train as run
+
+    try:
+        cfg = TrainConfig(**options)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
 
     if threads:
         torch.set_num_threads(threads)
-    cfg = TrainConfig(
-        blocks=blocks,
-        features=features,
-        res_scale=res_scale,
-        bicubic_skip=bicubic_skip,
-        patch=patch,
-        batch=batch,
-        steps=steps,
-        lr=lr,
-        decay_every=decay_every,
-        decay_gamma=decay_gamma,
-        schedule=schedule,
-        detail_sampling=detail_sampling,
-        loss=loss,
-        val_every=val_every,
-        seed=seed,
-        name=name,
-    )
     result = run(
         hr,
         val,
@@ -347,6 +306,7 @@ def train(
         time_limit=time_limit * 60 if time_limit else None,
         progress=not quiet,
         command=shlex.join(["srcodec", *sys.argv[1:]]),
+        force=force,
     )
     if result.best is None:
         raise SrcodecError("training ended before the first validation; nothing written")
@@ -640,6 +600,8 @@ def verify(archive: str, as_json: bool) -> None:
             click.echo(f"frame {_show(name)} is in the index but not found by the scan")
         for name, why in r.damaged:
             click.echo(f"damaged {_show(name)}: {why}")
+        if r.model_problem:
+            click.echo(f"model: {r.model_problem}")
         state = "intact" if r.ok else "DAMAGED"
         click.echo(f"{archive}: {state}: {len(r.intact)} of {r.frames} frames intact")
     if not r.ok:

@@ -20,6 +20,7 @@ import numpy as np
 from .atomic import write_bytes
 from .errors import DataError, ModelError, SrcodecError
 from .frames import read_images, to_rgb
+from .models import family_of
 from .ortengine import FORMAT, INPUT, META_ARCH, META_FORMAT, META_MODEL_ID, META_PRECISION, OUTPUT
 from .registry import ModelInfo, load_model, onnx_name, user_dir
 from .resample import downscale
@@ -67,72 +68,13 @@ def _save(proto, output: Path) -> Path:
     return output
 
 
-def _cubic(x: float, a: float = -0.75) -> float:
-    """Keys' cubic convolution kernel, with PyTorch's and ONNX Resize's a = -0.75."""
-    x = abs(x)
-    if x <= 1:
-        return ((a + 2) * x - (a + 3)) * x * x + 1
-    return (((x - 5) * x + 8) * x - 4) * a if x < 2 else 0.0
-
-
-def bicubic_x2_kernel() -> np.ndarray:
-    """The x2 bicubic upscale (half-pixel centres, edges repeated: ``F.interpolate(...,
-    mode="bicubic", align_corners=False)``) as one 5x5 convolution per output phase.
-
-    Output pixel 2y + i samples the input at y + i/2 - 1/4, so phase 0 weighs rows y-2..y+1 and
-    phase 1 rows y-1..y+2: both fit taps -2..2. Shape (4, 1, 5, 5), phase index 2i + j. The
-    weights are dyadic fractions, exact in float32.
-    """
-    taps = np.zeros((2, 5))
-    for i, t in enumerate((0.75, 0.25)):  # fractional source offset of phase i
-        first = 0 if i == 0 else 1  # tap index of source row floor(pos) - 1
-        for k in range(4):
-            taps[i, first + k] = _cubic(t + 1 - k)
-    kernel = np.einsum("iy,jx->ijyx", taps, taps).reshape(4, 1, 5, 5)
-    return kernel.astype(np.float32)
-
-
-def _exportable(model):
-    """``model`` with its bicubic skip as edge padding, a grouped 5x5 convolution and a depth-to-
-    space: the same function as F.interpolate (to float rounding), and on ONNX Runtime's CPU
-    several times faster than its cubic Resize, which took a third of the fp32 graph's time."""
-    import torch
-    import torch.nn.functional as F
-
-    if not model.config.bicubic_skip:
-        return model
-    weight = torch.from_numpy(np.concatenate([bicubic_x2_kernel()] * 3))  # (12, 1, 5, 5)
-
-    class Bicubic(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.register_buffer("weight", weight)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            x = F.pad(x, (2, 2, 2, 2), mode="replicate")
-            return F.pixel_shuffle(F.conv2d(x, self.weight, groups=3), 2)
-
-    class Exported(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.net, self.bicubic = model, Bicubic()
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            net = self.net
-            h = net.head(x - net.mean)
-            h = h + net.body(h)
-            return net.tail(net.upsample(h)) + self.bicubic(x)
-
-    return Exported().eval()
-
-
 def export_fp32(info: ModelInfo, output: str | os.PathLike) -> Path:
     """Trace the model of ``info`` (weights checked against its sha256) into an fp32 ONNX file:
     input ``lr`` / output ``sr``, float32 NCHW in [0, 255], batch, height and width dynamic."""
     torch = _require("torch", "ONNX export")
     onnx = _require("onnx", "ONNX export")
     model, info = load_model(info.path, info.sha256, info.source)
-    model = _exportable(model)
+    model = family_of(info.config).exportable(model)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         with warnings.catch_warnings():

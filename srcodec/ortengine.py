@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .arch import EDSRConfig
 from .errors import ModelError, SrcodecError
+from .models import config_from_dict
 from .tiling import CPU_BATCH_PIXELS, DEFAULT_TILE, TiledRestorer, to_uint8
 
 #: ONNX metadata written by export.py: the format, the source model's id (``name@sha256`` of
@@ -89,8 +89,8 @@ class OrtRestorer(TiledRestorer):
                 f"{_short(model_id)}; export it again (srcodec models --export-onnx)"
             )
         try:
-            self.config = EDSRConfig.from_dict(json.loads(meta[META_ARCH]))
-        except (KeyError, ValueError, TypeError) as exc:
+            self.config = config_from_dict(json.loads(meta[META_ARCH]))
+        except (KeyError, ValueError, TypeError, AttributeError, ModelError) as exc:
             raise ModelError(f"{self.path}: bad architecture metadata ({exc})") from None
         self.precision = meta.get(META_PRECISION, "fp32")
         self.threads = opts.intra_op_num_threads
@@ -101,5 +101,5 @@ class OrtRestorer(TiledRestorer):
         return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(x, np.float32)})[0]
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
-        """uint8 NxHxWx3 -> uint8 Nx(2H)x(2W)x3."""
+        """uint8 NxHxWx3 -> uint8 Nx(sH)x(sW)x3 (s: the scale)."""
         return to_uint8(self.forward_float(batch.transpose(0, 3, 1, 2)))

@@ -9,10 +9,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .container import ArchiveReader, ArchiveWriter, DamagedRegion, FrameRecord, IndexEntry
-from .errors import CorruptError
+from .container import (
+    ArchiveReader,
+    ArchiveWriter,
+    DamagedRegion,
+    FrameRecord,
+    Header,
+    IndexEntry,
+)
+from .errors import CorruptError, ModelError
 from .lowres import LowresCodec, get_codec
 from .names import output_name_problem
+from .registry import resolve, scale_problem
 from .resample import lowres_size
 
 __all__ = ["RecoverReport", "VerifyReport", "recover", "verify"]
@@ -32,11 +40,15 @@ class VerifyReport:
     not_in_index: list[str] = field(default_factory=list)  # intact chunks the index omits
     not_found_by_scan: list[str] = field(default_factory=list)  # index entries with no chunk
     other_chunks: list[str] = field(default_factory=list)  # chunk types other than FRAM/INDX/TAIL
+    #: Why the archive's model (when installed) cannot restore it, e.g. a scale it does not
+    #: restore; None if it can, or if the model is not installed here (nothing to check).
+    model_problem: str | None = None
 
     @property
     def ok(self) -> bool:
         return (
             self.index_ok
+            and self.model_problem is None
             and not self.damaged
             and not self.damaged_regions
             and not self.not_in_index
@@ -80,6 +92,15 @@ def _check_payload(record: FrameRecord, codec: LowresCodec, scale: int) -> str |
     return f"frame name {record.name!r} {problem}" if problem else None
 
 
+def _model_problem(header: Header) -> str | None:
+    """Whether the model the header names, if installed, can restore the archive."""
+    try:
+        info = resolve(header.model_id)
+    except ModelError:
+        return None
+    return scale_problem(header.scale, info)
+
+
 def verify(path: str | os.PathLike) -> VerifyReport:
     """Check every checksum, the index against a full scan, and decode every payload.
 
@@ -94,6 +115,7 @@ def verify(path: str | os.PathLike) -> VerifyReport:
         found = reader.scan()
         report.damaged_regions = found.damaged
         report.other_chunks = [t for t, _, _ in found.other if t not in ("INDX", "TAIL")]
+        report.model_problem = _model_problem(reader.header)
         if report.index_ok:
             scanned = {e.name for e in found.frames}
             listed = set(reader.names)

@@ -18,12 +18,12 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 
-from .arch import EDSRConfig
 from .atomic import write_bytes
 from .errors import ModelError
+from .models import ModelConfig, config_from_dict, create_model
 
 if TYPE_CHECKING:
-    from .model import EDSR
+    from torch import nn
 
 CARD_KEY = "srcodec"
 CARD_FORMAT = "srcodec-weights/1"
@@ -39,9 +39,19 @@ class ModelInfo:
     name: str
     sha256: str
     path: Path
-    config: EDSRConfig
+    config: ModelConfig
     card: dict = field(repr=False, compare=False)
     source: str = "given"
+
+    @property
+    def family(self) -> str:
+        """The model family (``edsr`` for files written before families were recorded)."""
+        return self.config.family
+
+    @property
+    def scale(self) -> int:
+        """Output size over input size: 2 for super-resolution, 1 for restoration."""
+        return self.config.scale
 
     @property
     def id(self) -> str:
@@ -85,9 +95,9 @@ def _read_card(data: bytes, path: Path) -> dict:
 def _info_from_bytes(data: bytes, path: Path, source: str) -> ModelInfo:
     card = _read_card(data, path)
     try:
-        config = EDSRConfig.from_dict(card["architecture"])
+        config = config_from_dict(card["architecture"])
         name = str(card["name"])
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, ModelError) as exc:
         raise ModelError(f"{path}: invalid model card ({exc})") from None
     return ModelInfo(name, hashlib.sha256(data).hexdigest(), path, config, card, source)
 
@@ -135,15 +145,14 @@ def load_state(
 
 def load_model(
     path: str | os.PathLike, expected_sha256: str | None = None, source: str = "given"
-) -> tuple[EDSR, ModelInfo]:
-    """Build the model stored in ``path``, after checking its sha256 when one is expected."""
+) -> tuple[nn.Module, ModelInfo]:
+    """Build the model stored in ``path`` (in its family), after checking its sha256 when one
+    is expected."""
     import torch
-
-    from .model import EDSR
 
     state, info = load_state(path, expected_sha256, source)
     try:
-        model = EDSR(info.config)
+        model = create_model(info.config)
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()}, strict=True)
     except (RuntimeError, ValueError, TypeError) as exc:
         first = str(exc).splitlines()[0]
@@ -152,9 +161,10 @@ def load_model(
 
 
 def save_model(
-    model: EDSR, path: str | os.PathLike, name: str, card: dict | None = None
+    model: nn.Module, path: str | os.PathLike, name: str, card: dict | None = None
 ) -> ModelInfo:
-    """Write ``model`` as a safetensors file carrying its card; returns its identity."""
+    """Write ``model`` as a safetensors file carrying its card (its architecture, family
+    included); returns its identity."""
     import torch
     from safetensors.torch import save as st_save
 
@@ -211,6 +221,17 @@ def list_models(extra: list[str | os.PathLike] | tuple = ()) -> list[ModelInfo]:
         if folder.is_dir():
             found += [inspect_weights(p, source) for p in sorted(folder.glob("*.safetensors"))]
     return found
+
+
+def scale_problem(archive_scale: int, info: ModelInfo) -> str | None:
+    """Why a model cannot restore an archive of ``archive_scale``, or None: the scale the
+    archive's frames were reduced by must be the one the model restores."""
+    if archive_scale != info.scale:
+        return (
+            f"the archive's frames are reduced x{archive_scale} but model {info.short_id} "
+            f"restores x{info.scale}"
+        )
+    return None
 
 
 def resolve(model: str, extra: list[str | os.PathLike] | tuple = ()) -> ModelInfo:

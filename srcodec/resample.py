@@ -1,5 +1,6 @@
-"""The one x2 resampling of srcodec: the antialiased bicubic downscale that makes low-resolution
-frames (encoder, training and benchmarks all call it) and the bicubic upscale used as baseline.
+"""The one resampling of srcodec: the antialiased bicubic x2 downscale that makes low-resolution
+frames (encoder, training and benchmarks all call it), the bicubic upscale used as baseline, and
+the identity at x1 (restoration-only archives).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def downscale(array: np.ndarray, scale: int = SCALE) -> np.ndarray:
     Odd sizes are first padded by repeating the last row/column, so the result is
     ``lowres_size(w, h)`` and the restored frame is cropped back to exactly ``w`` x ``h``.
     """
+    if scale == 1:  # an x1 (restoration) archive stores the frame itself
+        return np.ascontiguousarray(array)
     height, width = array.shape[:2]
     lw, lh = lowres_size(width, height, scale)
     pad_h, pad_w = lh * scale - height, lw * scale - width
@@ -48,6 +51,8 @@ def upscale(array: np.ndarray, size: tuple[int, int], scale: int = SCALE) -> np.
 
     This is the baseline every restored frame is compared against, and the ``--bicubic`` preview.
     """
+    if scale == 1:
+        return np.ascontiguousarray(array[: size[1], : size[0]])
     height, width = array.shape[:2]
     image = _to_pil(array).resize((width * scale, height * scale), Image.Resampling.BICUBIC)
     out = np.asarray(image)

@@ -1,14 +1,14 @@
-"""The PyTorch restoration engine: an EDSR model run by torch on the CPU (channels-last) or a
-CUDA GPU, with the batching and tiling of tiling.py.
+"""The PyTorch restoration engine: a model of any family run by torch on the CPU (channels-last)
+or a CUDA GPU, with the batching and tiling of tiling.py.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
 from .errors import SrcodecError
-from .model import EDSR
 from .tiling import CPU_BATCH_PIXELS, DEFAULT_TILE, TiledRestorer
 
 #: Arithmetic the torch engine may run in; half precisions are for CUDA GPUs (slower on CPUs).
@@ -28,20 +28,20 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 class Restorer(TiledRestorer):
-    """An EDSR model loaded once, ready to restore batches of low-resolution frames."""
+    """A model loaded once, ready to restore batches of low-resolution frames."""
 
     engine = "torch"
 
     def __init__(
         self,
-        model: EDSR,
+        model: nn.Module,
         device: str | torch.device = "auto",
         tile: int = DEFAULT_TILE,
         channels_last: bool | None = None,
         precision: str = "fp32",
         self_ensemble: bool = False,
     ) -> None:
-        super().__init__(model.config.scale, model.receptive_radius, tile)
+        super().__init__(model.config.scale, model.config.receptive_radius, tile)
         self.device = device if isinstance(device, torch.device) else pick_device(device)
         if precision not in DTYPES:
             raise SrcodecError(f"unknown precision {precision!r} (use {', '.join(DTYPES)})")
@@ -58,7 +58,7 @@ class Restorer(TiledRestorer):
             self.model = self.model.to(memory_format=torch.channels_last)
 
     def _forward(self, batch: np.ndarray) -> np.ndarray:
-        """uint8 NxHxWx3 -> uint8 Nx(2H)x(2W)x3."""
+        """uint8 NxHxWx3 -> uint8 Nx(sH)x(sW)x3 (s: the scale)."""
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
             x = x.permute(0, 3, 1, 2).to(self.dtype)

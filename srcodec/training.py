@@ -1,6 +1,6 @@
-"""Training and fine-tuning of the EDSR model: L1 (or L2) loss, Adam, step-decayed or cosine rate,
-random low-resolution patches made by the project's one downscale, validation PSNR against
-bicubic on whole images, best-checkpoint keeping and resumable safetensors checkpoints.
+"""Training and fine-tuning of a model of any family: L1 (or L2) loss, Adam, step-decayed or
+cosine rate, random low-resolution patches made by the project's one downscale, validation PSNR
+against bicubic on whole images, best-checkpoint keeping and resumable safetensors checkpoints.
 """
 
 from __future__ import annotations
@@ -10,63 +10,31 @@ import math
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import load_file
 from safetensors.torch import save as st_save
+from torch import nn
 from tqdm import tqdm
 
 from .atomic import write_bytes
-from .errors import DataError, FrameError
+from .errors import DataError, FrameError, ModelError, SrcodecError
 from .frames import read_images, to_rgb
 from .metrics import psnr
-from .model import EDSR, EDSRConfig
+from .models import ModelConfig, create_model
 from .registry import ModelInfo, inspect_weights, load_model, resolve, save_model
 from .resample import downscale, upscale
 from .torchengine import Restorer, pick_device
+from .trainconfig import ARCH_FIELDS, LOSSES, TrainConfig, learning_rate
+
+__all__ = ["ARCH_FIELDS", "TrainConfig", "TrainResult", "learning_rate", "train"]
 
 CKPT_KEY = "srcodec-checkpoint"
-# L1 trains faster and is EDSR's choice; L2 is what PSNR measures (it restores the conditional
-# mean, softer where the detail is uncertain), suited to a last fine-tune.
-LOSSES = {"l1": torch.nn.functional.l1_loss, "l2": torch.nn.functional.mse_loss}
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a training run (recorded in the model card)."""
-
-    blocks: int = 16
-    features: int = 64
-    res_scale: float = 1.0
-    bicubic_skip: bool = False
-    patch: int = 48
-    batch: int = 16
-    steps: int = 300_000
-    lr: float = 1e-4
-    decay_every: int = 200_000
-    decay_gamma: float = 0.5
-    schedule: str = "step"
-    detail_sampling: float = 0.0
-    loss: str = "l1"
-    val_every: int = 1000
-    seed: int = 0
-    name: str = ""
-
-    def __post_init__(self) -> None:
-        learning_rate(self, 0)  # an unknown schedule fails here, not after the data has loaded
-        if not 0.0 <= self.detail_sampling <= 1.0:
-            raise ValueError(f"detail_sampling must be in [0, 1], got {self.detail_sampling}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r} (use {' or '.join(LOSSES)})")
-
-
-# The TrainConfig fields that are the model's architecture (the EDSRConfig fields it sets).
-ARCH_FIELDS = tuple(
-    f.name for f in fields(EDSRConfig) if f.name in TrainConfig.__dataclass_fields__
-)
+#: The scale training pairs have: HR frames and their ``resample.downscale`` twins.
+TRAIN_SCALE = 2
 
 
 @dataclass
@@ -199,17 +167,7 @@ def evaluate(restorer: Restorer, pairs: list[Pair]) -> dict:
     return {**mean, "images": rows}
 
 
-def learning_rate(cfg: TrainConfig, step: int) -> float:
-    """``step``: halved (``decay_gamma``) every ``decay_every`` steps, as in EDSR; ``cosine``:
-    from ``lr`` down to zero over ``steps`` (suits a run whose length is fixed in advance)."""
-    if cfg.schedule == "cosine":
-        return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * min(step, cfg.steps) / max(1, cfg.steps)))
-    if cfg.schedule == "step":
-        return cfg.lr * cfg.decay_gamma ** (step // cfg.decay_every)
-    raise ValueError(f"unknown learning-rate schedule {cfg.schedule!r} (use step or cosine)")
-
-
-def _save_checkpoint(path: Path, model: EDSR, opt: torch.optim.Optimizer, state: dict) -> None:
+def _save_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer, state: dict) -> None:
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt_state = opt.state_dict()
     for idx, st in opt_state["state"].items():
@@ -223,7 +181,7 @@ def _save_checkpoint(path: Path, model: EDSR, opt: torch.optim.Optimizer, state:
     write_bytes(path, st_save(tensors, metadata={CKPT_KEY: json.dumps(meta)}))
 
 
-def _load_checkpoint(path: Path, model: EDSR, opt: torch.optim.Optimizer) -> dict:
+def _load_checkpoint(path: Path, model: nn.Module, opt: torch.optim.Optimizer) -> dict:
     from safetensors import safe_open
 
     try:
@@ -263,68 +221,167 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)
 
 
-def train(
-    hr: str | os.PathLike,
-    val: str | os.PathLike,
-    output: str | os.PathLike,
-    *,
-    config: TrainConfig | None = None,
-    init: str | None = None,
-    resume: str | os.PathLike | None = None,
-    device: str = "auto",
-    log_dir: str | os.PathLike | None = None,
-    time_limit: float | None = None,
-    progress: bool = True,
-    command: str | None = None,
-) -> TrainResult:
-    """Train (or, with ``init``, fine-tune) an EDSR x2 model and write the best one to ``output``.
-
-    ``hr`` and ``val`` are folders of images or video files. A checkpoint ``<output>.ckpt`` is
-    rewritten at every validation; pass it as ``resume`` to continue the run. ``time_limit``
-    (seconds) stops early, after a final validation.
-    """
-    cfg = config or TrainConfig()
+def checkpoint_path(output: str | os.PathLike) -> Path:
+    """Where the run writing ``output`` keeps its checkpoint: ``<output>.ckpt``."""
     output = Path(output)
+    return output.with_name(output.name + ".ckpt")
+
+
+def _check_output(output: Path, resume: str | os.PathLike | None, force: bool) -> None:
+    """Refuse to overwrite a weights file or its checkpoint, unless ``force`` or the run goes
+    on from that very checkpoint."""
+    ckpt = checkpoint_path(output)
+    if force or (resume is not None and Path(resume).resolve() == ckpt.resolve()):
+        return
+    for path in (output, ckpt):
+        if path.exists():
+            raise SrcodecError(
+                f"{path} exists; use --force (force=True) to overwrite it, or resume its run "
+                f"with --resume {ckpt}"
+            )
+
+
+def _load_data(hr: str | os.PathLike, val: str | os.PathLike, cfg: TrainConfig):
+    """Training pairs (large enough for ``cfg.patch``) and validation pairs."""
     if not Path(val).exists():
         raise DataError(f"validation data {val}: no such folder or video")
-    train_pairs = load_pairs(hr, min_lr=cfg.patch, role="training")
-    val_pairs = load_pairs(val, role="validation")
-    dev = pick_device(device)
-    rng = np.random.default_rng(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    return load_pairs(hr, min_lr=cfg.patch, role="training"), load_pairs(val, role="validation")
 
+
+def _with_arch(cfg: TrainConfig, config: ModelConfig) -> TrainConfig:
+    """``cfg`` recording the architecture ``config`` actually has."""
+    arch = {k: getattr(config, k, None) for k in ARCH_FIELDS if k != "family"}
+    return replace(cfg, family=config.family, **arch)
+
+
+def _build_model(cfg: TrainConfig, init: str | None) -> tuple[nn.Module, TrainConfig, ModelInfo]:
+    """A fresh model of ``cfg``'s architecture (seeded), or, with ``init``, the weights of that
+    model (id or weights file) in its own architecture, which ``cfg`` then records."""
+    torch.manual_seed(cfg.seed)
     init_info = None
     if init:
         path = Path(init)
         init_info = inspect_weights(path) if path.is_file() else resolve(init)
         model, init_info = load_model(init_info.path, init_info.sha256)
-        model.train()
-        # the architecture is the init model's, whatever cfg said: record that one
-        cfg = replace(cfg, **{k: getattr(model.config, k) for k in ARCH_FIELDS})
     else:
-        model = EDSR(EDSRConfig(**{k: getattr(cfg, k) for k in ARCH_FIELDS}))
-    model = model.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
-    ckpt_path = output.with_name(output.name + ".ckpt")
-    step, best, history, elapsed = 0, -math.inf, [], 0.0
-    if resume:
-        meta = _load_checkpoint(Path(resume), model, opt)
-        step, best, history = meta["step"], meta["best"], meta["history"]
-        elapsed = meta.get("elapsed", 0.0)
-        rng.bit_generator.state = meta["rng"]
-    sampler = PatchSampler(train_pairs, cfg.patch, rng, cfg.detail_sampling)
-    writer = None
-    if log_dir:
+        model = create_model(cfg.model_config())
+    if model.config.scale != TRAIN_SCALE:
+        raise ModelError(
+            f"{model.config.name}: training makes x{TRAIN_SCALE} pairs (resample.downscale); "
+            f"x{model.config.scale} models cannot be trained yet"
+        )
+    return model, _with_arch(cfg, model.config), init_info
+
+
+class _Run:
+    """The state of one training run and its steps: set-up (fresh, fine-tune or resumed), one
+    optimisation step, validation, best-model saving and checkpointing."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        model: nn.Module,
+        dev: torch.device,
+        output: Path,
+        card: dict,
+    ) -> None:
+        self.cfg, self.dev, self.output, self.card = cfg, dev, output, card
+        self.model = model.to(dev)
+        self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
+        self.loss_fn = getattr(torch.nn.functional, LOSSES[cfg.loss])
+        self.rng = np.random.default_rng(cfg.seed)
+        self.name = cfg.name or model.config.name
+        self.step, self.best, self.history, self.elapsed = 0, -math.inf, [], 0.0
+        self.best_info: ModelInfo | None = None
+        self.loss_acc = torch.zeros((), device=dev)  # summed on the device: no sync every step
+        self.loss_n = 0
+        self.writer = None
+
+    def resume(self, path: Path) -> None:
+        """Continue from a checkpoint: weights, optimiser, step, history and patch draws."""
+        meta = _load_checkpoint(path, self.model, self.opt)
+        self.step, self.best, self.history = meta["step"], meta["best"], meta["history"]
+        self.elapsed = meta.get("elapsed", 0.0)
+        self.rng.bit_generator.state = meta["rng"]
+        if self.output.exists():
+            self.best_info = inspect_weights(self.output)
+
+    def open_log(self, log_dir: str | os.PathLike | None) -> None:
+        if not log_dir:
+            return
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            writer = SummaryWriter(str(log_dir))
+            self.writer = SummaryWriter(str(log_dir))
         except ImportError:
             print("tensorboard is not installed: no TensorBoard logs (pip install tensorboard)")
 
-    name = cfg.name or model.config.name
-    card = {
-        "scale": model.config.scale,
+    def train_step(self, sampler: PatchSampler) -> float:
+        """One Adam step on one batch of patches; returns the learning rate used."""
+        lr_now = learning_rate(self.cfg, self.step)
+        for group in self.opt.param_groups:
+            group["lr"] = lr_now
+        lr_b, hr_b = sampler.batch(self.cfg.batch)
+        lr_b = lr_b.to(self.dev, non_blocking=True)
+        hr_b = hr_b.to(self.dev, non_blocking=True)
+        loss = self.loss_fn(self.model(lr_b), hr_b)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.step += 1
+        self.loss_acc += loss.detach()
+        self.loss_n += 1
+        return lr_now
+
+    def mean_loss(self) -> float:
+        return self.loss_acc.item() / max(1, self.loss_n)
+
+    def validate(self, val_pairs: list[Pair], wall: float) -> dict:
+        """Measure the model on the validation pairs, record it, keep it if it is the best,
+        and write the checkpoint; the loss average starts again."""
+        self.model.eval()
+        result = evaluate(Restorer(self.model, self.dev), val_pairs)
+        self.model.train()
+        self.model.to(memory_format=torch.contiguous_format)
+        entry = {
+            "step": self.step,
+            "wall_s": round(wall, 1),
+            "loss": self.mean_loss(),
+            **{k: round(v, 4) for k, v in result.items() if k != "images"},
+        }
+        self.history.append(entry)
+        if self.writer:
+            for k in ("psnr_rgb", "psnr_y", "bicubic_rgb"):
+                self.writer.add_scalar(f"val/{k}", result[k], self.step)
+        if result["psnr_rgb"] > self.best:
+            self.save_best(result, wall)
+        self.checkpoint(wall)
+        self.loss_acc.zero_()
+        self.loss_n = 0
+        return entry
+
+    def save_best(self, result: dict, wall: float) -> None:
+        self.best = result["psnr_rgb"]
+        self.card["training"].update(steps=self.step, wall_s=round(wall, 1))
+        self.card["validation"] = result
+        self.best_info = save_model(self.model, self.output, self.name, self.card)
+
+    def checkpoint(self, wall: float) -> None:
+        state = {
+            "step": self.step,
+            "best": self.best,
+            "history": self.history,
+            "elapsed": wall,
+            "rng": self.rng.bit_generator.state,
+            "config": asdict(self.cfg),
+        }
+        _save_checkpoint(checkpoint_path(self.output), self.model, self.opt, state)
+
+
+def _card(cfg, init_info, command, hr, val, train_pairs, val_pairs, dev) -> dict:
+    """The model card of the run's weights (validation and steps are added at each best)."""
+    return {
+        "scale": TRAIN_SCALE,
         "training": {
             "config": asdict(cfg),
             "init": init_info.id if init_info else None,
@@ -339,90 +396,85 @@ def train(
             "torch": torch.__version__,
         },
     }
-    best_info = inspect_weights(output) if resume and output.exists() else None
-    start = time.monotonic() - elapsed
-    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, unit="step", dynamic_ncols=True)
-    loss_sum, loss_n = 0.0, 0
-    last_psnr = history[-1]["psnr_rgb"] if history else float("nan")
 
-    def validate() -> None:
-        nonlocal best, best_info, last_psnr
-        model.eval()
-        result = evaluate(Restorer(model, dev), val_pairs)
-        model.train()
-        model.to(memory_format=torch.contiguous_format)
-        wall = time.monotonic() - start
-        entry = {
-            "step": step,
-            "wall_s": round(wall, 1),
-            "loss": loss_sum / max(1, loss_n),
-            **{k: round(v, 4) for k, v in result.items() if k != "images"},
-        }
-        history.append(entry)
-        last_psnr = result["psnr_rgb"]
-        tqdm.write(
-            f"step {step}: val {result['psnr_rgb']:.2f} dB RGB / {result['psnr_y']:.2f} dB Y "
-            f"(bicubic {result['bicubic_rgb']:.2f} / {result['bicubic_y']:.2f}), "
-            f"loss {entry['loss']:.3f}, {wall:.0f} s"
-        )
-        if writer:
-            for k in ("psnr_rgb", "psnr_y", "bicubic_rgb"):
-                writer.add_scalar(f"val/{k}", result[k], step)
-        if result["psnr_rgb"] > best:
-            best = result["psnr_rgb"]
-            card["training"].update(steps=step, wall_s=round(wall, 1))
-            card["validation"] = result
-            best_info = save_model(model, output, name, card)
-        _save_checkpoint(
-            ckpt_path,
-            model,
-            opt,
-            {
-                "step": step,
-                "best": best,
-                "history": history,
-                "elapsed": wall,
-                "rng": rng.bit_generator.state,
-                "config": asdict(cfg),
-            },
-        )
 
-    model.train()
-    if dev.type == "cuda":
+def train(
+    hr: str | os.PathLike,
+    val: str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    config: TrainConfig | None = None,
+    init: str | None = None,
+    resume: str | os.PathLike | None = None,
+    device: str = "auto",
+    log_dir: str | os.PathLike | None = None,
+    time_limit: float | None = None,
+    progress: bool = True,
+    command: str | None = None,
+    force: bool = False,
+) -> TrainResult:
+    """Train (or, with ``init``, fine-tune) an x2 model of ``config.family`` and write the best
+    one to ``output``.
+
+    ``hr`` and ``val`` are folders of images or video files. A checkpoint ``<output>.ckpt`` is
+    rewritten at every validation; pass it as ``resume`` to continue the run. An existing
+    ``output`` or checkpoint is overwritten only with ``force`` (or when resuming from that
+    checkpoint). ``time_limit`` (seconds) stops early, after a final validation.
+    """
+    cfg = config or TrainConfig()
+    output = Path(output)
+    _check_output(output, resume, force)
+    train_pairs, val_pairs = _load_data(hr, val, cfg)
+    dev = pick_device(device)
+    model, cfg, init_info = _build_model(cfg, init)
+    card = _card(cfg, init_info, command, hr, val, train_pairs, val_pairs, dev)
+    run = _Run(cfg, model, dev, output, card)
+    if resume:
+        run.resume(Path(resume))
+    sampler = PatchSampler(train_pairs, cfg.patch, run.rng, cfg.detail_sampling)
+    run.open_log(log_dir)
+    _loop(run, sampler, val_pairs, time_limit, progress)
+    if run.writer:
+        run.writer.close()
+    return TrainResult(run.best_info, run.step, run.history)
+
+
+def _loop(
+    run: _Run,
+    sampler: PatchSampler,
+    val_pairs: list[Pair],
+    time_limit: float | None,
+    progress: bool,
+) -> None:
+    """Steps until ``cfg.steps`` (or the time limit), validating every ``val_every``."""
+    cfg = run.cfg
+    start = time.monotonic() - run.elapsed
+    bar = tqdm(
+        total=cfg.steps, initial=run.step, disable=not progress, unit="step", dynamic_ncols=True
+    )
+    last_psnr = run.history[-1]["psnr_rgb"] if run.history else float("nan")
+    run.model.train()
+    if run.dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch shapes: pick the fastest kernels
-    loss_acc = torch.zeros((), device=dev)  # summed on the device: no sync every step
-    loss_fn = LOSSES[cfg.loss]
-    while step < cfg.steps:
-        lr_now = learning_rate(cfg, step)
-        for group in opt.param_groups:
-            group["lr"] = lr_now
-        lr_b, hr_b = sampler.batch(cfg.batch)
-        lr_b = lr_b.to(dev, non_blocking=True)
-        hr_b = hr_b.to(dev, non_blocking=True)
-        loss = loss_fn(model(lr_b), hr_b)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        step += 1
-        loss_acc += loss.detach()
-        loss_n += 1
+    while run.step < cfg.steps:
+        lr_now = run.train_step(sampler)
         out_of_time = time_limit is not None and time.monotonic() - start > time_limit
-        validating = step % cfg.val_every == 0 or step == cfg.steps or out_of_time
-        if step % 50 == 0 or validating:
-            loss_sum = loss_acc.item()
-            if writer:
-                writer.add_scalar(f"train/{cfg.loss}", loss_sum / loss_n, step)
-            bar.set_postfix(
-                loss=f"{loss_sum / loss_n:.3f}", psnr=f"{last_psnr:.2f}", lr=f"{lr_now:.1e}"
-            )
+        validating = run.step % cfg.val_every == 0 or run.step == cfg.steps or out_of_time
+        if run.step % 50 == 0 or validating:
+            loss = run.mean_loss()
+            if run.writer:
+                run.writer.add_scalar(f"train/{cfg.loss}", loss, run.step)
+            bar.set_postfix(loss=f"{loss:.3f}", psnr=f"{last_psnr:.2f}", lr=f"{lr_now:.1e}")
         bar.update(1)
         if validating:
-            validate()
-            loss_acc.zero_()
-            loss_sum, loss_n = 0.0, 0
+            wall = time.monotonic() - start
+            e = run.validate(val_pairs, wall)
+            last_psnr = e["psnr_rgb"]
+            tqdm.write(
+                f"step {run.step}: val {e['psnr_rgb']:.2f} dB RGB / {e['psnr_y']:.2f} dB Y "
+                f"(bicubic {e['bicubic_rgb']:.2f} / {e['bicubic_y']:.2f}), "
+                f"loss {e['loss']:.3f}, {wall:.0f} s"
+            )
         if out_of_time:
             break
     bar.close()
-    if writer:
-        writer.close()
-    return TrainResult(best_info, step, history)

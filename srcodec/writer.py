@@ -22,7 +22,7 @@ from .lowres import LowresCodec, canonical_id, get_codec
 from .names import output_key, output_name_problem, restored_name
 from .pixels import check_frame, mode_of
 from .registry import DEFAULT_MODEL, ModelInfo, inspect_weights, resolve, short_id
-from .resample import SCALE, downscale
+from .resample import downscale
 
 __all__ = ["DEFAULT_CODEC", "EncodeSummary", "FrameSource", "append", "encode"]
 
@@ -119,7 +119,7 @@ def encode(
     lowres = codec if isinstance(codec, LowresCodec) else get_codec(codec)
     header = Header(
         model_id=info.id,
-        scale=SCALE,
+        scale=info.scale,
         codec=lowres.get_config(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         srcodec_version=__version__,
@@ -130,7 +130,7 @@ def encode(
     _check_names([name for name, _, _ in items])
     summary = EncodeSummary(Path(output), 0, 0, 0, info.id)
     with ArchiveWriter(output, header, force=force) as writer:
-        _write_frames(writer, items, lowres, summary, skip_bad, progress)
+        _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress)
         if summary.frames == 0:
             raise FrameError(f"no readable frames to write to {output}")
     summary.archive_bytes = summary.added_bytes = Path(output).stat().st_size
@@ -159,6 +159,7 @@ def _write_frames(
     writer: ArchiveWriter,
     items: list[tuple[str, int, Callable[[], np.ndarray]]],
     lowres: LowresCodec,
+    scale: int,
     summary: EncodeSummary,
     skip_bad: bool,
     progress: bool,
@@ -173,7 +174,7 @@ def _write_frames(
             continue
         height, width = frame.shape[:2]
         writer.add(
-            FrameRecord(name, width, height, mode_of(frame), lowres.encode(downscale(frame)))
+            FrameRecord(name, width, height, mode_of(frame), lowres.encode(downscale(frame, scale)))
         )
         summary.frames += 1
         summary.input_bytes += size
@@ -243,7 +244,7 @@ def append(
         )
         with writer:
             writer.copy_from(reader)
-            _write_frames(writer, items, lowres, summary, skip_bad, progress)
+            _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress)
             if summary.frames == 0:
                 raise FrameError(f"no readable frames to append to {path}")
     summary.archive_bytes = path.stat().st_size

@@ -47,7 +47,7 @@ def tiny_weights(tmp_path_factory) -> Path:
     """A small EDSR (2 blocks x 8) with nonzero weights, saved as a weights file."""
     import torch
 
-    from srcodec.model import EDSR, EDSRConfig
+    from srcodec.models.edsr import EDSR, EDSRConfig
     from srcodec.registry import save_model
 
     torch.manual_seed(0)

@@ -171,6 +171,10 @@ def test_train_passes_loss_and_detail_sampling(run, photo_dir, tmp_path):
 
     config = inspect_weights(out).card["training"]["config"]
     assert config["loss"] == "l2" and config["detail_sampling"] == 0.5
+    before = out.read_bytes()
+    r = run(*args, "--loss", "l1", "-q")  # the same output again: refused, untouched
+    assert r.exit_code == 1 and "exists; use --force" in r.output and out.read_bytes() == before
+    assert run(*args, "--force", "-q").exit_code == 0 and out.read_bytes() != before
     r = run(*args, "--loss", "l3")
     assert r.exit_code == 2 and "l3" in r.output
     r = run(*args, "--detail-sampling", "2")

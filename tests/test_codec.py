@@ -159,7 +159,7 @@ def test_unknown_model_and_hash_mismatch(tmp_path, frames_dir, tiny_weights):
     other = tmp_path / "other.safetensors"
     import torch
 
-    from srcodec.model import EDSR, EDSRConfig
+    from srcodec.models.edsr import EDSR, EDSRConfig
     from srcodec.registry import save_model
 
     torch.manual_seed(5)

@@ -5,7 +5,7 @@ import torch
 from srcodec.engine import Restorer, pick_device
 from srcodec.errors import SrcodecError
 from srcodec.metrics import psnr
-from srcodec.model import EDSR, EDSRConfig
+from srcodec.models.edsr import EDSR, EDSRConfig
 from srcodec.resample import downscale
 
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from srcodec.export import bicubic_x2_kernel, calibration_patches, export_fp32, export_model
+from srcodec.export import calibration_patches, export_fp32, export_model
 from srcodec.metrics import psnr
+from srcodec.models.skip import bicubic_x2_kernel
 from srcodec.ortengine import FORMAT, OrtRestorer
 from srcodec.registry import find_onnx, inspect_weights, load_model, onnx_name
 from srcodec.resample import downscale
@@ -107,7 +108,7 @@ def test_calibration_patches_are_downscaled_real_frames(photo_dir):
 
 def test_export_fp32_refuses_swapped_weights(tiny_weights, tmp_path):
     from srcodec.errors import ModelError
-    from srcodec.model import EDSR, EDSRConfig
+    from srcodec.models.edsr import EDSR, EDSRConfig
     from srcodec.registry import save_model
 
     weights = tmp_path / "w.safetensors"

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from srcodec.model import EDSR, EDSRConfig
+from srcodec.models.edsr import EDSR, EDSRConfig
 
 
 @pytest.mark.parametrize("h,w", [(1, 1), (7, 13), (48, 48), (31, 64)])

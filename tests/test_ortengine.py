@@ -17,7 +17,7 @@ from srcodec.cli import main
 from srcodec.engine import make_restorer
 from srcodec.errors import ModelError, SrcodecError
 from srcodec.export import export_fp32
-from srcodec.model import EDSR, EDSRConfig
+from srcodec.models.edsr import EDSR, EDSRConfig
 from srcodec.ortengine import OrtRestorer
 from srcodec.registry import inspect_weights, onnx_name, save_model
 from srcodec.resample import downscale

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from srcodec.errors import ModelError
-from srcodec.model import EDSR, EDSRConfig
+from srcodec.models.edsr import EDSR, EDSRConfig
 from srcodec.registry import list_models, load_model, resolve, save_model
 
 

@@ -381,7 +381,7 @@ def test_append_refusals_leave_the_archive_untouched(encoded, tiny_weights, tmp_
     old = path.read_bytes()
     import torch
 
-    from srcodec.model import EDSR, EDSRConfig
+    from srcodec.models.edsr import EDSR, EDSRConfig
     from srcodec.registry import save_model
 
     other = tmp_path / "other.safetensors"
@@ -581,7 +581,7 @@ def test_weights_hash_mismatch_and_swapped_file(tmp_path, photo, tiny_weights):
 
     import torch
 
-    from srcodec.model import EDSR, EDSRConfig
+    from srcodec.models.edsr import EDSR, EDSRConfig
     from srcodec.registry import save_model
 
     weights = tmp_path / "w.safetensors"

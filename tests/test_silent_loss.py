@@ -133,3 +133,42 @@ def test_decode_of_an_archive_without_extension_does_not_collide(tmp_path, two_a
     r = run_cli("decode", bare, "--bicubic")
     assert r.exit_code == 0, r.output
     assert bare.is_file() and len(list((tmp_path / "noext.restored").iterdir())) == 3
+
+
+def test_archive_scale_must_match_the_model(tmp_path, tiny_weights, monkeypatch):
+    from srcodec.container import ArchiveWriter, FrameRecord, Header
+    from srcodec.lowres import get_codec
+    from srcodec.registry import inspect_weights
+
+    info = inspect_weights(tiny_weights)
+    codec = get_codec("png")
+    path = tmp_path / "x4.src"
+    header = Header(info.id, 4, codec.get_config(), "2026-01-01T00:00:00+00:00", "test")
+    frame = np.zeros((16, 16, 3), np.uint8)
+    with ArchiveWriter(path, header) as writer:
+        writer.add(FrameRecord("f", 64, 64, "RGB", codec.encode(frame)))
+    with pytest.raises(srcodec.ModelError, match="x4.*restores x2"):
+        list(srcodec.decode(path, weights=[tiny_weights]))
+    r = run_cli("decode", path, "--weights", tiny_weights, "-o", tmp_path / "o")
+    assert r.exit_code == 1 and "restores x2" in r.output
+    assert not (tmp_path / "o").exists()
+    # verify checks it when the model is installed here
+    monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path / "models"))
+    r = run_cli("models", "--install", tiny_weights)
+    assert r.exit_code == 0, r.output
+    report = srcodec.verify(path)
+    assert not report.ok and "restores x2" in report.model_problem
+
+
+def test_x1_model_archives_store_full_resolution_and_restore_at_the_same_size(tmp_path):
+    from srcodec.models import create_model
+    from srcodec.registry import save_model
+
+    weights = tmp_path / "x1.safetensors"
+    save_model(create_model("plain", scale=1), weights, "tiny-plain-x1")
+    path = tmp_path / "x1.src"
+    srcodec.encode(frames("f", 2, 5), path, weights=[weights])
+    with srcodec.open(path, weights=[weights], engine="torch") as archive:
+        assert archive.header.scale == 1
+        assert archive.lowres(0).shape == (48, 64, 3)
+        assert archive[0].shape == (48, 64, 3)
