@@ -11,13 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from .atomic import atomic_write
 from .errors import FrameError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg")
+#: The EXIF tag of a camera's orientation: 1 is upright, 6 is turned 90 degrees clockwise, ...
+ORIENTATION = 0x0112
 
 
 def natural_key(name: str) -> list:
@@ -40,9 +42,16 @@ def normalise(image: Image.Image, name: str) -> np.ndarray:
     """uint8 HxW (grayscale) or HxWx3 (RGB) array of an image, refusing any lossy conversion.
 
     Lossless conversions: palette -> RGB, 1-bit -> L, RGBA/LA with every pixel opaque -> RGB/L.
-    Translucent alpha, 16-bit, float and CMYK frames are refused with a clear error.
+    Translucent alpha, 16-bit, float and CMYK frames are refused with a clear error. ``image``
+    must not be loaded yet: Pillow decodes 16-bit RGB(A) into 8-bit modes, and only the
+    undecoded tiles still say how deep the samples are.
     """
+    deep = _deep_rawmode(image)
+    image.load()
     mode = image.mode
+    if deep:
+        raise _unsupported(name, deep)
+    image = _upright(image)
     if mode in ("L", "RGB"):
         return np.asarray(image)
     if mode == "1":
@@ -61,10 +70,37 @@ def normalise(image: Image.Image, name: str) -> np.ndarray:
                 "RGB or grayscale frames only (flatten the alpha first)"
             )
         return np.asarray(image.convert(mode[:-1] or "L"))
-    raise FrameError(
+    raise _unsupported(name, mode)
+
+
+def _unsupported(name: str, mode: str) -> FrameError:
+    return FrameError(
         f"{name}: unsupported image mode {mode} (16-bit, float and CMYK frames "
         "are not stored; convert to 8-bit RGB or grayscale first)"
     )
+
+
+# Raw modes of more than 8 bits per sample that Pillow decodes into an 8-bit mode, dropping the
+# low byte: "RGB;16B" (PNG), "RGBA;16L" (TIFF), "LA;16B"... BMP's "BGR;16" (5-6-5 bits in 16) is
+# not one of them, and converts without loss.
+_DEEP_RAWMODE = re.compile(r";16[BLN]$")
+
+
+def _deep_rawmode(image: Image.Image) -> str | None:
+    """The raw mode of an undecoded image's samples when they are 16-bit, else None."""
+    for tile in image.tile:
+        rawmode = tile.args[0] if isinstance(tile.args, tuple) else tile.args
+        if isinstance(rawmode, str) and _DEEP_RAWMODE.search(rawmode):
+            return rawmode
+    return None
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned as its EXIF orientation says (and the tag dropped), so that the frame
+    archived is the one viewers show; images without the tag are returned as they are."""
+    if image.getexif().get(ORIENTATION, 1) == 1:
+        return image
+    return ImageOps.exif_transpose(image)
 
 
 def read_frame(path: str | os.PathLike) -> np.ndarray:
@@ -74,7 +110,6 @@ def read_frame(path: str | os.PathLike) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
-                image.load()
                 return normalise(image, str(path))
     except FrameError:
         raise

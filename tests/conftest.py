@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "frames"
+TINY_MODEL = Path(__file__).resolve().parent / "data" / "tiny-test-x2.safetensors"
 
 
 def skimage_photo(name: str) -> np.ndarray:
@@ -44,18 +45,35 @@ def sample_frames() -> list[Path]:
 
 @pytest.fixture(scope="session")
 def tiny_weights(tmp_path_factory) -> Path:
-    """A small EDSR (2 blocks x 8) with nonzero weights, saved as a weights file."""
-    import torch
-
-    from srcodec.models.edsr import EDSR, EDSRConfig
-    from srcodec.registry import save_model
-
-    torch.manual_seed(0)
-    model = EDSR(EDSRConfig(blocks=2, features=8, bicubic_skip=True))
-    torch.nn.init.normal_(model.tail.weight, std=1e-3)
-    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
-    save_model(model, path, "tiny-test-x2")
+    """A copy of the small trained test model (EDSR 2 blocks x 8, tests/data/make_tiny_model.py):
+    its output differs from bicubic by a few grey levels on average, tens at edges, so tests
+    can tell that the network was applied."""
+    path = tmp_path_factory.mktemp("weights") / TINY_MODEL.name
+    path.write_bytes(TINY_MODEL.read_bytes())
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_exported(tiny_weights, tmp_path_factory):
+    """The tiny model's ModelInfo and its fp32 and int8 ONNX exports, beside a copy of its
+    weights (where decoders look for them), calibrated on two real photos."""
+    from srcodec.export import export_model
+    from srcodec.registry import inspect_weights
+
+    folder = tmp_path_factory.mktemp("exported")
+    weights = folder / tiny_weights.name
+    weights.write_bytes(tiny_weights.read_bytes())
+    info = inspect_weights(weights)
+    return info, export_model(info, folder, int8=True, calibration=[calibration_dir(folder)])
+
+
+def calibration_dir(folder: Path) -> Path:
+    """Two real photos (not those the tests measure on) for calibrating int8 exports."""
+    calib = folder / "calibration"
+    calib.mkdir()
+    for name in ("rocket", "cat"):
+        Image.fromarray(skimage_photo(name)).save(calib / f"{name}.png")
+    return calib
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import skimage_photo
 from PIL import Image
+from quality import Gains, assert_quality, gains, impostor_forward
 
 import srcodec
 from srcodec.engine import Restorer
@@ -33,39 +35,55 @@ def test_bundled_model_is_installed_with_its_card(bundled):
     card = info.card
     assert card["training"]["steps"] > 0 and card["training"]["wall_s"] > 0
     assert card["validation"]["psnr_rgb"] > card["validation"]["bicubic_rgb"]
-    assert "coffee.png" not in card["training"]["data"]["train_images"]
+    assert not {"coffee.png", "chelsea.png"} & set(card["training"]["data"]["train_images"])
     assert info.sha256[:12] in (ROOT / "weights" / "README.md").read_text()
 
 
-def _gain(restorer, hr):
-    h, w = hr.shape[:2]
-    lr = downscale(hr)
-    sr, bic = restorer.restore(lr, (w, h)), upscale(lr, (w, h))
-    return psnr(hr, sr) - psnr(hr, bic), psnr(hr, sr, y=True) - psnr(hr, bic, y=True)
+# --- quality: far better than bicubic, and than Lanczos with an unsharp mask ---------------------
+
+#: The engines and precisions a decoder may run the bundled model with on a CPU.
+ENGINES = [("torch", "fp32"), ("onnx", "fp32"), ("onnx", "int8")]
 
 
-@pytest.mark.parametrize("name", ["coffee", "chelsea"])
-def test_beats_bicubic_on_real_photos(bundled, name):
-    import skimage.data
-
-    rgb, y = _gain(bundled[0], getattr(skimage.data, name)())
-    assert rgb > 0.5 and y > 0.5
-
-
-def test_beats_bicubic_on_sample_cctv_frames(bundled, sample_frames):
-    gains = [_gain(bundled[0], read_frame(p)) for p in sample_frames]
-    assert all(rgb > 0.2 and y > 0.2 for rgb, y in gains), gains
+@pytest.fixture(scope="module")
+def evaluation(tmp_path_factory, sample_frames):
+    """Two photos the model was never trained on and the CCTV samples, archived with the bundled
+    model (the default), with their originals."""
+    originals = {name: skimage_photo(name) for name in ("coffee", "chelsea")}
+    originals.update({p.name: read_frame(p) for p in sample_frames})
+    path = tmp_path_factory.mktemp("evaluation") / "evaluation.src"
+    srcodec.encode(list(originals.items()), path)
+    return path, originals
 
 
-def test_tiled_matches_untiled_with_the_bundled_model(bundled, sample_frames):
-    restorer, _ = bundled
-    model = restorer.model
-    hr = read_frame(sample_frames[0])
-    lr = downscale(hr)
-    whole = Restorer(model, "cpu", tile=512).restore(lr)
-    tiled = Restorer(model, "cpu", tile=64).restore(lr)
-    assert abs(psnr(hr, whole) - psnr(hr, tiled)) < 0.05
-    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+def measure(evaluation, engine: str, precision: str) -> dict[str, Gains]:
+    """Gains of every frame of the evaluation archive, decoded as a user would."""
+    path, originals = evaluation
+    with srcodec.open(path, engine=engine, precision=precision, device="cpu") as archive:
+        return {
+            name: gains(originals[name], archive.lowres(name), frame)
+            for name, frame in archive.frames()
+        }
+
+
+@pytest.mark.parametrize(("engine", "precision"), ENGINES)
+def test_restores_far_better_than_bicubic_and_than_lanczos_unsharp(evaluation, engine, precision):
+    assert_quality(measure(evaluation, engine, precision))
+
+
+@pytest.mark.parametrize(("engine", "precision"), ENGINES)
+def test_quality_check_fails_when_the_network_is_replaced_by_lanczos_unsharp(
+    evaluation, engine, precision, monkeypatch
+):
+    """The archive, its model id and the decode path unchanged, only the engines' network call
+    swapped for the impostor: the quality check must fail, on every frame."""
+    from srcodec.ortengine import OrtRestorer
+
+    monkeypatch.setattr(Restorer, "_forward", impostor_forward)
+    monkeypatch.setattr(OrtRestorer, "_forward", impostor_forward)
+    with pytest.raises(AssertionError) as failed:
+        assert_quality(measure(evaluation, engine, precision))
+    assert all(name in str(failed.value) for name in evaluation[1])
 
 
 def test_wheel_carries_the_bundled_weights(tmp_path):
@@ -97,12 +115,11 @@ def test_uhd_frame_decodes_in_tiles(tmp_path, photo):
 def test_self_ensemble_beats_the_plain_model_on_a_real_photo(bundled):
     import skimage.data
 
-    model, _ = bundled
-    ensemble = Restorer(model.model, "cpu", self_ensemble=True)
+    plain, _ = bundled
+    ensemble = Restorer(plain.model, "cpu", self_ensemble=True)
     hr = skimage.data.chelsea()[:200, :240]
-    plain_gain, _ = _gain(model, hr)
-    ensemble_gain, _ = _gain(ensemble, hr)
-    assert ensemble_gain > plain_gain
+    lr = downscale(hr)
+    assert gains(hr, lr, ensemble.restore(lr)).rgb > gains(hr, lr, plain.restore(lr)).rgb
 
 
 # --- the shipped ONNX exports -------------------------------------------------------------------

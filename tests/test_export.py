@@ -14,29 +14,12 @@ from srcodec.metrics import psnr
 from srcodec.models.skip import bicubic_x2_kernel
 from srcodec.ortengine import FORMAT, OrtRestorer
 from srcodec.registry import find_onnx, inspect_weights, load_model, onnx_name
-from srcodec.resample import downscale
+from srcodec.resample import downscale, upscale
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_weights, tmp_path_factory, photo_dir_module):
-    """The tiny model exported beside a copy of its weights, fp32 and int8."""
-    folder = tmp_path_factory.mktemp("exported")
-    weights = folder / "tiny.safetensors"
-    weights.write_bytes(tiny_weights.read_bytes())
-    info = inspect_weights(weights)
-    files = export_model(info, folder, int8=True, calibration=[photo_dir_module])
-    return info, files
-
-
-@pytest.fixture(scope="module")
-def photo_dir_module(tmp_path_factory):
-    from conftest import skimage_photo
-    from PIL import Image
-
-    folder = tmp_path_factory.mktemp("calib")
-    for name in ("rocket", "cat"):
-        Image.fromarray(skimage_photo(name)).save(folder / f"{name}.png")
-    return folder
+def exported(tiny_exported):
+    return tiny_exported
 
 
 def test_bicubic_kernel_is_torch_bicubic():
@@ -76,15 +59,54 @@ def test_fp32_export_matches_torch(exported, shape):
     assert np.abs(out - ref).max() < 1e-3
 
 
+def _gain(hr: np.ndarray, lr: np.ndarray, sr: np.ndarray) -> float:
+    return psnr(hr, sr) - psnr(hr, upscale(lr, (hr.shape[1], hr.shape[0])))
+
+
+def assert_int8_is_faithful(hr: np.ndarray, fp32: np.ndarray, int8: np.ndarray) -> None:
+    """The int8 restore of ``downscale(hr)`` is the fp32 one to within quantization noise:
+    nearly the same frame, and the same gain over bicubic to 0.1 dB."""
+    lr = downscale(hr)
+    assert int8.shape == fp32.shape == hr.shape
+    assert 48 < psnr(fp32, int8) < float("inf")
+    assert abs(_gain(hr, lr, int8) - _gain(hr, lr, fp32)) < 0.1
+
+
+def _int8_restore(path, lr, model_id=None):
+    restorer = OrtRestorer(path, model_id)
+    assert restorer.precision == "int8"
+    return restorer.restore(lr)
+
+
 def test_int8_export_is_close_to_fp32(exported, photo):
     info, files = exported
-    lr = downscale(photo[100:260, 120:300])
+    hr = photo[100:260, 120:300]
+    lr = downscale(hr)
     fp32 = OrtRestorer(files[0], info.id).restore(lr)
-    int8 = OrtRestorer(files[1], info.id)
-    assert int8.precision == "int8"
-    out = int8.restore(lr)
-    assert out.shape == fp32.shape == (160, 180, 3)
-    assert 35 < psnr(fp32, out) < float("inf")
+    assert _gain(hr, lr, fp32) > 0.8  # the network does something: int8 has it to keep
+    assert_int8_is_faithful(hr, fp32, _int8_restore(files[1], lr, info.id))
+
+
+def test_int8_check_fails_for_an_export_without_the_residual_body(exported, photo, tmp_path):
+    """The int8 assertions see a broken export: one of the model with its body zeroed."""
+    from conftest import calibration_dir
+
+    from srcodec.registry import save_model
+
+    info, files = exported
+    model, _ = load_model(info.path)
+    with torch.no_grad():
+        for p in model.body.parameters():
+            p.zero_()
+    broken = save_model(model, tmp_path / "broken.safetensors", info.name)
+    (_, int8_path) = export_model(
+        broken, tmp_path, int8=True, calibration=[calibration_dir(tmp_path)]
+    )
+    hr = photo[100:260, 120:300]
+    lr = downscale(hr)
+    fp32 = OrtRestorer(files[0], info.id).restore(lr)
+    with pytest.raises(AssertionError):
+        assert_int8_is_faithful(hr, fp32, _int8_restore(int8_path, lr))
 
 
 def test_calibration_patches_are_downscaled_real_frames(photo_dir):
