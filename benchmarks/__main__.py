@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("names", nargs="*", help="sections to render (default: all)")
     p.add_argument("--results", type=Path, default=RESULTS, help="results folder")
     p.add_argument("-o", "--output", type=Path, default=DOCS / "benchmarks.md")
+    p.add_argument("--no-figures", dest="figures", action="store_false", help="keep the plots")
     args = ap.parse_args(argv)
     try:
         if args.command == "list":
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "run":
             run(args)
         else:
-            print(f"wrote {rel(write(args.output, args.results, args.names or None))}")
+            out = write(args.output, args.results, args.names or None, args.figures)
+            print(f"wrote {rel(out)}")
     except BenchmarkError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -125,9 +125,15 @@ def head(metas: dict[str, dict], plots: list[str], folder: Path) -> list[str]:
     ]
 
 
-def render(folder: Path = RESULTS, docs: Path = DOCS, names: list[str] | None = None) -> str:
+def render(
+    folder: Path = RESULTS,
+    docs: Path = DOCS,
+    names: list[str] | None = None,
+    figures: bool = True,
+) -> str:
     """The page, from ``folder/NAME.json`` of every benchmark (or those named); its plots are
-    written into ``docs``. Refuses when a result is missing rather than render half a page."""
+    written into ``docs`` (unless ``figures`` is false: those there stay as they are). Refuses
+    when a result is missing rather than render half a page."""
     chosen: dict[str, Benchmark] = registry()
     if names:
         chosen = {n: chosen[n] for n in names if n in chosen}
@@ -142,7 +148,7 @@ def render(folder: Path = RESULTS, docs: Path = DOCS, names: list[str] | None = 
         )
     stored = {n: load_result(n, folder) for n in chosen}
     results = {n: s["result"] for n, s in stored.items()}
-    plots = [p for n, b in chosen.items() for p in b.figures(results[n], docs)]
+    plots = [p for n, b in chosen.items() if figures for p in b.figures(results[n], docs)]
     body = summary(results)
     for name, b in chosen.items():
         body.append(b.render(results[name]))
@@ -150,10 +156,13 @@ def render(folder: Path = RESULTS, docs: Path = DOCS, names: list[str] | None = 
 
 
 def write(
-    output: Path = DOCS / "benchmarks.md", folder: Path = RESULTS, names: list[str] | None = None
+    output: Path = DOCS / "benchmarks.md",
+    folder: Path = RESULTS,
+    names: list[str] | None = None,
+    figures: bool = True,
 ) -> Path:
     output = Path(output)
-    output.write_text(render(folder, output.parent, names))
+    output.write_text(render(folder, output.parent, names, figures))
     return output
 
 

@@ -14,7 +14,7 @@ from PIL import Image, features
 
 from srcodec import psnr
 
-from .. import Benchmark, benchmark
+from .. import Benchmark, BenchmarkError, benchmark
 from ..context import Context, EvalSet, md_table, rel
 from .size import archive_bytes, default_configs, label
 
@@ -202,8 +202,13 @@ def plot_name(name: str) -> str:
 
 
 def plot(res: dict, title: str, out: Path) -> str:
-    import matplotlib
-
+    try:
+        import matplotlib
+    except ImportError:
+        raise BenchmarkError(
+            "the rate-distortion plots need matplotlib (pip install -e '.[bench]'), "
+            "or render without plots: python -m benchmarks report --no-figures"
+        ) from None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
