@@ -12,4 +12,4 @@ srcodec encode samples/frames -o "$out/samples.src" --force
 srcodec info "$out/samples.src"
 srcodec decode "$out/samples.src" -o "$out/restored" --force
 set +x
-python benchmarks/sample_report.py samples/frames "$out/samples.src" "$out/restored"
+python -m benchmarks.writers.sample_report samples/frames "$out/samples.src" "$out/restored"

@@ -2,7 +2,7 @@
 # Regenerate the ONNX exports of every bundled model in weights/ (fp32, and int8 calibrated on real
 # photographs) from the bundled weights, replacing any stale export. Run after changing weights/.
 #
-#   bash scripts/export_onnx.sh [CALIBRATION...]   # default: data/train (benchmarks/prepare_data.py)
+#   bash scripts/export_onnx.sh [CALIBRATION...]   # default: data/train (benchmarks/datasets/prepare.py)
 #
 # Calibration frames must never be evaluation frames (data/eval, data/cctv/val, samples/).
 set -euo pipefail
@@ -11,7 +11,7 @@ bash scripts/setup.sh
 calibration=("$@")
 [ ${#calibration[@]} -gt 0 ] || calibration=(data/train)
 for c in "${calibration[@]}"; do
-    [ -e "$c" ] || { echo "no calibration frames at $c (run: python benchmarks/prepare_data.py)" >&2; exit 1; }
+    [ -e "$c" ] || { echo "no calibration frames at $c (run: python -m benchmarks.datasets.prepare)" >&2; exit 1; }
 done
 args=()
 for c in "${calibration[@]}"; do args+=(--calibration "$c"); done

@@ -16,7 +16,7 @@ DEVICE=${DEVICE:-auto}
 bash scripts/setup.sh
 . .venv/bin/activate
 python -m pip install -q -e ".[data]"
-python benchmarks/prepare_data.py --out data
+python -m benchmarks.datasets.prepare --out data
 mkdir -p "$(dirname "$STAGE1")" "$(dirname "$OUT")"
 srcodec train data/train --val data/val -o "$STAGE1" --name srcodec-photo-x2 --blocks 16 \
     --features 64 --bicubic-skip --patch 64 --batch 32 --lr 2e-4 --schedule cosine \

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 
 import srcodec
+from srcodec import psnr, upscale
 from srcodec.frames import list_frames, read_frame
-from srcodec.metrics import psnr
-from srcodec.resample import upscale
 
 
 def main() -> None:

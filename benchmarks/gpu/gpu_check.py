@@ -7,7 +7,7 @@
    with the largest grey-level difference from fp32 and the PSNR (RGB, shave 2) against the
    original frames, so the cost of half precision is a measured figure.
 
-    python benchmarks/gpu_check.py [--weights my.safetensors ...] [--json out.json]
+    python -m benchmarks.gpu.gpu_check [--weights my.safetensors ...] [--json out.json]
 """
 
 from __future__ import annotations
@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from bench_speed import frame_sets
 
 import srcodec
 from srcodec.engine import PRECISIONS, Restorer
 from srcodec.metrics import psnr
 from srcodec.registry import DEFAULT_MODEL, inspect_weights, load_model, resolve
 from srcodec.resample import downscale
+
+from ..suite.speed import frame_sets
 
 
 def sync_time() -> float:

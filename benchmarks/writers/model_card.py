@@ -1,7 +1,7 @@
 """Write weights/README.md, the bundled model's card, from the card inside its weights file and
 a fresh evaluation beside bicubic on the evaluation photos and the held-out CCTV frames.
 
-    python benchmarks/model_card.py weights/srcodec-photo-x2.safetensors \
+    python -m benchmarks.writers.model_card weights/srcodec-photo-x2.safetensors \
         --set photos=data/eval --set cctv=data/cctv/val:4 --notes notes.md
 """
 
@@ -11,11 +11,10 @@ import argparse
 import json
 from pathlib import Path
 
-from evaluate import load_set, table
-
-from srcodec.engine import Restorer
-from srcodec.registry import load_model
+import srcodec
 from srcodec.training import ARCH_FIELDS, evaluate
+
+from .evaluate import load_pairs, table
 
 
 def main() -> None:
@@ -33,7 +32,7 @@ def main() -> None:
     ap.add_argument("--notes", help="Markdown file with the training commands and history")
     ap.add_argument("-o", "--output", default="weights/README.md")
     args = ap.parse_args()
-    model, info = load_model(args.weights)
+    model, info = srcodec.load_model(args.weights)
     card, training = info.card, info.card["training"]
     val = card["validation"]
     hyper = training["config"]
@@ -56,7 +55,7 @@ def main() -> None:
         f"- training data: {len(training['data']['train_images'])} photographs in "
         f"`{training['data']['train']}`, validation (checkpoint choice): "
         f"{', '.join(training['data']['val_images'])}; the files and their sources are listed in "
-        "`benchmarks/data_manifest.json`, made by `python benchmarks/prepare_data.py`",
+        "`benchmarks/datasets/manifest.json`, made by `python -m benchmarks.datasets.prepare`",
         f"- hyper-parameters: `{json.dumps(hyper)}`",
         f"- validation at the kept step: {val['psnr_rgb']:.2f} dB RGB / {val['psnr_y']:.2f} dB Y "
         f"(bicubic {val['bicubic_rgb']:.2f} / {val['bicubic_y']:.2f})",
@@ -69,12 +68,12 @@ def main() -> None:
         "",
         "PSNR in dB, 8-bit, peak 255, 2 px shaved, RGB and BT.601 Y, from the same "
         "low-resolution inputs (the project's one downscale) for bicubic and the model. "
-        "Regenerate with the command at the top of `benchmarks/model_card.py`.",
+        "Regenerate with the command at the top of `benchmarks/writers/model_card.py`.",
         "",
     ]
-    restorer = Restorer(model, "cpu")
+    restorer = srcodec.Restorer(model, "cpu")
     for spec in args.sets:
-        name, pairs = load_set(spec)
+        name, pairs = load_pairs(spec)
         result = evaluate(restorer, pairs)
         lines += [
             f"### {name}: {len(pairs)} images from `{spec.partition('=')[2]}`",

@@ -6,7 +6,7 @@ Runs as its own process, as ``srcodec decode`` does, without importing torch whe
 ONNX Runtime (a torch thread pool left spinning in the same process would slow the other
 engine and say nothing about a real decode). Best of ``--repeat`` runs of each; JSON on stdout.
 
-    python benchmarks/pipeline_share.py weights/srcodec-photo-x2.safetensors --threads 2
+    python -m benchmarks.suite._pipeline_share weights/srcodec-photo-x2.safetensors --threads 2
 """
 
 from __future__ import annotations
@@ -19,20 +19,18 @@ import time
 from pathlib import Path
 
 import srcodec
-from srcodec.engine import make_restorer
 from srcodec.frames import list_frames, read_frame
-from srcodec.registry import inspect_weights
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def measure(weights: str, threads: int, copies: int, repeat: int) -> dict:
-    info = inspect_weights(weights)
+    info = srcodec.list_models([weights])[0]
     frames = [read_frame(p) for p in list_frames(ROOT / "samples" / "frames")] * copies
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "pipeline.src"
         srcodec.encode([(f"f{i:03d}", f) for i, f in enumerate(frames)], archive, weights=[weights])
-        restorer = make_restorer(info, "cpu", threads=threads)
+        restorer = srcodec.make_restorer(info, "cpu", threads=threads)
         with srcodec.open(archive, restorer=restorer) as a:
             lows = [a.lowres(i) for i in range(len(a))]
         for lr in lows[:2]:

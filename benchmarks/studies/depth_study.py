@@ -4,9 +4,10 @@ PSNR (RGB and Y, shave 2) on the validation photos along the way and on held-out
 at the end, beside bicubic.
 
     # train and measure (one process per depth; on a GPU several can share it)
-    python benchmarks/depth_study.py run --blocks 4 --out runs/depth --steps 3000 --device cuda
+    python -m benchmarks.studies.depth_study run --blocks 4 --out runs/depth --steps 3000 \
+        --device cuda
     # gather every depth's results into docs/ (table + plot)
-    python benchmarks/depth_study.py report runs/depth/*.json --md docs/depth_study.md \
+    python -m benchmarks.studies.depth_study report runs/depth/*.json --md docs/depth_study.md \
         --plot docs/depth_study.png
 """
 

@@ -6,7 +6,8 @@ Answers two questions the PSNR tables cannot: at which frequencies does one meth
 rows or columns), and is a method's added detail too strong or too weak for the frames (if
 scaling it by 1.1 raises PSNR, it restores too little; by 0.9, too much).
 
-    python benchmarks/error_bands.py [--model WEIGHTS] [--set cctv=data/cctv/val:4] [--limit N]
+    python -m benchmarks.studies.error_bands [--model WEIGHTS] [--set cctv=data/cctv/val:4] \
+        [--limit N]
 
 Prints Markdown (docs/error_bands.md is its output for the default sets).
 """
@@ -17,11 +18,12 @@ import argparse
 
 import numpy as np
 import torch
-from bench_quality import methods
-from common import DEFAULT_SETS, Progress, find_models, load_set, md_table, parse_set
 
-from srcodec.metrics import psnr, rgb_to_y
-from srcodec.resample import upscale
+from srcodec import psnr, upscale
+from srcodec.metrics import rgb_to_y
+
+from ..context import DEFAULT_SETS, Progress, find_models, load_set, md_table, parse_set
+from ..suite.quality import methods
 
 SHAVE = 8  # a wider border than PSNR's 2 px keeps the FFT's wrap-around edge out of the bands
 GAINS = (0.8, 0.9, 1.0, 1.1, 1.2)
@@ -29,7 +31,8 @@ GAINS = (0.8, 0.9, 1.0, 1.1, 1.2)
 # frame carries up to 0.25. "across columns" = the larger frequency is horizontal (vertical
 # edges, texture along rows); "across rows" = vertical.
 HEADER = (
-    "Made by `python benchmarks/error_bands.py` (2 min on the 2-core CPU): the bundled model, "
+    "Made by `python -m benchmarks.studies.error_bands` (2 min on the 2-core CPU): the bundled "
+    "model, "
     "the waifu2x photo model and bicubic, restoring the same low-resolution frames as in "
     "`docs/benchmarks.md`. Bands are in cycles per pixel of the full-resolution frame (0.5 is "
     'its Nyquist limit; the half-resolution frame carries up to 0.25); "across columns" is '

@@ -3,8 +3,9 @@ model: seconds per frame (200x200 and 400x400 low-resolution inputs, 2 and 1 thr
 largest float difference from eager, and PSNR on the evaluation sets beside bicubic; then the
 share of a real decode (read, lowres decode, restore, PNG write) spent in the network.
 
-    python benchmarks/bench_engines.py                       # bundled models + a 16x64 EDSR
-    python benchmarks/bench_engines.py --json out.json --set photos=data/eval --arch 16x64
+    python -m benchmarks run engines                # the suite's section: bundled models only
+    python -m benchmarks.suite.engines              # bundled models + a 16x64 EDSR
+    python -m benchmarks.suite.engines --json out.json --set photos=data/eval --arch 16x64
 
 Models given by ``--arch RxF`` get random weights: their speed rows are meaningful, their PSNR
 is not measured. Calibration frames for their int8 export: ``--calibration`` (default data/train,
@@ -28,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import DEFAULT_SETS, ROOT, Progress, find_models, load_set, machine, md_table, parse_set
 
 from srcodec.engine import make_restorer
 from srcodec.export import calibration_patches, export_fp32, quantize_int8
@@ -39,6 +39,20 @@ from srcodec.ortengine import OrtRestorer
 from srcodec.registry import ModelInfo, find_onnx, load_model, onnx_name, save_model
 from srcodec.resample import downscale, upscale
 from srcodec.tiling import to_uint8
+
+from .. import Benchmark, benchmark
+from ..context import (
+    DEFAULT_SETS,
+    ROOT,
+    Context,
+    Progress,
+    find_models,
+    load_set,
+    machine,
+    md_table,
+    parse_set,
+    run_module,
+)
 
 Forward = Callable[[np.ndarray], np.ndarray]  # float32 NCHW -> float32 NCHW
 
@@ -163,15 +177,10 @@ def quality(fns: dict[str, Forward], sets: list, log: Progress) -> dict:
 
 
 def pipeline_share(info: ModelInfo, threads: int) -> dict:
-    """The decode's share spent in the network, measured in a fresh process (pipeline_share.py)
+    """The decode's share spent in the network, measured in a fresh process (_pipeline_share)
     as ``srcodec decode`` runs: no torch thread pool of this process beside it."""
-    script = Path(__file__).with_name("pipeline_share.py")
-    out = subprocess.run(
-        [sys.executable, str(script), str(info.path), "--threads", str(threads)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    args = [str(info.path), "--threads", str(threads)]
+    out = run_module(f"{__package__}._pipeline_share", args, capture_output=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -186,13 +195,13 @@ def random_model(arch: str, tmp: Path) -> ModelInfo:
     return save_model(model, tmp / f"random-{arch}.safetensors", f"random-r{blocks}f{features}s")
 
 
-def run(args: argparse.Namespace, log: Progress) -> dict:
+def measure(args: argparse.Namespace, log: Progress) -> dict:
     specs = [parse_set(s) for s in args.set] or [
         (name, folder, 2 * stride)  # half the suite's frames: this run is about the engines
         for name, (folder, stride) in DEFAULT_SETS.items()
         if folder.is_dir()
     ]
-    sets = [load_set(name, folder, stride) for name, folder, stride in specs]
+    sets = [load_set(name, folder, stride, args.limit) for name, folder, stride in specs]
     calibration = (
         args.calibration
         or [str(p) for p in (ROOT / "data" / "train",) if p.is_dir()]
@@ -245,7 +254,7 @@ def markdown(result: dict, title: str = "## Restoration engines") -> list[str]:
     lines = [
         title,
         "",
-        f"{m['cpu']}, {m['cpus']} CPUs; torch {m['torch']}; `python benchmarks/bench_engines.py`.",
+        f"{m['cpu']}, {m['cpus']} CPUs; torch {m['torch']}; `python -m benchmarks.suite.engines`.",
         "Seconds per frame: best of the rounds, the engines taking turns in each round. Ratios are",
         "against torch eager fp32 NCHW of the same model, threads and input, in the same run;",
         "`max abs diff` is the largest difference of the float output from eager over",
@@ -292,7 +301,8 @@ def markdown(result: dict, title: str = "## Restoration engines") -> list[str]:
             lines += [
                 f"Decode pipeline ({p['frames']} frames of 400x400, {p['engine']} engine, "
                 f"{p['threads']} threads, read + lowres decode + restore + PNG write, "
-                f"`srcodec.decode_to_folder` in a fresh process, `benchmarks/pipeline_share.py`): "
+                "`srcodec.decode_to_folder` in a fresh process, "
+                f"`benchmarks/suite/_pipeline_share.py`): "
                 f"{p['wall_s']:.2f} s; the network alone restores the same frames in "
                 f"{p['network_alone_s']:.2f} s: **{100 * p['share']:.0f} %** of the decode's "
                 "wall time (best of 3 each).",
@@ -300,6 +310,23 @@ def markdown(result: dict, title: str = "## Restoration engines") -> list[str]:
             ]
     lines += ["Evaluation sets: " + "; ".join(f"{k}: {v}" for k, v in result["sets"].items())]
     return lines
+
+
+@benchmark("engines", section=6)
+class Engines(Benchmark):
+    def run(self, ctx: Context) -> dict:
+        """Measured in a fresh process: the thread pools this one has started (torch's,
+        waifu2x's) would otherwise keep spinning beside the engines being timed."""
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "engines.json"
+            args = ["--arch", "", "--json", str(out)] + [f"--model={m}" for m in ctx.model_specs]
+            args += ["--quick", "--repeat", "2", f"--limit={ctx.limit}"] if ctx.quick else []
+            ctx.progress("engines: in a fresh process")
+            run_module(__name__, args, check=True, stdout=subprocess.DEVNULL)
+            return json.loads(out.read_text())
+
+    def render(self, result: dict) -> str:
+        return "\n".join(markdown(result, "## 6. Restoration engines on the CPU"))
 
 
 def main() -> None:
@@ -316,10 +343,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-jit", dest="jit", action="store_false", help="skip TorchScript frozen")
     ap.add_argument("--quick", action="store_true", help="the 200x200 input only")
+    ap.add_argument("--limit", type=int, default=None, help="frames per evaluation set")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args()
     args.arch = ["16x64"] if args.arch is None else [a for a in args.arch if a]
-    result = run(args, Progress())
+    result = measure(args, Progress())
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     print("\n".join(markdown(result)))

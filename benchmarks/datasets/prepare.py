@@ -1,5 +1,8 @@
 """Gather real photographs and CCTV frames from Debian packages and scikit-image.
-Writes train/val/eval/cctv sets under --out, sample crops, and benchmarks/data_manifest.json."""
+Writes train/val/eval/cctv sets under --out, sample crops, and benchmarks/datasets/manifest.json.
+
+    python -m benchmarks.datasets.prepare [--out data]
+"""
 
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ import imageio.v2 as iio
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-MANIFEST = REPO / "benchmarks" / "data_manifest.json"
+REPO = Path(__file__).resolve().parents[2]
+MANIFEST = Path(__file__).resolve().with_name("manifest.json")
 
 # Photo sources: package -> (short prefix, directory inside the package).
 LOMIRI = "lomiri-wallpapers-16.04"
@@ -410,7 +413,7 @@ def main(argv: list[str] | None = None) -> None:
     cctv, sample_records = prepare_cctv(out, samples, packages)
     files = sorted(images + sample_records, key=lambda r: (r["split"], r["output"]))
     manifest = {
-        "generator": "benchmarks/prepare_data.py",
+        "generator": "python -m benchmarks.datasets.prepare",
         "packages": dict(sorted(packages.items())),
         "photo_processing": "RGB, crop to a multiple of the factor, PIL LANCZOS resize "
         "(reducing_gap=None) by 2 (longest side < 2000), 3 (< 4000) or 4; train_plus adds "

@@ -4,7 +4,7 @@ then run ``srcodec train`` for exactly that many steps with a cosine learning-ra
 the run anneals fully instead of being cut off. The command it ran is printed and recorded in
 the model card, so the same training can be repeated step for step on any machine.
 
-    python benchmarks/train_budget.py data/train --val data/val -o runs/big/m.safetensors \
+    python -m benchmarks.studies.train_budget data/train --val data/val -o runs/big/m.safetensors \
         --budget 300 --blocks 16 --features 64 --batch 32 --patch 64 --device cuda
 """
 

@@ -1,7 +1,7 @@
 """Evaluate models beside bicubic on folders of real images (never trained on): PSNR RGB and Y
 (8-bit, peak 255, 2 px shaved) per image and on average, as a Markdown table.
 
-    python benchmarks/evaluate.py --model weights/srcodec-photo-x2.safetensors \
+    python -m benchmarks.writers.evaluate --model weights/srcodec-photo-x2.safetensors \
         --set photos=data/eval --set cctv=data/cctv/val:4
 """
 
@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import torch
 
-from srcodec.engine import Restorer
-from srcodec.registry import inspect_weights, load_model, resolve
-from srcodec.training import Pair, evaluate, load_pairs
+import srcodec
+from srcodec.training import Pair, evaluate
+
+from ..context import load_set, model_info, parse_set
 
 
-def load_set(spec: str) -> tuple[str, list[Pair]]:
+def load_pairs(spec: str) -> tuple[str, list[Pair]]:
     """``name=folder[:stride]`` -> (name, HR/LR pairs of every stride-th image)."""
-    name, _, rest = spec.partition("=")
-    folder, _, stride = rest.partition(":")
-    pairs = load_pairs(folder, role=name)
-    return name, pairs[:: int(stride or 1)]
+    s = load_set(*parse_set(spec))
+    return s.name, s.pairs
 
 
 def table(results: dict, pairs: list[Pair]) -> list[str]:
@@ -74,11 +72,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     restorers = {}
     for spec in args.model:
-        info = inspect_weights(spec) if Path(spec).is_file() else resolve(spec)
-        model, info = load_model(info.path, info.sha256)
-        restorers[f"{info.short_id} ({info.config.name})"] = Restorer(model, "cpu")
+        info = model_info(spec)
+        model, info = srcodec.load_model(info.path, info.sha256)
+        restorers[f"{info.short_id} ({info.config.name})"] = srcodec.Restorer(model, "cpu")
     for spec in args.sets:
-        name, pairs = load_set(spec)
+        name, pairs = load_pairs(spec)
         results = {}
         for label, restorer in restorers.items():
             t0 = time.perf_counter()

@@ -1,34 +1,42 @@
-"""GPU speed for docs/benchmarks.md. This machine has no GPU, so the figures are the ones a GPU
-session measured with ``benchmarks/gpu_check.py`` (phase 2 of ``benchmarks/gpu_session.sh``),
-kept in docs/gpu_check.json with the date, GPU and command, and shown here as they are.
-
-    python benchmarks/bench_gpu.py [docs/gpu_check.json]
+"""GPU speed for docs/benchmarks.md (after section 4). The suite's machine has no GPU, so the
+figures are the ones a GPU session measured with ``python -m benchmarks.gpu.gpu_check`` (phase 2
+of ``benchmarks/gpu/gpu_session.sh``), kept in docs/gpu_check.json with the date, GPU and
+command; this benchmark takes that record as its result.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
-from common import DOCS, md_table
+from .. import Benchmark, benchmark
+from ..context import DOCS, Context, md_table
 
-RESULTS = DOCS / "gpu_check.json"
+RECORD = DOCS / "gpu_check.json"
 
 
-def run(path: Path = RESULTS) -> list[str]:
+@benchmark("gpu", section=4.1)
+class Gpu(Benchmark):
+    def run(self, ctx: Context) -> dict:
+        if not RECORD.exists():
+            return {}
+        return {"file": RECORD.name, **json.loads(RECORD.read_text())}
+
+    def render(self, result: dict) -> str:
+        return "\n".join(render_lines(result))
+
+
+def render_lines(r: dict) -> list[str]:
     lines = ["### GPU", ""]
-    if not path.exists():
+    if not r:
         return lines + [
-            "No GPU measurement is on file: run `python benchmarks/gpu_check.py --json "
+            "No GPU measurement is on file: run `python -m benchmarks.gpu.gpu_check --json "
             "docs/gpu_check.json` in a session that has a CUDA GPU.",
             "",
         ]
-    r = json.loads(path.read_text())
     lines += [
         f"Measured on {r['measured'][:10]} on one {r['gpu']} (torch {r['torch']}) by "
         f"`{r['command']}`, not in this run (this machine has no GPU); kept in "
-        f"`docs/{path.name}`.",
+        f"`docs/{r['file']}`.",
         "",
         "Whole archives (read, low-resolution PNG decode, restore on the GPU, fp32), and how far "
         "the GPU's frames are from the CPU's:",
@@ -78,7 +86,3 @@ def run(path: Path = RESULTS) -> list[str]:
         "",
     ]
     return lines
-
-
-if __name__ == "__main__":
-    print("\n".join(run(Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS)))

@@ -1,0 +1,211 @@
+"""What every benchmark is given (``Context``: the evaluation sets, the models, the quick flag,
+where results go, progress) and the helpers they share: the machine's description, Markdown
+tables, and running one of the suite's modules in a fresh Python process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+import srcodec
+
+from . import RESULTS, load_result
+
+if TYPE_CHECKING:
+    from srcodec.training import Pair
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+#: Default evaluation sets: name -> (folder, stride). Never trained on (docs/benchmarks.md).
+DEFAULT_SETS = {
+    "photos": (ROOT / "data" / "eval", 1),
+    "cctv": (ROOT / "data" / "cctv" / "val", 4),
+}
+#: Frames per set in a ``--quick`` run (a smoke test, not a measurement).
+QUICK_FRAMES = 2
+
+
+@dataclass
+class EvalSet:
+    name: str
+    folder: Path
+    stride: int
+    pairs: list[Pair] = field(repr=False)
+
+    @property
+    def pixels(self) -> int:
+        return sum(p.hr.shape[0] * p.hr.shape[1] for p in self.pairs)
+
+    def describe(self) -> str:
+        sizes = sorted({f"{p.hr.shape[1]}x{p.hr.shape[0]}" for p in self.pairs})
+        shown = ", ".join(sizes) if len(sizes) <= 3 else f"{len(sizes)} sizes"
+        every = f", every {self.stride}th" if self.stride > 1 else ""
+        return f"`{rel(self.folder)}` ({len(self.pairs)} frames{every}; {shown})"
+
+
+def rel(path: str | Path) -> str:
+    path = Path(path)
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def load_set(name: str, folder: str | Path, stride: int = 1, limit: int | None = None) -> EvalSet:
+    """HR frames and their LR twins made by srcodec's one downscale (``load_pairs``)."""
+    from srcodec.training import load_pairs
+
+    pairs = load_pairs(folder, role=name)[::stride]
+    return EvalSet(name, Path(folder), stride, pairs[:limit] if limit else pairs)
+
+
+def parse_set(spec: str) -> tuple[str, Path, int]:
+    """``name=folder[:stride]``."""
+    name, _, rest = spec.partition("=")
+    folder, _, stride = rest.partition(":")
+    return name, Path(folder), int(stride or 1)
+
+
+def model_info(spec: str) -> srcodec.ModelInfo:
+    """The model ``spec`` names: a weights file or an installed id."""
+    if Path(spec).is_file():
+        return srcodec.list_models([spec])[0]
+    return srcodec.resolve(spec)
+
+
+def find_models(given: list[str]) -> list[srcodec.ModelInfo]:
+    """The bundled models, then every model given (a weights file or an installed id)."""
+    found = [m for m in srcodec.list_models() if m.source == "bundled"]
+    found += [model_info(spec) for spec in given]
+    unique: dict[str, srcodec.ModelInfo] = {}
+    for m in found:
+        unique.setdefault(m.sha256, m)
+    return list(unique.values())
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    import PIL
+    import torch
+
+    try:
+        import imagecodecs
+
+        ic = imagecodecs.__version__
+    except ImportError:
+        ic = "not installed"
+    return {
+        "cpu": cpu_model(),
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "pillow": PIL.__version__,
+        "imagecodecs": ic,
+        "os": platform.platform(),
+    }
+
+
+def md_table(head: list[str], rows: list[list], align: str | None = None) -> list[str]:
+    align = align or "l" + "r" * (len(head) - 1)
+    marks = {"l": "---", "r": "---:", "c": ":---:"}
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join(marks[a] for a in align) + "|",
+        *("| " + " | ".join(str(c) for c in row) + " |" for row in rows),
+    ]
+
+
+def run_module(module: str, args: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
+    """``python -m module args`` in a fresh process that imports this checkout's packages, so
+    no thread pool of this process (torch's, waifu2x's) runs beside what it measures."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, env=env, text=True, **kwargs
+    )
+
+
+class Progress:
+    """Prints what the suite is doing, with elapsed time, on stderr."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __call__(self, msg: str) -> None:
+        print(f"[{time.perf_counter() - self.t0:6.0f} s] {msg}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Context:
+    """What a benchmark's ``run`` is given. Sets and models load on first use, so benchmarks
+    that need neither (the paper's PSNR, the GPU record) run without data/."""
+
+    model_specs: list[str] = field(default_factory=list)
+    quick: bool = False
+    threads: int = 2
+    cctv_stride: int = DEFAULT_SETS["cctv"][1]
+    out: Path = RESULTS
+    progress: Progress = field(default_factory=Progress)
+
+    @property
+    def limit(self) -> int | None:
+        """Frames per set: all, or a few in a quick run."""
+        return QUICK_FRAMES if self.quick else None
+
+    @cached_property
+    def sets(self) -> dict[str, EvalSet]:
+        limit = self.limit
+        strides = {"photos": DEFAULT_SETS["photos"][1], "cctv": self.cctv_stride}
+        sets = {n: load_set(n, f, strides[n], limit) for n, (f, _) in DEFAULT_SETS.items()}
+        self.progress(f"sets: {', '.join(s.describe() for s in sets.values())}")
+        return sets
+
+    @cached_property
+    def models(self) -> list[srcodec.ModelInfo]:
+        models = find_models(self.model_specs)
+        self.progress(f"models: {', '.join(m.short_id for m in models)}")
+        return models
+
+    def result(self, name: str) -> dict:
+        """The result of benchmark ``name`` from this run's folder (it ran first), else the
+        committed one."""
+        folder = self.out if (Path(self.out) / f"{name}.json").is_file() else RESULTS
+        return load_result(name, folder)["result"]
+
+    def describe_inputs(self) -> dict:
+        """The sets and models this run used (those loaded), for the stored result."""
+        used = self.__dict__
+        return {
+            "sets": {n: s.describe() for n, s in used["sets"].items()} if "sets" in used else {},
+            "models": [f"{m.id} ({m.source})" for m in used.get("models", [])],
+        }
+
+
+def store(ctx: Context, name: str, result: dict, meta: dict) -> Path:
+    """Write ``{"meta": ..., "result": ...}`` to ``ctx.out/NAME.json``."""
+    out = Path(ctx.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.json"
+    path.write_text(json.dumps({"meta": meta, "result": result}, indent=1) + "\n")
+    return path

@@ -1,0 +1,121 @@
+"""The benchmark suite's registry and report (benchmarks/): every suite module registers one
+benchmark with the common signature, and the report renders from stored results alone."""
+
+import inspect
+import json
+import pkgutil
+
+import pytest
+
+import benchmarks
+from benchmarks import report, suite
+from benchmarks.context import Context
+
+GPU_RESULT = {
+    "file": "gpu_check.json",
+    "measured": "2026-01-02T03:04:05+00:00",
+    "gpu": "Fake GPU 9000",
+    "torch": "9.9",
+    "command": "python -m benchmarks.gpu.gpu_check",
+    "archives": [
+        {
+            "model": "tiny@0123456789abcdef",
+            "frames": 8,
+            "fps": 123.4,
+            "gpu_peak_mib": 77,
+            "max_abs_diff_vs_cpu": 1,
+            "pixels_differing_vs_cpu": 0.0125,
+        }
+    ],
+    "network": [
+        {
+            "model": "tiny",
+            "precision": "fp16",
+            "batch": 8,
+            "fps_400x400": 456.0,
+            "gpu_peak_mib": 99,
+            "max_abs_diff_vs_fp32": 1,
+            "psnr_rgb": 31.4159,
+        }
+    ],
+}
+META = {
+    "benchmark": "gpu",
+    "command": "python -m benchmarks run gpu",
+    "started": "2026-01-02T03:04:05+00:00",
+    "seconds": 0.1,
+    "load": [0.5, 0.7],
+    "quick": False,
+    "threads": 2,
+    "machine": {
+        "cpu": "Fake CPU",
+        "cpus": 2,
+        "torch": "9.9",
+        "gpu": "none",
+        "python": "3.x",
+        "numpy": "2.x",
+        "pillow": "12",
+        "imagecodecs": "2026",
+        "os": "Linux",
+    },
+    "sets": {},
+    "models": [],
+}
+
+
+def test_registry_lists_every_suite_module():
+    modules = {m.name for m in pkgutil.iter_modules(suite.__path__) if not m.name.startswith("_")}
+    found = benchmarks.registry()
+    assert {type(b).__module__.rsplit(".", 1)[-1] for b in found.values()} == modules
+    assert len(found) == len(modules)
+    assert {"size", "quality", "rd", "speed", "gpu", "paper", "engines"} <= set(found)
+    sections = [b.section for b in found.values()]
+    assert sections == sorted(sections) and len(set(sections)) == len(sections)
+
+
+def test_every_benchmark_has_the_common_signature():
+    for name, b in benchmarks.registry().items():
+        assert isinstance(b, benchmarks.Benchmark) and b.name == name
+        assert list(inspect.signature(b.run).parameters) == ["ctx"], name
+        assert list(inspect.signature(b.render).parameters) == ["result"], name
+        assert list(inspect.signature(b.figures).parameters) == ["result", "folder"], name
+        assert type(b).run is not benchmarks.Benchmark.run, f"{name} does not measure"
+        assert type(b).render is not benchmarks.Benchmark.render, f"{name} does not render"
+        assert set(b.requires) <= set(benchmarks.registry()), name
+
+
+def test_plan_runs_requirements_first():
+    order = [b.name for b in benchmarks.plan(["rd", "quality"])]
+    assert order == ["quality", "rd"]
+    assert [b.name for b in benchmarks.plan(["rd"])] == ["rd"]  # reads the stored quality
+    with pytest.raises(benchmarks.BenchmarkError, match="no benchmark 'nope'"):
+        benchmarks.plan(["nope"])
+
+
+def test_report_renders_from_a_stored_result_without_running(tmp_path, monkeypatch):
+    def refuse(self, ctx: Context) -> dict:
+        raise AssertionError("report must not run a benchmark")
+
+    for b in benchmarks.registry().values():
+        monkeypatch.setattr(type(b), "run", refuse)
+    (tmp_path / "gpu.json").write_text(json.dumps({"meta": META, "result": GPU_RESULT}))
+    out = report.write(tmp_path / "benchmarks.md", tmp_path, ["gpu"])
+    text = out.read_text()
+    assert text.startswith("# Benchmarks")
+    assert "Fake CPU, 2 CPUs" in text and "`python -m benchmarks run gpu`" in text
+    assert "### GPU" in text and "Fake GPU 9000" in text
+    assert "| tiny@0123456789ab | 8 | 123.4 | 77 | 1 (1.25% of values) |" in text
+    assert "| tiny | fp16 | 8 | 456 | 99 | 1 | 31.416 |" in text
+
+
+def test_report_refuses_when_a_result_is_missing(tmp_path):
+    with pytest.raises(benchmarks.BenchmarkError, match="no stored result .* size"):
+        report.render(tmp_path, tmp_path)
+
+
+def test_cli_lists_the_benchmarks(capsys):
+    from benchmarks.__main__ import main
+
+    assert main(["list"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names == list(benchmarks.registry())
