@@ -5,6 +5,7 @@ as wide as the model's receptive radius, so the result has no block seams.
 
 from __future__ import annotations
 
+import inspect
 import os
 import threading
 from collections.abc import Iterable
@@ -102,10 +103,7 @@ def restore(
     model: str | None = None,
     *,
     weights: Iterable[str | os.PathLike] = (),
-    engine: str = "auto",
-    precision: str = "fp32",
-    threads: int = 1,
-    tile: int | None = None,
+    **options: Any,
 ) -> Any:
     """The restored, full-resolution Dask array (frames x 2H x 2W x C, uint8) of ``lowres``.
 
@@ -115,14 +113,19 @@ def restore(
     with a halo of the model's receptive radius, so the result equals a whole-frame restore.
     ``model`` (id or name; default the bundled model, or the single ``weights`` file) is
     resolved here and again in each worker, which loads it once (``cached_restorer``); give
-    ``weights`` on storage every worker sees when the model is not installed there. Nothing
-    runs until the result is computed.
+    ``weights`` on storage every worker sees when the model is not installed there.
+    ``options`` (``engine``, ``precision``, ``threads``, ``tile``) go to ``cached_restorer``.
+    Nothing runs until the result is computed.
     """
     try:
         import dask.array as da
     except ImportError:
         raise SrcodecError("Dask arrays need dask: pip install 'srcodec[parallel]'") from None
     weights = tuple(str(w) for w in weights)
+    try:  # unknown options are refused now, not in the workers at compute time
+        inspect.signature(cached_restorer).bind(model, weights, **options)
+    except TypeError as exc:
+        raise SrcodecError(f"restore: {exc}") from None
     info = _pick_model(model, weights)
     depth, scale = info.config.receptive_radius, info.config.scale
     array = lowres if isinstance(lowres, da.Array) else da.from_array(lowres)
@@ -140,7 +143,6 @@ def restore(
     )
     array = array.rechunk(chunks)
     out_chunks = (chunks[0], *(tuple(n * scale for n in c) for c in chunks[1:3]), chunks[3])
-    args = {"model": info.id, "weights": weights, "engine": engine, "precision": precision}
     return da.map_overlap(
         _restore_block,
         array,
@@ -152,5 +154,5 @@ def restore(
         meta=np.empty((0, 0, 0, 0), np.uint8),
         halo=depth,
         scale=scale,
-        restorer_args={**args, "threads": threads, "tile": tile},
+        restorer_args={"model": info.id, "weights": weights, **options},
     )

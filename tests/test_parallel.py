@@ -135,6 +135,8 @@ def test_dask_restore_grayscale_and_bad_input(tiny_weights, photo):
     assert np.abs(lazy.compute().astype(int) - whole).max() <= 1
     with pytest.raises(SrcodecError, match="frames x H x W x C"):
         restore(np.zeros((2, 8, 8, 2), np.uint8), weights=[tiny_weights])
+    with pytest.raises(SrcodecError, match="engin"):
+        restore(gray, weights=[tiny_weights], engin="onnx")
 
 
 # --- many inputs on a LocalCluster --------------------------------------------------------------
