@@ -7,6 +7,7 @@ Restoration over arrays is srcodec.dask; archives to and from Zarr, srcodec.zarr
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,6 +103,7 @@ def _client(workers: int | None, scheduler: str | None) -> tuple[Any, Any]:
         processes=True,
         dashboard_address=None,
         env=single,
+        silence_logs=logging.ERROR,  # the CLI reports per input; no worker chatter on stderr
     )
     return Client(cluster), cluster
 
