@@ -52,7 +52,7 @@ def output_path(kind: str, source: str | os.PathLike, folder: str | os.PathLike)
 
 
 def _encode_task(source: str, output: str, options: dict[str, Any]) -> TaskResult:
-    from .codec import encode
+    from . import encode
 
     try:
         s = encode(source, output, **options)
@@ -63,7 +63,7 @@ def _encode_task(source: str, output: str, options: dict[str, Any]) -> TaskResul
 
 
 def _decode_task(archive: str, output: str, options: dict[str, Any]) -> TaskResult:
-    from .codec import decode_to_folder
+    from . import decode_to_folder
 
     try:
         s = decode_to_folder(archive, output, **options)
