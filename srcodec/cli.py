@@ -49,6 +49,24 @@ def progress_option(f):
     )(f)
 
 
+def parallel_options(f):
+    """``--workers N`` / ``--scheduler ADDRESS``: many inputs, one task each, on Dask."""
+    f = click.option(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="Run one task per input on this Dask scheduler (e.g. tcp://host:8786); -o is a "
+        "folder.",
+    )(f)
+    return click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Run one task per input on a local Dask cluster of N single-threaded processes; "
+        "-o is a folder.",
+    )(f)
+
+
 def _show_progress(progress: bool | None, quiet: bool) -> bool:
     if quiet:
         return False
@@ -333,8 +351,9 @@ def _summary_line(s) -> str:
     "-o",
     "--output",
     required=True,
-    type=PathArg(dir_okay=False),
-    help="Archive to write (.src).",
+    type=PathArg(),
+    help="Archive to write (.src); with --workers/--scheduler, the folder for one archive per "
+    "source.",
 )
 @click.option(
     "--model", default=None, help="Model id or name decoders must use (default: the bundled model)."
@@ -367,6 +386,7 @@ def _summary_line(s) -> str:
 )
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable frames and report them.")
 @progress_option
+@parallel_options
 def encode(
     sources: tuple[str, ...],
     output: str,
@@ -379,8 +399,11 @@ def encode(
     skip_bad: bool,
     progress: bool | None,
     quiet: bool,
+    workers: int | None,
+    scheduler: str | None,
 ) -> None:
-    """Encode frames (a folder, or image files) into one archive."""
+    """Encode frames (a folder, or image files) into one archive; with --workers or
+    --scheduler, each SOURCE (a folder) into its own archive in the folder -o."""
     show = _show_progress(progress, quiet)
     from .errors import FrameError
     from .lowres import codec_class
@@ -394,6 +417,13 @@ def encode(
         if param is None:
             raise SrcodecError(f"codec {codec['id']} has no --level")
         codec[param] = level
+    if workers or scheduler:
+        if append:
+            raise SrcodecError("--append does not go with --workers/--scheduler")
+        options = {"model": model, "weights": weights, "codec": codec, "skip_bad": skip_bad}
+        return _run_many("encode", sources, output, workers, scheduler, force=force, **options)
+    if Path(output).is_dir():
+        raise SrcodecError(f"{output} is a folder; -o names the archive to write")
     if len(sources) == 1 and Path(sources[0]).is_dir():
         frames: str | list[str] = sources[0]
     else:
@@ -437,12 +467,13 @@ def _show(name: str) -> str:
 
 
 @main.command()
-@click.argument("archive", type=PathArg(dir_okay=False))
+@click.argument("archive", nargs=-1, required=True, type=PathArg(dir_okay=False))
 @click.option(
     "-o",
     "--output",
     type=PathArg(file_okay=False),
-    help="Folder for the restored PNGs (default: the archive's name).",
+    help="Folder for the restored PNGs (default: the archive's name); with --workers/--scheduler,"
+    " the folder for one folder per archive.",
 )
 @click.option(
     "--weights",
@@ -488,8 +519,9 @@ def _show(name: str) -> str:
 )
 @click.option("--force", is_flag=True, help="Overwrite existing files in the output folder.")
 @progress_option
+@parallel_options
 def decode(
-    archive: str,
+    archive: tuple[str, ...],
     output: str | None,
     weights: tuple[str, ...],
     device: str,
@@ -503,8 +535,11 @@ def decode(
     force: bool,
     progress: bool | None,
     quiet: bool,
+    workers: int | None,
+    scheduler: str | None,
 ) -> None:
-    """Restore every frame of ARCHIVE to its original size, as PNG files.
+    """Restore every frame of ARCHIVE to its original size, as PNG files (several archives, one
+    task each, with --workers or --scheduler).
 
     Exit status 3 if the archive is damaged: every intact frame is still written and every
     lost or damaged one is named on stderr.
@@ -515,6 +550,17 @@ def decode(
 
     if int8 and precision != "fp32":
         raise click.UsageError("--int8 is --precision int8: give one of them")
+    if workers or scheduler:
+        if output is None:
+            raise click.UsageError("--workers/--scheduler need -o, the folder for the results")
+        return _run_many(
+            "decode", archive, output, workers, scheduler, force=force, weights=weights,
+            device=device, bicubic=bicubic, tile=tile, engine=engine, self_ensemble=self_ensemble,
+            precision="int8" if int8 else precision, threads=threads or 1,
+        )  # fmt: skip
+    if len(archive) > 1:
+        raise click.UsageError("several archives need --workers N or --scheduler ADDRESS")
+    archive = archive[0]
 
     s = decode_to_folder(
         archive,
@@ -641,3 +687,87 @@ def recover(archive: str, output: str, force: bool, as_json: bool) -> None:
         )
     if r.lost or r.unnamed_damage:
         sys.exit(EXIT_DAMAGED)
+
+
+# --- many inputs on Dask, and Zarr ---------------------------------------------------------------
+
+
+def _run_many(
+    kind: str,
+    inputs: tuple[str, ...],
+    output: str,
+    workers: int | None,
+    scheduler: str | None,
+    **options,
+) -> None:
+    """Run ``kind`` on every input as its own task, then report each outcome: one bad input
+    stops nothing, and the exit status says whether any failed (1) or lost frames (3)."""
+    from .parallel import run_many
+
+    results = run_many(kind, list(inputs), output, workers=workers, scheduler=scheduler, **options)
+    failed = [r for r in results if not r.ok]
+    for r in results:
+        for name, why in r.problems:
+            what = "skipped" if kind == "encode" else "damaged"
+            click.echo(f"{r.input}: {what} {_show(name)}: {why}", err=True)
+        if r.ok:
+            click.echo(f"{r.input} -> {r.output}: {r.summary}")
+    for r in failed:
+        click.echo(f"srcodec: error: {r.input}: {r.error}", err=True)
+    done = len(results) - len(failed)
+    click.echo(f"{done} of {len(results)} inputs done" + (f", {len(failed)} failed" * bool(failed)))
+    if failed:
+        sys.exit(EXIT_ERROR)
+    if kind == "decode" and any(r.problems for r in results):
+        sys.exit(EXIT_DAMAGED)
+
+
+@main.command("export-zarr")
+@click.argument("archive", type=PathArg(dir_okay=False, exists=True))
+@click.argument("store")
+@click.option(
+    "--chunk-frames", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Frames per Zarr chunk.",
+)  # fmt: skip
+@click.option("--codec", "codec_id", default=None, help="Chunk codec (default: the archive's).")
+@click.option("--force", is_flag=True, help="Overwrite an existing array at STORE.")
+def export_zarr(
+    archive: str, store: str, chunk_frames: int, codec_id: str | None, force: bool
+) -> None:
+    """Copy the low-resolution frames of ARCHIVE, bit-exact, into a Zarr array at STORE (a path
+    or an fsspec URL such as s3://bucket/cam1.zarr), with its header and frame names."""
+    from .zarrstore import archive_to_zarr, describe
+
+    array = archive_to_zarr(
+        archive, store, chunk_frames=chunk_frames, codec=codec_id, overwrite=force
+    )
+    click.echo(f"{archive} -> {store}: {describe(array)}")
+
+
+@main.command("import-zarr")
+@click.argument("store")
+@click.argument("archive", type=PathArg(dir_okay=False))
+@click.option(
+    "--model", default=None, help="Model id to record (default: the one recorded, else bundled)."
+)
+@click.option(
+    "--weights", multiple=True, type=PathArg(dir_okay=False),
+    help="A weights file to use as the model (repeatable).",
+)  # fmt: skip
+@click.option("--codec", "codec_id", default=None, help="Codec of the archive (default: the "
+              "one recorded, else jxl).")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite an existing archive.")
+def import_zarr(
+    store: str,
+    archive: str,
+    model: str | None,
+    weights: tuple[str, ...],
+    codec_id: str | None,
+    force: bool,
+) -> None:
+    """Write a Zarr array of low-resolution frames at STORE (as export-zarr makes, or any
+    frames x H x W x C uint8 array) into the archive ARCHIVE."""
+    from .zarrstore import describe, open_zarr, zarr_to_archive
+
+    zarr_to_archive(store, archive, model=model, weights=weights, codec=codec_id, force=force)
+    click.echo(f"{store} -> {archive}: {describe(open_zarr(store))}")
