@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .codec import _pick_model
 from .errors import FrameError, SrcodecError
+from .registry import pick_model
 from .tiling import TiledRestorer
 
 __all__ = ["cached_restorer", "restore"]
@@ -43,7 +43,7 @@ def cached_restorer(
     from .engine import make_restorer
 
     weights = tuple(str(w) for w in weights)
-    info = _pick_model(model, weights)
+    info = pick_model(model, weights)
     key = (info.id, engine, precision, threads, tile)
     with _CACHE_LOCK:
         restorer = _CACHE.get(key)
@@ -126,7 +126,7 @@ def restore(
         inspect.signature(cached_restorer).bind(model, weights, **options)
     except TypeError as exc:
         raise SrcodecError(f"restore: {exc}") from None
-    info = _pick_model(model, weights)
+    info = pick_model(model, weights)
     depth, scale = info.config.receptive_radius, info.config.scale
     array = lowres if isinstance(lowres, da.Array) else da.from_array(lowres)
     if array.dtype != np.uint8 or array.ndim != 4 or array.shape[3] not in (1, 3):

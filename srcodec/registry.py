@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -221,6 +222,15 @@ def list_models(extra: list[str | os.PathLike] | tuple = ()) -> list[ModelInfo]:
         if folder.is_dir():
             found += [inspect_weights(p, source) for p in sorted(folder.glob("*.safetensors"))]
     return found
+
+
+def pick_model(model: str | None, weights: Iterable = ()) -> ModelInfo:
+    """The model to encode for: ``model`` (id or name) found among installed models and
+    ``weights`` files; without it, the single ``weights`` file given, else the bundled model."""
+    weights = list(weights)
+    if model is None and len(weights) == 1:
+        return inspect_weights(weights[0])
+    return resolve(model or DEFAULT_MODEL, weights)
 
 
 def scale_problem(archive_scale: int, info: ModelInfo) -> str | None:

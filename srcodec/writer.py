@@ -21,7 +21,7 @@ from .frames import list_frames, read_frame
 from .lowres import LowresCodec, canonical_id, get_codec
 from .names import output_key, output_name_problem, restored_name
 from .pixels import check_frame, mode_of
-from .registry import DEFAULT_MODEL, ModelInfo, inspect_weights, resolve, short_id
+from .registry import pick_model, short_id
 from .resample import downscale
 
 __all__ = ["DEFAULT_CODEC", "EncodeSummary", "FrameSource", "append", "encode"]
@@ -85,13 +85,6 @@ def _check_array(array: np.ndarray, name: str) -> np.ndarray:
     return check_frame(array, name)
 
 
-def _pick_model(model: str | None, weights: Iterable) -> ModelInfo:
-    weights = list(weights)
-    if model is None and len(weights) == 1:
-        return inspect_weights(weights[0])
-    return resolve(model or DEFAULT_MODEL, weights)
-
-
 def encode(
     frames: FrameSource,
     output: str | os.PathLike,
@@ -115,7 +108,7 @@ def encode(
     if the model is not found, ``FormatError`` for an unknown codec, and ``SrcodecError`` if
     ``output`` exists without ``force``.
     """
-    info = _pick_model(model, weights)
+    info = pick_model(model, weights)
     lowres = codec if isinstance(codec, LowresCodec) else get_codec(codec)
     header = Header(
         model_id=info.id,
@@ -211,7 +204,7 @@ def append(
             )
         before = os.stat(path)
         if model is not None or list(weights):
-            info = _pick_model(model, weights)
+            info = pick_model(model, weights)
             if info.id != header.model_id:
                 raise SrcodecError(
                     f"{path} is for model {short_id(header.model_id)}; "

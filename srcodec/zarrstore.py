@@ -127,15 +127,16 @@ def _archive_header(
             return header, raw
         header.codec = codec.get_config()
         return header, None
-    from .codec import _pick_model, _version
+    from ._version import __version__
+    from .registry import pick_model
 
-    info = _pick_model(model, weights)
+    info = pick_model(model, weights)
     header = Header(
         model_id=info.id,
         scale=SCALE,
         codec=(codec or get_codec("jxl")).get_config(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        srcodec_version=_version(),
+        srcodec_version=__version__,
     )
     return header, None
 

@@ -98,6 +98,9 @@ def test_wheel_carries_the_bundled_weights(tmp_path):
     expected = {p.name for p in (ROOT / "weights").glob("*.safetensors")}
     onnx = {p.name for p in (ROOT / "weights").glob("*.onnx")}
     assert expected and onnx and expected | onnx <= shipped
+    # every subpackage travels too (a wheel once lacked lowres/ and models/)
+    packages = {p.parent.relative_to(ROOT).as_posix() for p in (ROOT / "srcodec").rglob("*.py")}
+    assert packages <= {str(Path(n).parent) for n in names}
 
 
 def test_uhd_frame_decodes_in_tiles(tmp_path, photo):
