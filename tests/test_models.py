@@ -111,10 +111,13 @@ def _without_family(path, target):
 
 
 def test_weights_without_family_load_as_edsr(tiny_weights, tmp_path):
-    old = _without_family(tiny_weights, tmp_path / "old.safetensors")
+    current = tmp_path / "new.safetensors"
+    save_model(load_model(tiny_weights)[0], current, "tiny-test-x2")
+    assert inspect_weights(current).card["architecture"]["family"] == "edsr"
+    old = _without_family(current, tmp_path / "old.safetensors")
     assert "family" not in inspect_weights(old).card["architecture"]
     model, info = load_model(old)
-    new, _ = load_model(tiny_weights)
+    new, _ = load_model(current)
     assert info.family == "edsr" and info.scale == 2
     for (k, a), (_, b) in zip(model.state_dict().items(), new.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
