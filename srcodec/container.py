@@ -809,7 +809,7 @@ class ArchiveReader:
         ctype = self._pread(offset + _U32.size, 4)
         start = offset + _CHUNK_HEAD.size
         if ctype == _FRAM:
-            head = self._pread(start, min(end - start, _U16.size + MAX_NAME_BYTES))
+            head = self._pread(start, max(0, min(end - start, _U16.size + MAX_NAME_BYTES)))
             try:
                 return [_unpack_name(head, 0, len(head))[0]]
             except _Damage:
