@@ -1,7 +1,8 @@
 """The .src archive file: the one module that knows its byte layout (specified in docs/format.md).
 
-A magic number and version, then PNG-like checksummed chunks: a JSON header, one chunk per frame,
-an index and a fixed-size trailer; readers get random access and survive truncation.
+A magic number and version, then PNG-like checksummed chunks: a JSON header, one chunk per frame
+(or, from format 2, per group of frames coded as one stream), an index and a fixed-size trailer;
+readers get random access and survive truncation.
 """
 
 from __future__ import annotations
@@ -20,22 +21,32 @@ from typing import Any, BinaryIO
 from .atomic import AtomicFile, exists_error
 from .errors import CorruptError, FormatError, FrameError, SrcodecError
 from .pixels import CHANNELS, MODES
+from .resample import lowres_size
 
 __all__ = [
     "FORMAT_VERSION",
+    "GROUPS_VERSION",
     "MAGIC",
+    "MAX_GROUP_FRAMES",
+    "PLAIN_VERSION",
     "ArchiveReader",
     "ArchiveWriter",
     "DamagedRegion",
+    "FrameInfo",
     "FrameNotFoundError",
     "FrameRecord",
+    "GroupRecord",
     "Header",
     "IndexEntry",
     "ScanResult",
 ]
 
 MAGIC = b"\x89SRC\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest version this module reads and writes
+# Archives with GRUP chunks are version 2, so that version-1 readers refuse them by name instead
+# of finding index entries that point to chunks they skip; archives without stay version 1.
+GROUPS_VERSION = 2
+PLAIN_VERSION = 1
 
 # Bounds, enforced by the writer and the reader (docs/format.md, "Bounds").
 MAX_HEADER_BYTES = 1 << 20  # HEAD chunk data
@@ -44,8 +55,9 @@ MAX_DIMENSION = 65535  # original frame width and height
 MAX_PIXELS = 1 << 28  # original width * height (bounds the decoder's allocation)
 MAX_SCALE = 16
 MAX_CHUNK_BYTES = 0xFFFFFFFF  # a chunk length is a u32
+MAX_GROUP_FRAMES = 4096  # frames in one GRUP chunk (bounds a stream decoder's allocation)
 
-_HEAD, _FRAM, _INDX, _TAIL = b"HEAD", b"FRAM", b"INDX", b"TAIL"
+_HEAD, _FRAM, _INDX, _TAIL, _GRUP = b"HEAD", b"FRAM", b"INDX", b"TAIL", b"GRUP"
 _PREAMBLE = struct.Struct("<8sH")  # magic, format version
 _CHUNK_HEAD = struct.Struct("<I4s")  # data length, type
 _CRC = struct.Struct("<I")
@@ -57,8 +69,9 @@ _TAIL_DATA = struct.Struct("<QI")  # INDX chunk offset, frame count
 _CHUNK_OVERHEAD = _CHUNK_HEAD.size + _CRC.size
 TRAILER_SIZE = _CHUNK_OVERHEAD + _TAIL_DATA.size  # the whole TAIL chunk: 24 bytes
 
-# Chunk types a resynchronising scan looks for after damage (docs/reliability.md).
+# Chunk types a resynchronising scan looks for after damage (docs/reliability.md), by version.
 _RESYNC_TAGS = re.compile(b"FRAM|INDX|TAIL")
+_RESYNC_TAGS_GROUPS = re.compile(b"FRAM|GRUP|INDX|TAIL")
 _RESYNC_BLOCK = 1 << 20
 #: Why bytes from a second preamble on are not this archive's.
 FOREIGN = "another archive starts here (files concatenated?): foreign data, not read as frames"
@@ -132,27 +145,54 @@ class Header:
 
 
 @dataclass
-class FrameRecord:
-    """One archived frame: its ORIGINAL (full-resolution) size and mode, and the low-res payload."""
+class FrameInfo:
+    """An archived frame's name, ORIGINAL (full-resolution) size and mode."""
 
     name: str
     width: int
     height: int
     mode: str  # "L" or "RGB"
-    payload: bytes
 
     @property
     def channels(self) -> int:
         return CHANNELS[self.mode]
 
 
+@dataclass
+class FrameRecord(FrameInfo):
+    """One archived frame and the low-res payload that holds it.
+
+    A frame of a group (a GRUP chunk) has the group's stream payload as ``payload``, the group as
+    ``group`` and its place in it as ``position``: decode ``group.payload`` to ``len(group)``
+    frames and take frame ``position``. A frame of its own (FRAM) has ``group`` None.
+    """
+
+    payload: bytes
+    group: GroupRecord | None = field(default=None, repr=False, compare=False)
+    position: int = 0
+
+
+@dataclass
+class GroupRecord:
+    """A group of frames of one mode and low-res size, coded together as one stream payload."""
+
+    frames: list[FrameInfo]
+    payload: bytes
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+
 @dataclass(frozen=True)
 class IndexEntry:
-    """Where a frame's FRAM chunk lies: ``offset`` of the chunk, ``length`` of its data."""
+    """Where a frame lies: ``offset`` of its FRAM or GRUP chunk, ``length`` of the chunk's data,
+    and ``position`` in the group (0 for a FRAM frame). A group's frames share offset and length.
+    """
 
     name: str
     offset: int
     length: int
+    position: int = 0
 
     @property
     def chunk_size(self) -> int:
@@ -160,27 +200,31 @@ class IndexEntry:
 
     @property
     def payload_size(self) -> int:
+        """Payload bytes of a FRAM frame (a group's frames share their chunk instead)."""
         return self.length - _U16.size - len(self.name.encode("utf-8")) - _FRAME_FIXED.size
 
 
 @dataclass(frozen=True)
 class DamagedRegion:
     """Bytes ``offset``..``end`` of an archive that hold no readable chunk; ``name`` is the frame
-    name found at its start, if one could be read (a hint: the damage may be in the name)."""
+    name found at its start, if one could be read (a hint: the damage may be in the name);
+    ``names`` every frame name that could be read there (all of a damaged group's)."""
 
     offset: int
     end: int
     reason: str
     name: str | None = None
+    names: tuple[str, ...] = ()
 
 
 @dataclass
 class ScanResult:
     """What a linear scan of the chunks after HEAD found, resynchronising after damage.
 
-    ``frames``: intact FRAM chunks in file order (first of each name). ``salvaged``: FRAM chunks
-    whose only damage is their length field (data and CRC verify with the length implied by
-    where the next chunk starts). ``damaged``: unreadable byte ranges, including repeated names.
+    ``frames``: the frames of intact FRAM and GRUP chunks in file order (first of each name).
+    ``salvaged``: frames of chunks whose only damage is their length field (data and CRC verify
+    with the length implied by where the next chunk starts). ``damaged``: unreadable byte
+    ranges, including repeated names.
     ``other``: (type, offset, data length) of every other intact chunk (INDX, TAIL, unknown).
     """
 
@@ -228,20 +272,61 @@ def _check_size(width: Any, height: Any) -> str | None:
     return None
 
 
-def _pack_frame(record: FrameRecord) -> bytes:
-    name = _encode_name(record.name)
-    problem = _check_size(record.width, record.height)
+def _pack_info(info: FrameInfo) -> bytes:
+    """A frame's name, size and mode: how a FRAM chunk starts and a GRUP record reads."""
+    name = _encode_name(info.name)
+    problem = _check_size(info.width, info.height)
     if problem:
-        raise FrameError(f"frame {record.name!r}: {problem}")
-    if record.mode not in CHANNELS:
-        raise FrameError(f"frame {record.name!r}: mode {record.mode!r} is not 'L' or 'RGB'")
-    if not isinstance(record.payload, (bytes, bytearray, memoryview)):
-        raise FrameError(f"frame {record.name!r}: payload must be bytes")
-    fixed = _FRAME_FIXED.pack(record.width, record.height, CHANNELS[record.mode])
-    data = b"".join((_U16.pack(len(name)), name, fixed, record.payload))
+        raise FrameError(f"frame {info.name!r}: {problem}")
+    if info.mode not in CHANNELS:
+        raise FrameError(f"frame {info.name!r}: mode {info.mode!r} is not 'L' or 'RGB'")
+    fixed = _FRAME_FIXED.pack(info.width, info.height, CHANNELS[info.mode])
+    return b"".join((_U16.pack(len(name)), name, fixed))
+
+
+def _with_payload(what: str, head: bytes, payload: Any) -> bytes:
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise FrameError(f"{what}: payload must be bytes")
+    data = head + bytes(payload)
     if len(data) > MAX_CHUNK_BYTES:
-        raise FrameError(f"frame {record.name!r}: payload of {len(data)} bytes is too large")
+        raise FrameError(f"{what}: payload of {len(data)} bytes is too large")
     return data
+
+
+def _pack_frame(record: FrameRecord) -> bytes:
+    return _with_payload(f"frame {record.name!r}", _pack_info(record), record.payload)
+
+
+def _group_problem(frames: list[FrameInfo], scale: int) -> str | None:
+    """Why ``frames`` cannot share one stream (docs/format.md, section 5a), or None."""
+    if not 1 <= len(frames) <= MAX_GROUP_FRAMES:
+        return f"a group holds 1..{MAX_GROUP_FRAMES} frames, not {len(frames)}"
+    first = frames[0]
+    size = lowres_size(first.width, first.height, scale)
+    names: set[str] = set()
+    for info in frames:
+        if info.mode != first.mode:
+            return f"frame {info.name!r} is {info.mode}, the group {first.mode}"
+        if lowres_size(info.width, info.height, scale) != size:
+            return (
+                f"frame {info.name!r} ({info.width}x{info.height}) has another low-res size "
+                f"than the group's {size[0]}x{size[1]}"
+            )
+        if info.name in names:
+            return f"the group lists frame {info.name!r} twice"
+        names.add(info.name)
+    return None
+
+
+def _pack_group(group: GroupRecord, scale: int) -> bytes:
+    if not isinstance(group.frames, (list, tuple)):
+        raise FrameError("a group's frames must be a list")
+    records = [_pack_info(info) for info in group.frames]
+    problem = _group_problem(list(group.frames), scale)
+    if problem:
+        raise FrameError(problem)
+    head = b"".join((_U32.pack(len(records)), *records))
+    return _with_payload(f"group of {group.frames[0].name!r}", head, group.payload)
 
 
 def _unpack_name(data: bytes, pos: int, end: int) -> tuple[str, int]:
@@ -260,9 +345,10 @@ def _unpack_name(data: bytes, pos: int, end: int) -> tuple[str, int]:
         raise _Damage("name is not UTF-8") from None
 
 
-def _unpack_frame(data: bytes) -> FrameRecord:
-    name, pos = _unpack_name(data, 0, len(data))
-    if pos + _FRAME_FIXED.size > len(data):
+def _unpack_info(data: bytes, pos: int, end: int) -> tuple[FrameInfo, int]:
+    """Read a frame's name, size and mode at ``pos``; returns it and the position after it."""
+    name, pos = _unpack_name(data, pos, end)
+    if pos + _FRAME_FIXED.size > end:
         raise _Damage("frame fields are cut off")
     width, height, code = _FRAME_FIXED.unpack_from(data, pos)
     problem = _check_size(width, height)
@@ -270,8 +356,36 @@ def _unpack_frame(data: bytes) -> FrameRecord:
         raise _Damage(problem)
     if code not in MODES:
         raise _Damage(f"unknown mode code {code}")
-    payload = data[pos + _FRAME_FIXED.size :]
-    return FrameRecord(name=name, width=width, height=height, mode=MODES[code], payload=payload)
+    return FrameInfo(name, width, height, MODES[code]), pos + _FRAME_FIXED.size
+
+
+def _unpack_frame(data: bytes) -> FrameRecord:
+    info, pos = _unpack_info(data, 0, len(data))
+    return FrameRecord(info.name, info.width, info.height, info.mode, payload=data[pos:])
+
+
+def _unpack_group_frames(data: bytes, end: int) -> tuple[list[FrameInfo], int]:
+    """The records of GRUP data up to ``end`` (all that can be read, if fewer than its count),
+    and where the payload starts."""
+    if end < _U32.size:
+        raise _Damage("group frame count is cut off")
+    (count,) = _U32.unpack_from(data)
+    if not 1 <= count <= MAX_GROUP_FRAMES:
+        raise _Damage(f"group frame count {count} is outside 1..{MAX_GROUP_FRAMES}")
+    frames: list[FrameInfo] = []
+    pos = _U32.size
+    for _ in range(count):
+        info, pos = _unpack_info(data, pos, end)
+        frames.append(info)
+    return frames, pos
+
+
+def _unpack_group(data: bytes, scale: int) -> GroupRecord:
+    frames, pos = _unpack_group_frames(data, len(data))
+    problem = _group_problem(frames, scale)
+    if problem:
+        raise _Damage(problem)
+    return GroupRecord(frames, payload=data[pos:])
 
 
 def _pack_index(entries: list[IndexEntry]) -> bytes:
@@ -302,12 +416,15 @@ class ArchiveWriter:
         force: bool = False,
         raw_header: bytes | None = None,
         before_replace: Callable[[], None] | None = None,
+        groups: bool = False,
     ):
         """``raw_header``: HEAD data to write verbatim (an archive's own, keeping keys this
         version does not know) instead of ``header.to_json()``; it must parse to ``header``.
         ``before_replace``: called by ``close()`` just before the archive is moved into place;
-        an exception from it discards the archive (used to refuse a stale append)."""
+        an exception from it discards the archive (used to refuse a stale append).
+        ``groups``: the archive may hold groups (``add_group``), so it is format version 2."""
         self.path = Path(path)
+        self.format_version = GROUPS_VERSION if groups else PLAIN_VERSION
         self.force = force
         self.header = header
         self._before_replace = before_replace
@@ -327,7 +444,7 @@ class ArchiveWriter:
         self._file = AtomicFile(self.path, force=force)
         self.temp_path = self._file.temp_path
         try:
-            self._write(_PREAMBLE.pack(MAGIC, FORMAT_VERSION))
+            self._write(_PREAMBLE.pack(MAGIC, self.format_version))
             self._write(_chunk(_HEAD, head))
         except BaseException:
             self.abort()
@@ -349,16 +466,36 @@ class ArchiveWriter:
         """Append one frame; its name must be new to the archive (``FrameError`` otherwise)."""
         if self._file.fh is None:
             raise SrcodecError(f"archive {self.path} is already closed")
+        if record.group is not None:
+            # Its payload is its group's stream, which only a GRUP chunk can carry.
+            raise FrameError(f"frame {record.name!r} belongs to a group: add the group instead")
         data = _pack_frame(record)
-        if record.name in self._by_name:
-            raise FrameError(f"duplicate frame name {record.name!r} in {self.path}")
-        if len(self._entries) >= 0xFFFFFFFF:
+        return self._append(_FRAM, data, [record])[0]
+
+    def add_group(self, group: GroupRecord) -> list[IndexEntry]:
+        """Append frames coded together as one stream payload (a GRUP chunk): 1..4096 frames of
+        one mode and low-res size, with names new to the archive. Needs ``groups=True``."""
+        if self._file.fh is None:
+            raise SrcodecError(f"archive {self.path} is already closed")
+        if self.format_version < GROUPS_VERSION:
+            raise SrcodecError(f"{self.path}: groups need an archive opened with groups=True")
+        data = _pack_group(group, self.header.scale)
+        return self._append(_GRUP, data, group.frames)
+
+    def _append(self, ctype: bytes, data: bytes, frames: list[FrameInfo]) -> list[IndexEntry]:
+        for info in frames:
+            if info.name in self._by_name:
+                raise FrameError(f"duplicate frame name {info.name!r} in {self.path}")
+        if len(self._entries) + len(frames) > 0xFFFFFFFF:
             raise FrameError(f"too many frames in {self.path}")
-        entry = IndexEntry(name=record.name, offset=self._offset, length=len(data))
-        self._write(_chunk(_FRAM, data))
-        self._entries.append(entry)
-        self._by_name.add(record.name)
-        return entry
+        entries = [
+            IndexEntry(info.name, self._offset, len(data), position)
+            for position, info in enumerate(frames)
+        ]
+        self._write(_chunk(ctype, data))
+        self._entries += entries
+        self._by_name.update(info.name for info in frames)
+        return entries
 
     def copy_from(self, reader: ArchiveReader) -> int:
         """Copy verbatim every chunk between ``reader``'s HEAD and its index (its frames and any
@@ -376,13 +513,21 @@ class ArchiveWriter:
                 ctype, data, end = reader._read_chunk(offset, reader._index_offset - offset)
                 if end > reader._index_offset:
                     raise _Damage(f"chunk at offset {offset} overlaps the index")
-                if ctype == _FRAM:
-                    record = _unpack_frame(data)
-                    if record.name in self._by_name:
-                        raise _Damage(f"frame {record.name!r} is already in {self.path}")
-                    self._entries.append(IndexEntry(record.name, self._offset, len(data)))
-                    self._by_name.add(record.name)
-                    names.append(record.name)
+                if ctype == _GRUP and reader._groups and not self.format_version >= GROUPS_VERSION:
+                    raise SrcodecError(
+                        f"{reader.path} holds frame groups: {self.path} must be opened with "
+                        "groups=True to take them"
+                    )
+                frames = reader._chunk_frames(ctype, data)
+                if frames:
+                    for position, info in enumerate(frames):
+                        if info.name in self._by_name:
+                            raise _Damage(f"frame {info.name!r} is already in {self.path}")
+                        self._entries.append(
+                            IndexEntry(info.name, self._offset, len(data), position)
+                        )
+                        self._by_name.add(info.name)
+                        names.append(info.name)
                 elif ctype in (_HEAD, _INDX, _TAIL):
                     raise _Damage(f"unexpected {_show(ctype)} chunk at offset {offset}")
                 self._write(_chunk(ctype, data))
@@ -446,6 +591,10 @@ class ArchiveReader:
         try:
             self.file_size = os.fstat(self._fh.fileno()).st_size
             self.format_version = self._read_preamble()
+            # GRUP chunks mean groups from version 2; before, they are chunks of unknown type.
+            self._groups = self.format_version >= GROUPS_VERSION
+            self._resync_tags = _RESYNC_TAGS_GROUPS if self._groups else _RESYNC_TAGS
+            self._last_group: tuple[int, int, GroupRecord] | None = None  # offset, length, group
             try:
                 ctype, data, self._data_start = self._read_chunk(
                     _PREAMBLE.size, max_length=MAX_HEADER_BYTES
@@ -561,7 +710,23 @@ class ArchiveReader:
             entries.append(IndexEntry(name=name, offset=offset, length=length))
         if pos != len(data):
             raise _Damage("index has trailing bytes")
-        return entries
+        return self._group_positions(entries) if self._groups else entries
+
+    @staticmethod
+    def _group_positions(entries: list[IndexEntry]) -> list[IndexEntry]:
+        """Version 2: consecutive entries with one offset are the frames of one group, in order."""
+        placed: list[IndexEntry] = []
+        offsets: set[int] = set()
+        for e in entries:
+            if placed and placed[-1].offset == e.offset:
+                if placed[-1].length != e.length:
+                    raise _Damage(f"index gives the group at offset {e.offset} two lengths")
+                e = IndexEntry(e.name, e.offset, e.length, placed[-1].position + 1)
+            elif e.offset in offsets:
+                raise _Damage(f"index splits the group at offset {e.offset}")
+            offsets.add(e.offset)
+            placed.append(e)
+        return placed
 
     def scan(self) -> ScanResult:
         """Walk every chunk after HEAD, checking each CRC, without using the index.
@@ -583,29 +748,40 @@ class ArchiveReader:
                     result.damaged.append(DamagedRegion(offset, self.file_size, FOREIGN))
                     break
                 end = self._next_chunk_or_archive(offset + 1)
-                salvaged = self._salvage(offset, end, seen)
-                if salvaged is not None:
-                    result.salvaged.append(salvaged)
-                result.damaged.append(
-                    DamagedRegion(offset, end, str(exc), self._peek_name(offset, end))
-                )
+                result.salvaged += self._salvage(offset, end, seen)
+                result.damaged.append(self._damaged(offset, end, str(exc)))
                 offset = end
                 continue
-            if ctype == _FRAM:
-                try:
-                    name = _unpack_frame(data).name
-                    if name in seen:
-                        raise _Damage(f"frame {name!r} appears twice")
-                except _Damage as exc:
-                    peek = self._peek_name(offset, end)
-                    result.damaged.append(DamagedRegion(offset, end, str(exc), peek))
-                else:
-                    seen.add(name)
-                    result.frames.append(IndexEntry(name=name, offset=offset, length=len(data)))
-            else:
+            try:
+                frames = self._chunk_frames(ctype, data)
+            except _Damage as exc:
+                result.damaged.append(self._damaged(offset, end, str(exc)))
+                offset = end
+                continue
+            if not frames:
                 result.other.append((_show(ctype), offset, len(data)))
+            for position, info in enumerate(frames):
+                if info.name in seen:
+                    why = f"frame {info.name!r} appears twice"
+                    result.damaged.append(DamagedRegion(offset, end, why, info.name, (info.name,)))
+                    continue
+                seen.add(info.name)
+                result.frames.append(IndexEntry(info.name, offset, len(data), position))
             offset = end
         return result
+
+    def _chunk_frames(self, ctype: bytes, data: bytes) -> list[FrameInfo]:
+        """The frames an intact chunk holds: one for FRAM, a group's for GRUP (version 2), none
+        for any other type. ``_Damage`` if its fields are invalid."""
+        if ctype == _FRAM:
+            return [_unpack_frame(data)]
+        if ctype == _GRUP and self._groups:
+            return _unpack_group(data, self.header.scale).frames
+        return []
+
+    def _damaged(self, offset: int, end: int, reason: str) -> DamagedRegion:
+        names = self._peek_names(offset, end)
+        return DamagedRegion(offset, end, reason, names[0] if names else None, tuple(names))
 
     def _resync(self, start: int) -> int:
         """The first offset >= ``start`` where a valid FRAM, INDX or TAIL chunk begins, else the
@@ -613,7 +789,7 @@ class ArchiveReader:
         pos = start + _U32.size  # the type tag follows the 4-byte length
         while pos < self.file_size:
             block = self._pread(pos, _RESYNC_BLOCK + 3)
-            for match in _RESYNC_TAGS.finditer(block):
+            for match in self._resync_tags.finditer(block):
                 if match.start() >= _RESYNC_BLOCK:
                     break  # found again, whole, in the next block
                 candidate = pos + match.start() - _U32.size
@@ -638,29 +814,48 @@ class ArchiveReader:
             pos += _RESYNC_BLOCK
         return found
 
-    def _salvage(self, offset: int, end: int, seen: set[str]) -> IndexEntry | None:
-        """A FRAM chunk at ``offset`` whose length field alone is damaged: its CRC verifies when
-        the data is taken to run up to ``end``, where the next good chunk starts."""
+    def _salvage(self, offset: int, end: int, seen: set[str]) -> list[IndexEntry]:
+        """The frames of a FRAM or GRUP chunk at ``offset`` whose length field alone is damaged:
+        its CRC verifies when the data is taken to run up to ``end``, where the next good chunk
+        starts."""
         length = end - offset - _CHUNK_OVERHEAD
         if length < 0 or end >= self.file_size:
-            return None
+            return []
         try:
-            record = self._read_record(IndexEntry("", offset, length), trust_length=True)
+            ctype, data = self._read_data(IndexEntry("", offset, length), trust_length=True)
+            frames = self._chunk_frames(ctype, data)
         except _Damage:
-            return None
-        if record.name in seen:
-            return None
-        return IndexEntry(record.name, offset, length)
+            return []
+        if any(info.name in seen for info in frames):
+            return []
+        return [IndexEntry(info.name, offset, length, k) for k, info in enumerate(frames)]
 
-    def _peek_name(self, offset: int, end: int) -> str | None:
-        """The frame name at the start of a damaged FRAM chunk, if it can be read."""
-        head = self._pread(offset, min(end - offset, _CHUNK_HEAD.size + _U16.size + MAX_NAME_BYTES))
-        if head[4:8] != _FRAM:
-            return None
+    def _peek_names(self, offset: int, end: int) -> list[str]:
+        """The frame names at the start of a damaged FRAM or GRUP chunk, as far as they can be
+        read (a hint: the damage may be in them)."""
+        ctype = self._pread(offset + _U32.size, 4)
+        start = offset + _CHUNK_HEAD.size
+        if ctype == _FRAM:
+            head = self._pread(start, max(0, min(end - start, _U16.size + MAX_NAME_BYTES)))
+            try:
+                return [_unpack_name(head, 0, len(head))[0]]
+            except _Damage:
+                return []
+        if ctype != _GRUP or not self._groups:
+            return []
+        most = _U32.size + MAX_GROUP_FRAMES * (_U16.size + MAX_NAME_BYTES + _FRAME_FIXED.size)
+        head = self._pread(start, max(0, min(end - start, most)))
+        names: list[str] = []
         try:
-            return _unpack_name(head, _CHUNK_HEAD.size, len(head))[0]
+            if len(head) < _U32.size:
+                return names
+            pos = _U32.size
+            for _ in range(min(_U32.unpack_from(head)[0], MAX_GROUP_FRAMES)):
+                info, pos = _unpack_info(head, pos, len(head))
+                names.append(info.name)
         except _Damage:
-            return None
+            pass
+        return names
 
     # -- public --
 
@@ -723,6 +918,35 @@ class ArchiveReader:
             ) from None
 
     def _read_record(self, e: IndexEntry, *, trust_length: bool = False) -> FrameRecord:
+        cached = self._last_group
+        if cached is not None and cached[:2] == (e.offset, e.length) and not trust_length:
+            return self._group_member(cached[2], e)
+        ctype, data = self._read_data(e, trust_length=trust_length)
+        if ctype == _GRUP and self._groups:
+            group = _unpack_group(data, self.header.scale)
+            # Frames of a group are read one after another: keep the last group read.
+            self._last_group = (e.offset, e.length, group)
+            return self._group_member(group, e)
+        if ctype != _FRAM or e.position != 0:
+            raise _Damage("the index points to a different chunk")
+        record = _unpack_frame(data)
+        if e.name and record.name != e.name:
+            raise _Damage(f"the chunk holds frame {record.name!r}")
+        return record
+
+    @staticmethod
+    def _group_member(group: GroupRecord, e: IndexEntry) -> FrameRecord:
+        if e.position >= len(group):
+            raise _Damage(f"the group has {len(group)} frames, no #{e.position}")
+        info = group.frames[e.position]
+        if e.name and info.name != e.name:
+            raise _Damage(f"the group holds frame {info.name!r} at #{e.position}")
+        return FrameRecord(
+            info.name, info.width, info.height, info.mode, group.payload, group, e.position
+        )
+
+    def _read_data(self, e: IndexEntry, *, trust_length: bool = False) -> tuple[bytes, bytes]:
+        """The verified type and data of the chunk at ``e`` (of ``e.length`` bytes)."""
         if trust_length:
             end = e.offset + _CHUNK_OVERHEAD + e.length
             if e.offset < self._data_start or end > self.file_size:
@@ -736,12 +960,9 @@ class ArchiveReader:
                 raise _Damage("checksum mismatch")
         else:
             ctype, data, _ = self._read_chunk(e.offset, max_length=e.length)
-        if ctype != _FRAM or len(data) != e.length:
+        if len(data) != e.length:
             raise _Damage("the index points to a different chunk")
-        record = _unpack_frame(data)
-        if e.name and record.name != e.name:
-            raise _Damage(f"the chunk holds frame {record.name!r}")
-        return record
+        return ctype, data
 
     def losses(self) -> list[tuple[str | None, str]]:
         """What, beyond frames that fail when read, makes this archive not whole, as ``verify``

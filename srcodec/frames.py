@@ -128,20 +128,12 @@ def to_rgb(frame: np.ndarray) -> np.ndarray:
 
 
 def iter_video(path: str | os.PathLike, step: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """Frames of a video file read through imageio's ffmpeg plugin, as (name, RGB array)."""
-    import imageio.v2 as iio
+    """Frames of a video file (srcodec.video's reader), as (``<stem>_<number>``, RGB array)."""
+    from .video import read_video  # PyAV is imported only when a video is read
 
     path = Path(path)
-    try:
-        reader = iio.get_reader(path, "ffmpeg")
-    except Exception as exc:  # imageio raises many kinds; report them as one
-        raise FrameError(
-            f"{path}: cannot read video ({exc}); is imageio-ffmpeg installed?"
-        ) from None
-    with reader:
-        for i, frame in enumerate(reader):
-            if i % step == 0:
-                yield f"{path.stem}_{i:06d}", np.asarray(frame)[:, :, :3]
+    for k, (_name, frame, _seconds) in enumerate(read_video(path, every=step)):
+        yield f"{path.stem}_{k * step:06d}", frame
 
 
 def read_images(source: str | os.PathLike) -> list[tuple[str, np.ndarray]]:

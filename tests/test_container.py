@@ -15,6 +15,7 @@ from srcodec.container import (
     MAGIC,
     MAX_DIMENSION,
     MAX_NAME_BYTES,
+    PLAIN_VERSION,
     TRAILER_SIZE,
     ArchiveReader,
     ArchiveWriter,
@@ -87,7 +88,7 @@ def test_round_trip(archive):
         assert reader.names == [r.name for r in records]
         assert not reader.index_recovered and reader.damage is None
         assert reader.file_size == path.stat().st_size
-        assert reader.format_version == FORMAT_VERSION
+        assert reader.format_version == PLAIN_VERSION  # no groups: readable by version-1 readers
         for got, expected in zip(reader, records, strict=True):
             assert_same(got, expected)
         assert [name for name, _ in reader.records()] == reader.names
@@ -139,7 +140,7 @@ def test_bytes_written_and_layout_start(archive, tmp_path):
     assert writer.bytes_written == path.stat().st_size
     raw = path.read_bytes()
     assert raw[:8] == MAGIC == b"\x89SRC\r\n\x1a\n"
-    assert struct.unpack_from("<H", raw, 8)[0] == FORMAT_VERSION
+    assert struct.unpack_from("<H", raw, 8)[0] == PLAIN_VERSION
     length, ctype = struct.unpack_from("<I4s", raw, 10)
     assert ctype == b"HEAD"
     data = raw[18 : 18 + length]

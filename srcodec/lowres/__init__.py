@@ -1,6 +1,7 @@
 """Lossless codecs for the low-resolution frames an archive stores, behind one registry.
 
-Each codec family is one module (png, zstd, webp, jxl) defining a ``LowresCodec``; adding one
+Each codec family is one module (png, zstd, webp, jxl; stream: x264, x265, ffv1 coding groups
+of frames as one inter-frame stream) defining a ``LowresCodec``; adding one
 is a module and a line in ``_BUILTIN``. Canonical ids are namespaced (``srcodec.png``); the
 short names (``png``) stay accepted, as users type them and as older archives record them.
 A codec's JSON-safe config (kept in the archive header) rebuilds it; byte formats:
@@ -15,14 +16,19 @@ from ..errors import FormatError
 from .base import LowresCodec
 from .jxl import JxlCodec
 from .png import PngCodec
+from .stream import Ffv1StreamCodec, StreamCodec, X264StreamCodec, X265StreamCodec
 from .webp import WebpCodec
 from .zstd import ZstdCodec
 
 __all__ = [
     "JxlCodec",
     "LowresCodec",
+    "Ffv1StreamCodec",
     "PngCodec",
+    "StreamCodec",
     "WebpCodec",
+    "X264StreamCodec",
+    "X265StreamCodec",
     "ZstdCodec",
     "available_codecs",
     "canonical_id",
@@ -99,6 +105,14 @@ def get_codec(spec: str | dict[str, Any]) -> LowresCodec:
     return codec_class(codec_id).from_config(config)
 
 
-_BUILTIN = (PngCodec, ZstdCodec, WebpCodec, JxlCodec)
+_BUILTIN = (
+    PngCodec,
+    ZstdCodec,
+    WebpCodec,
+    JxlCodec,
+    X264StreamCodec,
+    X265StreamCodec,
+    Ffv1StreamCodec,
+)
 for _cls in _BUILTIN:
     register_codec(_cls)

@@ -1,0 +1,255 @@
+"""Inter-frame lossless codecs for a group of equal-size low-resolution frames (x264 qp 0 by
+default): N frames to one self-checking payload and back, bit-exact, in memory through PyAV.
+
+Each is also a ``LowresCodec`` (a frame is a group of one) registered in srcodec.lowres's
+registry, so an archive header's codec config rebuilds it. Byte format: docs/format.md, 9.6.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Sequence
+from fractions import Fraction
+from typing import Any, ClassVar
+
+import av
+import numpy as np
+
+from ..container import MAX_GROUP_FRAMES
+from ..errors import CorruptError, FormatError, FrameError
+from ..pixels import check_frame
+from .base import LowresCodec, check_int, check_shape
+
+__all__ = [
+    "MAX_GROUP_FRAMES",
+    "Ffv1StreamCodec",
+    "StreamCodec",
+    "X264StreamCodec",
+    "X265StreamCodec",
+]
+
+
+_VERSION = 1
+_PREFIX = struct.Struct("<BI")  # payload version, frame count
+_U32 = struct.Struct("<I")
+_TIME_BASE = Fraction(1, 25)  # any rate will do: only the order of the frames matters
+
+
+class StreamCodec(LowresCodec):
+    """A lossless codec for a group of frames of one size and mode, coded as one stream.
+
+    Subclasses name an FFmpeg encoder (and its pixel format and options) for each channel count,
+    and the decoder that reads it back.
+    """
+
+    level_param: ClassVar[str | None] = None
+    #: channels -> (encoder name, pixel format)
+    encoders: ClassVar[dict[int, tuple[str, str]]]
+    decoder: ClassVar[str]
+    #: Whether the decoder takes the frame size from the caller (FFV1 does). Others must not
+    #: be given it: FFmpeg's H.264 decoder would crop to it, hiding a size mismatch.
+    sized_decoder: ClassVar[bool] = False
+
+    def options(self) -> dict[str, str]:
+        """The encoder's options (lossless ones, and the speed the config asks for)."""
+        return {}
+
+    # -- the group API --
+
+    def encode_group(self, frames: Sequence[np.ndarray]) -> bytes:
+        """Encode 1..MAX_GROUP_FRAMES uint8 frames of one shape (HxW or HxWx3) into one payload."""
+        if not 1 <= len(frames) <= MAX_GROUP_FRAMES:
+            raise FrameError(f"{self.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
+        frames = [np.ascontiguousarray(check_frame(f)) for f in frames]
+        shape = frames[0].shape
+        for k, f in enumerate(frames):
+            if f.shape != shape:
+                raise FrameError(f"{self.codec_id}: frame #{k} is {f.shape}, the group {shape}")
+        channels = 1 if len(shape) == 2 else 3
+        encoder, pix_fmt = self.encoders[channels]
+        ctx = av.CodecContext.create(encoder, "w")
+        ctx.width, ctx.height = shape[1], shape[0]
+        ctx.pix_fmt = pix_fmt
+        ctx.time_base = _TIME_BASE
+        ctx.options = self.options()
+        packets: list[bytes] = []
+        try:
+            for k, f in enumerate(frames):
+                picture = av.VideoFrame.from_ndarray(f, format="gray" if channels == 1 else "rgb24")
+                if picture.format.name != pix_fmt:
+                    picture = picture.reformat(format=pix_fmt)
+                picture.pts = k
+                packets += [bytes(p) for p in ctx.encode(picture)]
+            packets += [bytes(p) for p in ctx.encode(None)]
+        except av.FFmpegError as exc:
+            raise FrameError(f"{self.codec_id}: {encoder} failed ({exc})") from None
+        extradata = bytes(ctx.extradata or b"")
+        parts = [_PREFIX.pack(_VERSION, len(frames))]
+        parts += [_U32.pack(zlib.crc32(f)) for f in frames]
+        for blob in (extradata, *packets):
+            parts += [_U32.pack(len(blob)), blob]
+        return b"".join(parts)
+
+    def decode_group(
+        self, data: bytes, width: int, height: int, channels: int, count: int
+    ) -> list[np.ndarray]:
+        """Decode a payload to exactly ``count`` frames of ``height x width`` (x3 if RGB), each
+        checked against its stored CRC-32; ``CorruptError`` otherwise."""
+        shape = check_shape(self.codec_id, width, height, channels)
+        data = bytes(data)
+        crcs, extradata, packets = self._split(data, count)
+        ctx = av.CodecContext.create(self.decoder, "r")
+        if self.sized_decoder:
+            ctx.width, ctx.height = width, height
+        if extradata:
+            ctx.extradata = extradata
+        frames: list[np.ndarray] = []
+        try:
+            for blob in [*packets, None]:
+                for picture in ctx.decode(None if blob is None else av.Packet(blob)):
+                    if len(frames) == count:
+                        raise CorruptError(f"{self.codec_id}: more than {count} frames")
+                    frames.append(self._pixels(picture, shape, len(frames)))
+        except av.FFmpegError as exc:
+            raise CorruptError(f"{self.codec_id}: stream does not decode ({exc})") from None
+        if len(frames) != count:
+            raise CorruptError(f"{self.codec_id}: {len(frames)} frames decoded, {count} stored")
+        for k, (frame, crc) in enumerate(zip(frames, crcs, strict=True)):
+            if zlib.crc32(frame) != crc:
+                raise CorruptError(f"{self.codec_id}: frame #{k} fails its pixel checksum")
+        return frames
+
+    def _split(self, data: bytes, count: int) -> tuple[list[int], bytes, list[bytes]]:
+        """The payload's CRCs, extradata and packets (docs/format.md, 9.6)."""
+        if len(data) < _PREFIX.size:
+            raise CorruptError(f"{self.codec_id}: payload is cut off")
+        version, stored = _PREFIX.unpack_from(data)
+        if version != _VERSION:
+            raise CorruptError(f"{self.codec_id}: unknown payload version {version}")
+        if stored != count:
+            raise CorruptError(f"{self.codec_id}: payload holds {stored} frames, not {count}")
+        pos = _PREFIX.size + count * _U32.size
+        if pos > len(data):
+            raise CorruptError(f"{self.codec_id}: payload is cut off")
+        crcs = list(struct.unpack_from(f"<{count}I", data, _PREFIX.size))
+        blobs: list[bytes] = []
+        while pos < len(data):
+            if pos + _U32.size > len(data):
+                raise CorruptError(f"{self.codec_id}: packet length is cut off")
+            (size,) = _U32.unpack_from(data, pos)
+            pos += _U32.size
+            if pos + size > len(data):
+                raise CorruptError(f"{self.codec_id}: packet is cut off")
+            blobs.append(data[pos : pos + size])
+            pos += size
+        if not blobs:
+            raise CorruptError(f"{self.codec_id}: payload has no extradata field")
+        return crcs, blobs[0], [b for b in blobs[1:] if b]
+
+    def _pixels(self, picture: av.VideoFrame, shape: tuple[int, ...], k: int) -> np.ndarray:
+        if (picture.height, picture.width) != shape[:2]:
+            raise CorruptError(
+                f"{self.codec_id}: frame #{k} decodes to {picture.width}x{picture.height}, "
+                f"not {shape[1]}x{shape[0]}"
+            )
+        if len(shape) == 3:
+            return np.ascontiguousarray(picture.to_ndarray(format="rgb24"))
+        # A 4:0:0 stream may decode with neutral chroma planes added: the luma plane is the frame.
+        if not picture.format.name.startswith(("gray", "yuv")):
+            raise CorruptError(f"{self.codec_id}: frame #{k} decodes as {picture.format.name}")
+        plane = picture.planes[0]
+        rows = np.frombuffer(plane, np.uint8).reshape(shape[0], plane.line_size)
+        return np.ascontiguousarray(rows[:, : shape[1]])
+
+    # -- the one-frame LowresCodec API: a group of one --
+
+    def encode(self, frame: np.ndarray) -> bytes:
+        return self.encode_group([frame])
+
+    def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
+        return self.decode_group(data, width, height, channels, 1)[0]
+
+
+# x264/x265 presets, fastest to slowest (lossless sizes and speeds: docs/footage.md).
+PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+)
+
+
+class _PresetStreamCodec(StreamCodec):
+    """A stream codec whose one parameter is its encoder's preset (its speed)."""
+
+    default_preset: ClassVar[str]
+
+    def __init__(self, preset: str | None = None):
+        preset = self.default_preset if preset is None else preset
+        if preset not in PRESETS:
+            raise FormatError(
+                f"{self.codec_id}: preset {preset!r} is not one of {', '.join(PRESETS)}"
+            )
+        self.preset = preset
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "preset": self.preset}
+
+
+class X264StreamCodec(_PresetStreamCodec):
+    """H.264 at qp 0: libx264rgb codes RGB directly (High 4:4:4), libx264 grey as 4:0:0."""
+
+    codec_id = "srcodec.x264"
+    aliases: ClassVar[tuple[str, ...]] = ("x264",)
+    encoders = {3: ("libx264rgb", "rgb24"), 1: ("libx264", "gray")}
+    decoder = "h264"
+    # On CCTV (docs/footage.md) "fast" is within 0.3 % of "medium"'s size and faster.
+    default_preset = "fast"
+
+    def options(self) -> dict[str, str]:
+        return {"qp": "0", "preset": self.preset}
+
+
+class X265StreamCodec(_PresetStreamCodec):
+    """HEVC in x265's lossless mode (planar RGB, or grey 4:0:0)."""
+
+    codec_id = "srcodec.x265"
+    aliases: ClassVar[tuple[str, ...]] = ("x265",)
+    encoders = {3: ("libx265", "gbrp"), 1: ("libx265", "gray")}
+    decoder = "hevc"
+    default_preset = "medium"
+
+    def options(self) -> dict[str, str]:
+        return {"preset": self.preset, "x265-params": "lossless=1:log-level=error"}
+
+
+class Ffv1StreamCodec(StreamCodec):
+    """FFV1 version 3 (intra-only, lossless by design): the reference point for the others."""
+
+    codec_id = "srcodec.ffv1"
+    aliases: ClassVar[tuple[str, ...]] = ("ffv1",)
+    encoders = {3: ("ffv1", "bgr0"), 1: ("ffv1", "gray")}
+    decoder = "ffv1"
+    sized_decoder = True
+
+    def __init__(self, context: int = 1):
+        self.context = check_int(self.codec_id, "context", context, 0, 1)
+
+    def options(self) -> dict[str, str]:
+        # Version 3 keeps its configuration in extradata, which FFmpeg emits only for a global
+        # header; its slice CRCs are redundant with the payload's pixel CRCs.
+        return {
+            "level": "3",
+            "context": str(self.context),
+            "slicecrc": "0",
+            "flags": "+global_header",
+        }
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "context": self.context}
