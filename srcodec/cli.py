@@ -136,9 +136,12 @@ def main() -> None:
     "evaluation ones (repeatable).",
 )
 @click.option(
-    "--float-edges",
-    is_flag=True,
-    help="With --int8: keep the first and last convolutions in float.",
+    "--int8-recipe",
+    type=click.Choice(["default", "legacy"]),
+    default=None,
+    help="With --int8: how to quantize (default: float first and last layers and upsampler, "
+    "calibrated on the frames and their smooth, dark and bright variants; legacy: before "
+    "issue 15).",
 )
 @click.option(
     "--onnx-dir",
@@ -153,7 +156,7 @@ def models(
     export: tuple[str, ...],
     int8: bool,
     calibration: tuple[str, ...],
-    float_edges: bool,
+    int8_recipe: str | None,
     onnx_dir: str | None,
     as_json: bool,
 ) -> None:
@@ -164,9 +167,9 @@ def models(
     for path in install:
         info = install_model(path)
         click.echo(f"installed {info.short_id} as {info.path}", err=as_json)
-    if (int8 or calibration or float_edges or onnx_dir) and not export:
+    if (int8 or calibration or int8_recipe or onnx_dir) and not export:
         raise SrcodecError(
-            "--int8, --calibration, --float-edges and --onnx-dir go with --export-onnx"
+            "--int8, --calibration, --int8-recipe and --onnx-dir go with --export-onnx"
         )
     for spec in export:
         from .export import export_model
@@ -174,7 +177,11 @@ def models(
 
         info = inspect_weights(spec) if Path(spec).is_file() else resolve(spec, list(weights))
         for path in export_model(
-            info, onnx_dir, int8=int8, calibration=calibration, exclude_edges=float_edges
+            info,
+            onnx_dir,
+            int8=int8,
+            calibration=calibration,
+            recipe=int8_recipe or "default",
         ):
             click.echo(f"exported {info.short_id} to {path}", err=as_json)
     found = list_models(list(weights))

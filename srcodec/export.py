@@ -13,6 +13,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from .resample import downscale
 OPSET = 17
 #: Calibration: low-resolution patches of this size, this many, drawn with this seed.
 CALIB_PATCH = 96
-CALIB_PATCHES = 48
+CALIB_PATCHES = 96
 CALIB_SEED = 0
 
 
@@ -96,15 +97,33 @@ def export_fp32(info: ModelInfo, output: str | os.PathLike) -> Path:
     return _save(proto, Path(output))
 
 
+def _variants(frame: np.ndarray) -> list[np.ndarray]:
+    """``frame`` and the clean content a camera also delivers: the frame shrunk once more
+    (smooth, fine detail gone), darkened and brightened. An int8 range calibrated on textured
+    photographs alone is too coarse for such frames, which the network restores above 45 dB."""
+    frame = to_rgb(frame)
+    lifted = 255 - (255 - frame.astype(np.float32)) * 0.25
+    return [
+        frame,
+        downscale(frame),
+        np.rint(frame.astype(np.float32) * 0.2).astype(np.uint8),
+        np.rint(lifted).astype(np.uint8),
+    ]
+
+
 def calibration_patches(
     sources: Iterable[str | os.PathLike],
     count: int = CALIB_PATCHES,
     patch: int = CALIB_PATCH,
     seed: int = CALIB_SEED,
+    *,
+    variants: bool = False,
 ) -> tuple[list[np.ndarray], list[str]]:
     """Low-resolution RGB patches for int8 calibration: every frame of ``sources`` (folders of
     images or videos) downscaled by ``resample.downscale``, then ``count`` random crops of
-    ``patch`` px drawn across the frames in turn. Returns (patches, frame names)."""
+    ``patch`` px drawn across the frames in turn. With ``variants`` each frame also comes
+    smoothed, darkened and brightened (``_variants``), after all the frames as they are.
+    Returns (patches, frame names)."""
     frames: list[tuple[str, np.ndarray]] = []
     for source in sources:
         frames += read_images(source)
@@ -112,6 +131,11 @@ def calibration_patches(
         raise DataError("no calibration frames")
     rng = np.random.default_rng(seed)
     lows = [to_rgb(downscale(f)) for _, f in frames]
+    if variants:
+        # Originals first, each kind of variant after them: patches then alternate between
+        # the sources' frames before any variant repeats.
+        extra = [_variants(f)[1:] for _, f in frames]
+        lows += [downscale(v[k]) for k in range(3) for v in extra]
     patches = []
     for i in range(count):
         lr = lows[i % len(lows)]
@@ -122,20 +146,64 @@ def calibration_patches(
     return patches, [name for name, _ in frames]
 
 
-def _quant_plan(proto, exclude_edges: bool) -> list[str]:
+@dataclass(frozen=True)
+class QuantRecipe:
+    """How ``quantize_int8`` quantizes: onnxruntime.quantization's static QDQ settings and the
+    layers kept in float. Stored in the int8 file's metadata so an export says how it was made.
+
+    ``float_layers`` names groups of ``_FLOAT_LAYERS`` (the bicubic skip and the final sum are
+    always float); ``activations`` is a ``QuantType`` name; ``method`` a ``CalibrationMethod``.
+    """
+
+    method: str = "MinMax"
+    per_channel: bool = True
+    activations: str = "QUInt8"
+    symmetric_activations: bool = False
+    float_layers: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "float_layers": list(self.float_layers)}
+
+
+def _skip_nodes(nodes) -> list:
+    return [n for n in nodes if n.op_type == "Resize" or n.name.startswith("/bicubic/")]
+
+
+def _network_convs(nodes) -> list:
+    skip = {n.name for n in _skip_nodes(nodes)}
+    return [n for n in nodes if n.op_type == "Conv" and n.name not in skip]
+
+
+#: Layer groups a recipe may keep in float, by what they select from the graph's nodes.
+_FLOAT_LAYERS = {
+    "head": lambda nodes: _network_convs(nodes)[:1],
+    "tail": lambda nodes: _network_convs(nodes)[-1:],
+    # The upsampler: the convolution before the depth-to-space of the network (not the skip's).
+    "upsample": lambda nodes: [
+        n for n in _network_convs(nodes)[-2:-1] if n.name.startswith("/upsample/")
+    ],
+}
+
+#: The int8 recipe chosen by measurement (docs/engines.md, benchmarks/bench_int8.py).
+DEFAULT_RECIPE = QuantRecipe(float_layers=("head", "tail", "upsample"))
+#: Int8 recipes by name (``srcodec models --int8-recipe``): "legacy" is the one before issue 15.
+RECIPES = {"default": DEFAULT_RECIPE, "legacy": QuantRecipe()}
+
+
+def _quant_plan(proto, float_layers: Iterable[str]) -> list[str]:
     """Names of the nodes kept in float: the bicubic skip and the final sum, whose [0, 255]
-    range 8 bits would round to whole grey levels; with ``exclude_edges`` also the first and
-    last convolutions of the network."""
+    range 8 bits would round to whole grey levels, and the ``float_layers`` groups."""
     nodes = list(proto.graph.node)
     for i, node in enumerate(nodes):
         if not node.name:
             node.name = f"{node.op_type}_{i}"
     outputs = {o.name for o in proto.graph.output}
-    skip = [n.name for n in nodes if n.op_type == "Resize" or n.name.startswith("/bicubic/")]
-    keep = skip + [n.name for n in nodes if set(n.output) & outputs]
-    convs = [n.name for n in nodes if n.op_type == "Conv" and n.name not in skip]
-    if exclude_edges and convs:
-        keep += [convs[0], convs[-1]]
+    keep = [n.name for n in _skip_nodes(nodes)]
+    keep += [n.name for n in nodes if set(n.output) & outputs]
+    for group in float_layers:
+        if group not in _FLOAT_LAYERS:
+            raise ModelError(f"unknown float layer group {group!r}: one of {sorted(_FLOAT_LAYERS)}")
+        keep += [n.name for n in _FLOAT_LAYERS[group](nodes) if n.name not in keep]
     return keep
 
 
@@ -145,12 +213,12 @@ def quantize_int8(
     output: str | os.PathLike,
     patches: list[np.ndarray],
     *,
-    method: str = "MinMax",
-    exclude_edges: bool = False,
+    recipe: QuantRecipe = DEFAULT_RECIPE,
     provenance: dict | None = None,
 ) -> Path:
-    """Quantize the fp32 export ``fp32_path`` of ``info`` to int8 (QDQ, per-channel int8
-    weights, uint8 activations; ranges calibrated on ``patches``, uint8 HxWx3)."""
+    """Quantize the fp32 export ``fp32_path`` of ``info`` to int8 (QDQ, int8 weights; the
+    activations, calibration and float layers of ``recipe``; ranges calibrated on ``patches``,
+    uint8 HxWx3)."""
     onnx = _require("onnx", "int8 quantization")
     _require("onnxruntime", "int8 quantization")
     from onnxruntime.quantization import (
@@ -175,7 +243,7 @@ def quantize_int8(
             return {INPUT: np.ascontiguousarray(lr.transpose(2, 0, 1)[None], np.float32)}
 
     proto = onnx.load(str(fp32_path))
-    keep = _quant_plan(proto, exclude_edges)
+    keep = _quant_plan(proto, recipe.float_layers)
     with tempfile.TemporaryDirectory() as tmp:
         named, out = Path(tmp) / "named.onnx", Path(tmp) / "int8.onnx"
         onnx.save_model(proto, str(named))
@@ -186,11 +254,12 @@ def quantize_int8(
                 str(out),
                 Reader(),
                 quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QUInt8,
+                per_channel=recipe.per_channel,
+                activation_type=getattr(QuantType, recipe.activations),
                 weight_type=QuantType.QInt8,
                 nodes_to_exclude=keep,
-                calibrate_method=getattr(CalibrationMethod, method),
+                calibrate_method=getattr(CalibrationMethod, recipe.method),
+                extra_options={"ActivationSymmetric": recipe.symmetric_activations},
             )
         finally:
             logging.disable(logging.NOTSET)
@@ -198,7 +267,7 @@ def quantize_int8(
     calibration = {
         "patches": len(patches),
         "patch": int(max(p.shape[0] for p in patches)),
-        "method": method,
+        **recipe.to_dict(),
         "float_nodes": keep,
         **(provenance or {}),
     }
@@ -212,12 +281,14 @@ def export_model(
     *,
     int8: bool = False,
     calibration: Iterable[str | os.PathLike] = (),
-    exclude_edges: bool = False,
-    method: str = "MinMax",
+    recipe: str = "default",
 ) -> list[Path]:
     """Write the fp32 export of ``info`` (and the int8 one, calibrated on the frames of
-    ``calibration``) into ``folder`` (default: the user model directory), named by
-    ``registry.onnx_name`` so that decoders find them. Returns the files written."""
+    ``calibration`` and their variants, quantized by ``RECIPES[recipe]``) into ``folder``
+    (default: the user model directory), named by ``registry.onnx_name`` so that decoders find
+    them. Returns the files written."""
+    if recipe not in RECIPES:
+        raise ModelError(f"unknown int8 recipe {recipe!r}: one of {sorted(RECIPES)}")
     folder = Path(folder) if folder else user_dir()
     fp32 = export_fp32(info, folder / onnx_name(info, "fp32"))
     written = [fp32]
@@ -225,16 +296,15 @@ def export_model(
         sources = [str(s) for s in calibration]
         if not sources:
             raise ModelError("--int8 needs calibration frames (--calibration FOLDER)")
-        patches, names = calibration_patches(sources)
-        provenance = {"seed": CALIB_SEED, "frames": len(names), "sources": names}
+        patches, names = calibration_patches(sources, variants=True)
+        provenance = {"seed": CALIB_SEED, "frames": len(names), "variants": True, "sources": names}
         written.append(
             quantize_int8(
                 info,
                 fp32,
                 folder / onnx_name(info, "int8"),
                 patches,
-                method=method,
-                exclude_edges=exclude_edges,
+                recipe=RECIPES[recipe],
                 provenance=provenance,
             )
         )

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import ModelError, SrcodecError
 from .models import config_from_dict
-from .tiling import CPU_BATCH_PIXELS, DEFAULT_TILE, TiledRestorer, to_uint8
+from .tiling import CPU_BATCH_PIXELS, CPU_MEMORY_BUDGET, TiledRestorer, budget_tile, to_uint8
 
 #: ONNX metadata written by export.py: the format, the source model's id (``name@sha256`` of
 #: its weights file), the precision and the architecture.
@@ -47,7 +47,9 @@ class OrtRestorer(TiledRestorer):
     """An exported model in an onnxruntime session, ready to restore batches of frames.
 
     ``model_id``, when given, must be the id embedded in the file: an export of another model
-    (or of an older version of the weights) is refused rather than used.
+    (or of an older version of the weights) is refused rather than used. Without ``tile``, tiles
+    are as large as ``CPU_MEMORY_BUDGET`` allows (``tiling.budget_tile``), so a frame of any size
+    decodes in bounded memory.
     """
 
     engine = "onnx"
@@ -57,7 +59,7 @@ class OrtRestorer(TiledRestorer):
         self,
         path: str | os.PathLike,
         model_id: str | None = None,
-        tile: int = DEFAULT_TILE,
+        tile: int | None = None,
         threads: int | None = None,
     ) -> None:
         try:
@@ -72,6 +74,9 @@ class OrtRestorer(TiledRestorer):
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        # The arena grows by doubling and never gives memory back: a 512 px tile took 1.8 GB
+        # in it against 1.0 GB from malloc, at the same speed (docs/engines.md).
+        opts.enable_cpu_mem_arena = False
         try:
             self.session = ort.InferenceSession(
                 str(self.path), opts, providers=["CPUExecutionProvider"]
@@ -94,7 +99,9 @@ class OrtRestorer(TiledRestorer):
             raise ModelError(f"{self.path}: bad architecture metadata ({exc})") from None
         self.precision = meta.get(META_PRECISION, "fp32")
         self.threads = opts.intra_op_num_threads
-        super().__init__(self.config.scale, self.config.receptive_radius, tile)
+        margin = self.config.receptive_radius
+        tile = tile or budget_tile(CPU_MEMORY_BUDGET, self.config.features, margin)
+        super().__init__(self.config.scale, margin, tile)
 
     def forward_float(self, x: np.ndarray) -> np.ndarray:
         """float32 NCHW in [0, 255] -> the network's float output, unclamped."""

@@ -11,6 +11,10 @@ from .frames import to_rgb
 
 #: Low-resolution pixels one forward pass may hold (about 1 GB of activations for 16x64).
 DEFAULT_TILE = 512
+#: Memory one forward pass of a CPU engine may take for its activations, whatever the frame's
+#: size: with the restored frame and the decode pipeline a process stays under 1 GB, so several
+#: decoding workers fit on one machine.
+CPU_MEMORY_BUDGET = 512 * 2**20
 #: Smallest tile: below it the margins dwarf the tile and restoring gets needlessly slow.
 MIN_TILE = 16
 #: Low-resolution pixels of equal-size frames batched into one forward pass: a GPU wants large
@@ -18,6 +22,16 @@ MIN_TILE = 16
 #: of one frame stay in cache), so CPU engines batch only frames smaller than this.
 GPU_BATCH_PIXELS = DEFAULT_TILE * DEFAULT_TILE
 CPU_BATCH_PIXELS = 256 * 256
+
+
+def budget_tile(budget: int, features: int, margin: int) -> int:
+    """The largest tile (low-resolution pixels, margins excluded) whose forward pass fits
+    ``budget`` bytes, for a network of ``features`` channels: at the upsampler an EDSR holds
+    about 10 float32 maps of ``features`` channels per low-resolution pixel (its input, the
+    convolution's 4x output, its depth-to-space, and the tail's work), measured on onnxruntime
+    as 2.5-2.6 kB per pixel for 64 features."""
+    side = int((budget / (10 * 4 * features)) ** 0.5)
+    return max(MIN_TILE, min(DEFAULT_TILE, side - 2 * margin))
 
 
 def to_uint8(sr: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 it, both carry the source model's id, and decoders find them by that id."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -15,6 +16,12 @@ from srcodec.models.skip import bicubic_x2_kernel
 from srcodec.ortengine import FORMAT, OrtRestorer
 from srcodec.registry import find_onnx, inspect_weights, load_model, onnx_name
 from srcodec.resample import downscale, upscale
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: dB the shipped int8 export may lose against fp32 on the very clean frame below (fp32 58.6 dB):
+#: measured -2.07 dB (the int8 of before issue 15: -5.43); 8-bit activations have a noise floor.
+INT8_CLEAN_LOSS_DB = 2.5
 
 
 @pytest.fixture(scope="module")
@@ -140,3 +147,24 @@ def test_export_fp32_refuses_swapped_weights(tiny_weights, tmp_path):
     with pytest.raises(ModelError, match="does not match"):
         export_fp32(info, tmp_path / "x.onnx")
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_bundled_int8_keeps_its_quality_on_a_clean_smooth_frame():
+    """Clean content, which fp32 restores above 45 dB, is where int8 loses most: on a bright
+    smooth gradient with one soft-edged disc the shipped int8 export stays within a bound of the
+    fp32 one that the int8 of before missed (benchmarks/bench_int8.py measures whole sets)."""
+    from srcodec.registry import list_models
+
+    info = next(m for m in list_models() if m.source == "bundled")
+    y, x = np.mgrid[0:192, 0:256] / 256.0
+    hr = np.stack([60 + 150 * x, 200 - 120 * y, 90 + 80 * x * y], axis=2) * 0.3 + 160
+    disc = np.sqrt((y - 0.4) ** 2 + (x - 0.6) ** 2)
+    hr += 60 * np.clip((0.15 - disc) * 40, 0, 1)[..., None]
+    hr = np.rint(np.clip(hr, 0, 255)).astype(np.uint8)
+    lr = downscale(hr)
+    # This checkout's exports (an editable install may resolve the bundled ones elsewhere).
+    fp32 = OrtRestorer(ROOT / "weights" / onnx_name(info, "fp32"), info.id).restore(lr)
+    int8 = OrtRestorer(ROOT / "weights" / onnx_name(info, "int8"), info.id).restore(lr)
+    exact = psnr(hr, fp32)
+    assert exact > 55
+    assert psnr(hr, int8) > exact - INT8_CLEAN_LOSS_DB
