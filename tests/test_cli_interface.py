@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -105,8 +106,11 @@ def test_int8_with_self_ensemble_names_the_combination_not_an_engine(archive, ti
 
 def test_export_hint_works_as_printed(archive, tiny_weights, tmp_path, monkeypatch):
     import shlex
+    import shutil
 
     monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path / "models"))
+    # A copy: the exports land beside it, never beside the session's shared test model.
+    tiny_weights = Path(shutil.copy(tiny_weights, tmp_path / tiny_weights.name))
     r = invoke("decode", archive, "--weights", tiny_weights, "--engine", "onnx", "-o", tmp_path)
     assert r.exit_code == 1 and "make it with '" in r.output
     command = r.output.split("make it with '")[1].split("'")[0]
