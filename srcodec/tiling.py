@@ -43,7 +43,8 @@ def to_uint8(sr: np.ndarray) -> np.ndarray:
 
 
 class TiledRestorer:
-    """A network that doubles uint8 frames, run in batches of equal-size frames and in tiles.
+    """A network that restores uint8 frames at its scale (x2, or x1 for restoration), run in
+    batches of equal-size frames and in tiles.
 
     Engines implement ``_forward`` (uint8 NxHxWx3 -> uint8 Nx(sH)x(sW)x3); everything else, the
     tile geometry included, is defined here once, so every engine tiles the same way.
