@@ -49,13 +49,16 @@ def main() -> None:
     ap.add_argument("--blocks", default="1", help="last residual blocks tuned, or 'all'")
     ap.add_argument("--seconds", type=float, default=240)
     ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads while tuning")
     ap.add_argument("--stride", type=int, default=4, help="archived frames measured: every Nth")
     ap.add_argument("--general-cache", type=Path, default=None)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     info = resolve(args.model)
     blocks = None if args.blocks == "all" else int(args.blocks)
-    cfg = AdaptConfig(blocks=blocks, seconds=args.seconds, lr=args.lr, max_share=1.0)
+    cfg = AdaptConfig(
+        blocks=blocks, seconds=args.seconds, lr=args.lr, max_share=1.0, threads=args.threads
+    )
     cfg.min_gain_db = -99.0  # measure every update, kept or not by the default policy
     with tempfile.TemporaryDirectory() as tmp:
         plain, adapted = Path(tmp) / "plain.src", Path(tmp) / "adapted.src"
@@ -86,6 +89,7 @@ def main() -> None:
         "blocks": args.blocks,
         "budget_s": args.seconds,
         "lr": args.lr,
+        "threads": args.threads,
         "steps": s.adapted.steps,
         "tuned_parameters": s.adapted.parameters,
         "update_bytes": s.update_bytes,

@@ -288,8 +288,8 @@ def adapt_archive(
     result.data = update.to_bytes()
     if result.gain_db < cfg.min_gain_db:
         result.reason = (
-            f"it gains {result.gain_db:+.2f} dB on the held-back frames, less than "
-            f"{cfg.min_gain_db:.2f} dB"
+            f"it gains {result.gain_db:+.3f} dB on the held-back frames, less than the "
+            f"{cfg.min_gain_db:.3f} dB required"
         )
     elif archive_bytes is not None:
         total = archive_bytes() + result.update_bytes

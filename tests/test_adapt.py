@@ -78,6 +78,14 @@ def test_adapted_archive_is_restored_better_on_both_engines(adapted, model, fram
     assert mean(by_torch) > mean(general) + 0.1
 
 
+def test_int8_falls_back_to_fp32_with_a_warning(adapted, model):
+    _, tuned = adapted
+    with pytest.warns(UserWarning, match="int8 export cannot take"):
+        with Archive(tuned.path, weights=[model], engine="onnx", precision="int8") as archive:
+            restorer = archive.restorer
+    assert restorer.precision == "fp32"
+
+
 def test_update_bytes_are_counted_in_the_archive(adapted):
     plain, tuned = adapted
     assert tuned.update_bytes == len(tuned.adapted.data) > 0
