@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from .errors import DataError, SrcodecError
 from .frames import to_rgb
-from .model import EDSR
 from .registry import ModelInfo, load_model, save_model
 from .resample import downscale
 from .torchengine import Restorer
@@ -85,7 +85,7 @@ class AdaptResult:
     update: ModelUpdate | None = None
     data: bytes = b""
     reason: str = ""
-    model: EDSR | None = field(default=None, repr=False)
+    model: nn.Module | None = field(default=None, repr=False)
 
     @property
     def gain_db(self) -> float:
@@ -131,16 +131,20 @@ def parse_duration(text: str) -> float:
     return value * (factor or 1)
 
 
-def tuned_names(model: EDSR, blocks: int | None) -> list[str]:
-    """The state-dict names tuned: the last ``blocks`` residual blocks, the body conv, the
-    upsampler and the tail (every name when ``blocks`` is None)."""
+def tuned_names(model: nn.Module, blocks: int | None) -> list[str]:
+    """The state-dict names tuned: the last ``blocks`` residual blocks, the body conv (the last
+    of ``body``), the upsampler and the tail (every name when ``blocks`` is None)."""
     names = list(model.state_dict())
     if blocks is None:
         return names
-    n = model.config.blocks
-    prefixes = [f"body.{i}." for i in range(max(0, n - blocks), n)]
-    prefixes += [f"body.{n}.", "upsample.", "tail."]
-    return [k for k in names if k.startswith(tuple(prefixes))]
+    parts = [k.split(".") for k in names]
+    body = sorted({int(p[1]) for p in parts if p[0] == "body" and p[1].isdigit()})
+    if not body:
+        raise SrcodecError("this model has no EDSR body to tune the end of; tune every layer")
+    *residual, conv = body
+    chosen = residual[len(residual) - blocks :] if blocks else []
+    prefixes = tuple(f"body.{i}." for i in (*chosen, conv)) + ("upsample.", "tail.")
+    return [k for k in names if k.startswith(prefixes)]
 
 
 def _pairs(frames: Sequence[tuple[str, np.ndarray]]) -> list[Pair]:
@@ -168,7 +172,7 @@ def _split(pairs: list[Pair], held_back: int) -> tuple[list[Pair], list[Pair]]:
 
 
 def _tune(
-    model: EDSR, pairs: list[Pair], names: list[str], cfg: AdaptConfig, progress: bool
+    model: nn.Module, pairs: list[Pair], names: list[str], cfg: AdaptConfig, progress: bool
 ) -> tuple[int, float]:
     """Train the tensors ``names`` of ``model`` in place (L1, Adam); returns (steps, seconds)."""
     small = min(min(p.lr.shape[:2]) for p in pairs)
@@ -213,7 +217,7 @@ def _tune(
     return step, time.perf_counter() - start
 
 
-def _check(model: EDSR, pairs: list[Pair]) -> dict:
+def _check(model: nn.Module, pairs: list[Pair]) -> dict:
     """PSNR of ``model`` on the held-back pairs, as the torch engine restores them."""
     return evaluate(Restorer(model, "cpu"), pairs)
 
@@ -234,7 +238,7 @@ def _run(
     frames: Sequence[tuple[str, np.ndarray]],
     cfg: AdaptConfig,
     progress: bool,
-) -> tuple[EDSR, EDSR, list[str], list[Pair], int, float]:
+) -> tuple[nn.Module, nn.Module, list[str], list[Pair], int, float]:
     """Load the base twice, tune one copy: (base, tuned, tuned names, held back, steps, s)."""
     if not frames:
         raise DataError("no frames to adapt the model to")
