@@ -748,6 +748,7 @@ def _adapt_line(r) -> str:
     default="all",
     help="Last residual blocks tuned, with body conv, upsampler and tail (default all).",
 )
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @progress_option
 def adapt(
@@ -759,6 +760,7 @@ def adapt(
     time_budget: str | None,
     steps: int | None,
     blocks: str,
+    threads: int | None,
     force: bool,
     progress: bool | None,
     quiet: bool,
@@ -776,6 +778,7 @@ def adapt(
         raise SrcodecError(f"--blocks takes a number or 'all', not {blocks!r}")
     info = inspect_weights(weights) if weights else resolve(model or DEFAULT_MODEL)
     cfg = _adapt_config(time_budget, steps, None if blocks == "all" else int(blocks))
+    cfg.threads = threads
     new, r = adapt_camera(
         info,
         read_images(source),
