@@ -769,11 +769,12 @@ def adapt(
     it as a full weights file: 'encode --weights OUTPUT' (or --model NAME once installed)
     then makes archives of that camera that need no update."""
     from .adapt import adapt_camera
+    from .atomic import exists_error
     from .frames import read_images
     from .registry import DEFAULT_MODEL, inspect_weights, resolve
 
     if Path(output).exists() and not force:
-        raise SrcodecError(f"{output} exists; use --force to overwrite")
+        raise exists_error(Path(output))
     if blocks != "all" and not blocks.isdigit():
         raise SrcodecError(f"--blocks takes a number or 'all', not {blocks!r}")
     info = inspect_weights(weights) if weights else resolve(model or DEFAULT_MODEL)
