@@ -19,6 +19,7 @@ from .lowres import get_codec
 from .registry import ModelInfo, inspect_weights, resolve, scale_problem, short_id, split_id
 from .resample import lowres_size, upscale
 from .tiling import TiledRestorer
+from .update import archive_update, base_id
 
 __all__ = ["Archive", "decode", "open"]
 
@@ -77,11 +78,11 @@ class Archive:
         """The model the header asks for, found among installed and ``weights`` files;
         ``ModelError`` if it is not found or does not restore the archive's scale."""
         try:
-            info = resolve(self.header.model_id, self.weights)
+            info = resolve(base_id(self.header.model_id), self.weights)
         except ModelError:
             given = ", ".join(f"{w} is {inspect_weights(w).short_id}" for w in self.weights)
             raise ModelError(
-                f"{self.path} needs model {short_id(self.header.model_id)}, which is not "
+                f"{self.path} needs model {short_id(base_id(self.header.model_id))}, which is not "
                 "installed" + (f" ({given})" if given else "; give its weights file with --weights")
             ) from None
         problem = scale_problem(self.header.scale, info)
@@ -96,10 +97,12 @@ class Archive:
             from .engine import make_restorer
 
             info = self.model_info()
+            # An archive that names an update is restored with it or not at all.
+            update = archive_update(self.reader)
             # The hash checked is the one the archive asks for, read from the weights file as
             # it is loaded (a file swapped after it was found is refused), or the model id
             # embedded in the ONNX export.
-            _, sha = split_id(self.header.model_id)
+            _, sha = split_id(base_id(self.header.model_id))
             expected = sha if sha and re.fullmatch(r"[0-9a-f]{64}", sha) else info.sha256
             self._restorer = make_restorer(
                 info,
@@ -110,6 +113,7 @@ class Archive:
                 threads=self.threads,
                 self_ensemble=self.self_ensemble,
                 expected_sha256=expected,
+                update=update,
             )
         return self._restorer
 

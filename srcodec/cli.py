@@ -392,6 +392,14 @@ def _summary_line(s) -> str:
     help="Add the frames to the existing archive OUTPUT (with its model and codec).",
 )
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable frames and report them.")
+@click.option(
+    "--adapt",
+    "adapt",
+    is_flag=True,
+    help="Tune the model on these frames and store the update in the archive, if it pays.",
+)
+@click.option("--adapt-time", default=None, help="Tuning budget (e.g. 300, 90s, 5m; default 5m).")
+@click.option("--adapt-steps", type=int, default=None, help="Tuning budget in steps.")
 @progress_option
 @parallel_options
 def encode(
@@ -404,6 +412,9 @@ def encode(
     force: bool,
     append: bool,
     skip_bad: bool,
+    adapt: bool,
+    adapt_time: str | None,
+    adapt_steps: int | None,
     progress: bool | None,
     quiet: bool,
     workers: int | None,
@@ -438,7 +449,11 @@ def encode(
         if folders:
             raise FrameError(f"{folders[0]}: give one folder, or image files, not both")
         frames = list(sources)
+    if (adapt_time is not None or adapt_steps is not None) and not adapt:
+        raise SrcodecError("--adapt-time and --adapt-steps go with --adapt")
     if append:
+        if adapt:
+            raise SrcodecError("--adapt makes a new archive; it does not go with --append")
         if force:
             raise SrcodecError("--append and --force do not go together")
         if not Path(output).is_file():
@@ -462,9 +477,12 @@ def encode(
             force=force,
             skip_bad=skip_bad,
             progress=show,
+            adapt=_adapt_config(adapt_time, adapt_steps) if adapt else None,
         )
     for name, why in s.skipped:
         click.echo(f"skipped {_show(name)}: {why}", err=True)
+    if s.adapted is not None:
+        click.echo(_adapt_line(s.adapted))
     click.echo(f"{output}: {'appended ' if append else ''}{_summary_line(s)}")
 
 
@@ -644,6 +662,8 @@ def verify(archive: str, as_json: bool) -> None:
     else:
         if not r.index_ok:
             click.echo(f"index: {r.index_problem}; frames found by scanning the chunks")
+        if r.update_problem:
+            click.echo(f"model update: {r.update_problem}")
         for d in r.damaged_regions:
             where = f" (frame {_show(d.name)})" if d.name else ""
             click.echo(f"damaged bytes {d.offset}..{d.end}{where}: {d.reason}")
@@ -688,11 +708,15 @@ def recover(archive: str, output: str, force: bool, as_json: bool) -> None:
             click.echo(f"lost {_show(name)}: {why}")
         for d in r.unnamed_damage:
             click.echo(f"damaged bytes {d.offset}..{d.end}: {d.reason}")
+        if r.update_dropped:
+            click.echo(
+                f"model update DROPPED ({r.update_dropped}); {output} names the general model"
+            )
         click.echo(
             f"{output}: {len(r.recovered)} frames recovered from {archive}"
             + (f", {len(r.lost)} lost" if r.lost else "")
         )
-    if r.lost or r.unnamed_damage:
+    if r.lost or r.unnamed_damage or r.update_dropped:
         sys.exit(EXIT_DAMAGED)
 
 
@@ -778,3 +802,95 @@ def import_zarr(
 
     zarr_to_archive(store, archive, model=model, weights=weights, codec=codec_id, force=force)
     click.echo(f"{store} -> {archive}: {describe(open_zarr(store))}")
+
+
+def _adapt_config(time_budget: str | None, steps: int | None, blocks: int | None = 1):
+    """The tuning budget asked for: steps and/or time; 5 minutes when neither is given."""
+    from .adapt import AdaptConfig, parse_duration
+
+    if steps is not None and steps < 0:
+        raise SrcodecError(f"--adapt-steps must be >= 0, got {steps}")
+    seconds = parse_duration(time_budget) if time_budget is not None else None
+    if seconds is None and steps is None:
+        seconds = 300.0
+    return AdaptConfig(blocks=blocks, seconds=seconds, steps=steps)
+
+
+def _adapt_line(r) -> str:
+    """What tuning gained on the held-back frames, and whether the update was kept."""
+    gain = (
+        f"{r.gain_db:+.2f} dB RGB / {r.gain_y_db:+.2f} dB Y on {len(r.held_back)} held-back "
+        f"frame(s) ({r.base['psnr_rgb']:.2f} -> {r.tuned['psnr_rgb']:.2f} dB), "
+        f"{r.steps} steps in {r.seconds:.0f} s"
+    )
+    if r.update is None:
+        return f"adapt: general model kept: {r.reason or 'no update'} ({gain})"
+    return f"adapt: update of {r.update_bytes:,} bytes stored in the archive: {gain}"
+
+
+@main.command()
+@click.argument("source", type=PathArg())
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=PathArg(dir_okay=False),
+    help="Weights file to write (.safetensors).",
+)
+@click.option("--model", default=None, help="Base model id or name (default: the bundled model).")
+@click.option("--weights", type=PathArg(dir_okay=False), default=None, help="Base weights file.")
+@click.option("--name", default=None, help="Name of the new model (default: OUTPUT's stem).")
+@click.option("--time", "time_budget", default=None, help="Budget (e.g. 10m; default 5m).")
+@click.option("--steps", type=int, default=None, help="Budget in steps.")
+@click.option(
+    "--blocks",
+    default="all",
+    help="Last residual blocks tuned, with body conv, upsampler and tail (default all).",
+)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@progress_option
+def adapt(
+    source: str,
+    output: str,
+    model: str | None,
+    weights: str | None,
+    name: str | None,
+    time_budget: str | None,
+    steps: int | None,
+    blocks: str,
+    threads: int | None,
+    force: bool,
+    progress: bool | None,
+    quiet: bool,
+) -> None:
+    """Tune a model to one camera's footage (SOURCE: a folder of frames or a video) and write
+    it as a full weights file: 'encode --weights OUTPUT' (or --model NAME once installed)
+    then makes archives of that camera that need no update."""
+    from .adapt import adapt_camera
+    from .atomic import exists_error
+    from .frames import read_images
+    from .registry import DEFAULT_MODEL, inspect_weights, resolve
+
+    if Path(output).exists() and not force:
+        raise exists_error(Path(output))
+    if blocks != "all" and not blocks.isdigit():
+        raise SrcodecError(f"--blocks takes a number or 'all', not {blocks!r}")
+    info = inspect_weights(weights) if weights else resolve(model or DEFAULT_MODEL)
+    cfg = _adapt_config(time_budget, steps, None if blocks == "all" else int(blocks))
+    cfg.threads = threads
+    new, r = adapt_camera(
+        info,
+        read_images(source),
+        output,
+        cfg,
+        name=name or Path(output).stem,
+        source=str(source),
+        progress=_show_progress(progress, quiet),
+    )
+    click.echo(
+        f"{output}: model {new.short_id} tuned from {info.short_id}: "
+        f"{r.gain_db:+.2f} dB RGB / {r.gain_y_db:+.2f} dB Y on held-back frames "
+        f"({r.base['psnr_rgb']:.2f} -> {r.tuned['psnr_rgb']:.2f} dB), {r.steps} steps in "
+        f"{r.seconds:.0f} s"
+    )

@@ -58,6 +58,8 @@ MAX_CHUNK_BYTES = 0xFFFFFFFF  # a chunk length is a u32
 MAX_GROUP_FRAMES = 4096  # frames in one GRUP chunk (bounds a stream decoder's allocation)
 
 _HEAD, _FRAM, _INDX, _TAIL, _GRUP = b"HEAD", b"FRAM", b"INDX", b"TAIL", b"GRUP"
+#: The model update an archive carries (update.py), right after HEAD, when its header names one.
+_UPDT = b"UPDT"
 _PREAMBLE = struct.Struct("<8sH")  # magic, format version
 _CHUNK_HEAD = struct.Struct("<I4s")  # data length, type
 _CRC = struct.Struct("<I")
@@ -449,6 +451,7 @@ class ArchiveWriter:
         except BaseException:
             self.abort()
             raise
+        self._after_head = self._offset
 
     @property
     def bytes_written(self) -> int:
@@ -496,6 +499,16 @@ class ArchiveWriter:
         self._entries += entries
         self._by_name.update(info.name for info in frames)
         return entries
+
+    def add_update(self, data: bytes) -> None:
+        """Write the UPDT chunk (the model update the header names): once, before any frame."""
+        if self._file.fh is None:
+            raise SrcodecError(f"archive {self.path} is already closed")
+        if self._offset != self._after_head:
+            raise SrcodecError(f"{self.path}: the model update goes right after the header")
+        if len(data) > MAX_CHUNK_BYTES:
+            raise SrcodecError(f"{self.path}: a model update of {len(data)} bytes is too large")
+        self._write(_chunk(_UPDT, bytes(data)))
 
     def copy_from(self, reader: ArchiveReader) -> int:
         """Copy verbatim every chunk between ``reader``'s HEAD and its index (its frames and any
@@ -858,6 +871,16 @@ class ArchiveReader:
         return names
 
     # -- public --
+
+    def read_update(self) -> bytes | None:
+        """The data of the UPDT chunk right after HEAD; None if the chunk there is of another
+        type; ``CorruptError`` if it is damaged."""
+        if self._pread(self._data_start + _U32.size, 4) != _UPDT:
+            return None
+        try:
+            return self._read_chunk(self._data_start)[1]
+        except _Damage as exc:
+            raise CorruptError(f"the model update of {self.path} is damaged: {exc}") from None
 
     @property
     def names(self) -> list[str]:

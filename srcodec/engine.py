@@ -8,6 +8,7 @@ import importlib.util
 import os
 import shlex
 import sys
+import warnings
 from typing import TYPE_CHECKING
 
 from .errors import ModelError, SrcodecError
@@ -17,6 +18,7 @@ from .tiling import DEFAULT_TILE, TiledRestorer
 
 if TYPE_CHECKING:
     from .torchengine import Restorer, pick_device  # noqa: F401
+    from .update import ModelUpdate
 
 ENGINES = ("auto", "torch", "onnx")
 #: Half precisions run by torch on a CUDA GPU only.
@@ -75,6 +77,7 @@ def make_restorer(
     threads: int | None = None,
     self_ensemble: bool = False,
     expected_sha256: str | None = None,
+    update: ModelUpdate | None = None,
 ) -> TiledRestorer:
     """A restorer for the model ``info`` (from the registry).
 
@@ -85,7 +88,9 @@ def make_restorer(
     ``expected_sha256`` (the archive's) is checked against the weights file, or against the id
     embedded in the ONNX file. ``threads``: CPU threads (for torch, set process-wide).
     ``precision="fp16"``/``"bf16"`` and ``self_ensemble`` (the mean over the 8 flips and
-    rotations, 8 times the work) run on the torch engine.
+    rotations, 8 times the work) run on the torch engine. ``update`` (an archive's, update.py)
+    is added to the weights on every engine; the int8 export cannot take it, so int8 falls back
+    to the fp32 export, with a warning.
     """
     if engine not in ENGINES:
         raise SrcodecError(f"unknown engine {engine!r} (use {', '.join(ENGINES)})")
@@ -104,6 +109,13 @@ def make_restorer(
             "no restoration engine installed: pip install 'srcodec[onnx]' (onnxruntime, CPU) "
             "or 'srcodec[torch]' (PyTorch, CPU or GPU)"
         )
+    if update is not None and precision == "int8":
+        warnings.warn(
+            "the archive carries a model update, which the int8 export cannot take: "
+            "restoring with the fp32 export instead",
+            stacklevel=2,
+        )
+        precision = "fp32"
     kwargs = {"tile": tile} if tile else {}
     gpu = device.startswith("cuda") or (device == "auto" and engine != "onnx" and _cuda_available())
     onnx_file = find_onnx(info, precision) if precision in ONNX_PRECISIONS else None
@@ -132,7 +144,7 @@ def make_restorer(
         from .ortengine import OrtRestorer
 
         model_id = f"{info.name}@{(expected_sha256 or info.sha256).lower()}"
-        return OrtRestorer(onnx_file, model_id, threads=threads, **kwargs)
+        return OrtRestorer(onnx_file, model_id, threads=threads, update=update, **kwargs)
     if precision == "int8":
         raise SrcodecError("the torch engine has no int8 path; int8 needs --engine onnx")
     if not have_torch:
@@ -146,4 +158,7 @@ def make_restorer(
         torch.set_num_threads(threads)
 
     model, _ = load_model(info.path, expected_sha256 or info.sha256, info.source)
+    if update is not None:
+        state = update.apply({k: v.numpy() for k, v in model.state_dict().items()})
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
     return Restorer(model, device, precision=precision, self_ensemble=self_ensemble, **kwargs)

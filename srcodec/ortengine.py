@@ -8,12 +8,16 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .errors import ModelError, SrcodecError
 from .models import config_from_dict
 from .tiling import CPU_BATCH_PIXELS, CPU_MEMORY_BUDGET, TiledRestorer, budget_tile, to_uint8
+
+if TYPE_CHECKING:
+    from .update import ModelUpdate
 
 #: ONNX metadata written by export.py: the format, the source model's id (``name@sha256`` of
 #: its weights file), the precision and the architecture.
@@ -38,6 +42,30 @@ def default_threads() -> int:
         return os.cpu_count() or 1
 
 
+def with_update(path: Path, update: ModelUpdate) -> bytes:
+    """The ONNX model at ``path`` with ``update`` added to its initializers (named as the
+    model's tensors, or ``net.`` + those in an export with the bicubic skip), serialised."""
+    try:
+        import onnx
+        from onnx import numpy_helper
+    except ImportError:
+        raise SrcodecError(
+            "the archive carries a model update; applying it on the onnx engine needs the onnx "
+            "package: pip install 'srcodec[onnx]' (or use --engine torch)"
+        ) from None
+    try:
+        proto = onnx.load(str(path))
+    except Exception as exc:  # protobuf raises its own classes for a bad file
+        raise ModelError(f"{path}: cannot load this ONNX model ({exc})") from None
+    inits = {t.name: t for t in proto.graph.initializer}
+    prefix = "net." if all("net." + n in inits for n in update.deltas) else ""
+    names = [prefix + n for n in update.deltas]
+    state = {k: numpy_helper.to_array(inits[k]) for k in names if k in inits}
+    for key, value in update.apply(state, prefix).items():
+        inits[key].CopyFrom(numpy_helper.from_array(value, key))
+    return proto.SerializeToString()
+
+
 def _short(model_id: str) -> str:
     name, _, sha = model_id.partition("@")
     return f"{name}@{sha[:12]}"
@@ -49,7 +77,8 @@ class OrtRestorer(TiledRestorer):
     ``model_id``, when given, must be the id embedded in the file: an export of another model
     (or of an older version of the weights) is refused rather than used. Without ``tile``, tiles
     are as large as ``CPU_MEMORY_BUDGET`` allows (``tiling.budget_tile``), so a frame of any size
-    decodes in bounded memory.
+    decodes in bounded memory. ``update`` (an archive's) is added to the graph's initializers in
+    memory before the session is made.
     """
 
     engine = "onnx"
@@ -61,6 +90,7 @@ class OrtRestorer(TiledRestorer):
         model_id: str | None = None,
         tile: int | None = None,
         threads: int | None = None,
+        update: ModelUpdate | None = None,
     ) -> None:
         try:
             import onnxruntime as ort
@@ -77,10 +107,9 @@ class OrtRestorer(TiledRestorer):
         # The arena grows by doubling and never gives memory back: a 512 px tile took 1.8 GB
         # in it against 1.0 GB from malloc, at the same speed (docs/engines.md).
         opts.enable_cpu_mem_arena = False
+        source = str(self.path) if update is None else with_update(self.path, update)
         try:
-            self.session = ort.InferenceSession(
-                str(self.path), opts, providers=["CPUExecutionProvider"]
-            )
+            self.session = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own classes for every failure
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
             raise ModelError(f"{self.path}: cannot load this ONNX model ({first})") from None

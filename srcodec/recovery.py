@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from .lowres import LowresCodec, get_codec
 from .names import output_name_problem
 from .registry import resolve, scale_problem
 from .resample import lowres_size
+from .update import archive_update, base_id
 
 __all__ = ["RecoverReport", "VerifyReport", "recover", "verify"]
 
@@ -43,11 +44,14 @@ class VerifyReport:
     #: Why the archive's model (when installed) cannot restore it, e.g. a scale it does not
     #: restore; None if it can, or if the model is not installed here (nothing to check).
     model_problem: str | None = None
+    #: Why the model update the header names cannot be used (decode refuses the archive).
+    update_problem: str | None = None
 
     @property
     def ok(self) -> bool:
         return (
-            self.index_ok
+            self.update_problem is None
+            and self.index_ok
             and self.model_problem is None
             and not self.damaged
             and not self.damaged_regions
@@ -73,6 +77,9 @@ class RecoverReport:
     lost: list[tuple[str, str]] = field(default_factory=list)  # (frame name, why)
     unnamed_damage: list[DamagedRegion] = field(default_factory=list)  # no frame name readable
     index_problem: str | None = None
+    #: Why the archive's model update was left out of ``output`` (its header then names the
+    #: base model alone, so its frames restore with the general model), or None.
+    update_dropped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -95,7 +102,7 @@ def _check_payload(record: FrameRecord, codec: LowresCodec, scale: int) -> str |
 def _model_problem(header: Header) -> str | None:
     """Whether the model the header names, if installed, can restore the archive."""
     try:
-        info = resolve(header.model_id)
+        info = resolve(base_id(header.model_id))
     except ModelError:
         return None
     return scale_problem(header.scale, info)
@@ -116,6 +123,10 @@ def verify(path: str | os.PathLike) -> VerifyReport:
         report.damaged_regions = found.damaged
         report.other_chunks = [t for t, _, _ in found.other if t not in ("INDX", "TAIL")]
         report.model_problem = _model_problem(reader.header)
+        try:
+            archive_update(reader)
+        except CorruptError as exc:
+            report.update_problem = str(exc)
         if report.index_ok:
             scanned = {e.name for e in found.frames}
             listed = set(reader.names)
@@ -148,7 +159,9 @@ def recover(
     so frames after a damaged record, frames missing from the index and frames whose only
     damage is their length field all come back, bit-identical and in file order. A frame is
     kept if its checksum verifies and its payload decodes; every other frame the archive
-    names is reported lost, and damage where no name is readable is reported by offset.
+    names is reported lost, and damage where no name is readable is reported by offset. A
+    model update that is intact is kept; a damaged one is dropped (``update_dropped``), the
+    header of ``output`` then naming the base model alone.
     """
     path, output = Path(path), Path(output)
     with ArchiveReader(path) as reader:
@@ -181,9 +194,18 @@ def recover(
                 report.unnamed_damage.append(region)
         report.lost = [(n, why) for n, why in why_lost.items() if n not in kept]
         ordered = sorted(kept.values(), key=lambda item: item[0])
-        with ArchiveWriter(
-            output, reader.header, force=force, raw_header=reader.raw_header
-        ) as writer:
+        header, raw_header, update = reader.header, reader.raw_header, None
+        try:
+            if archive_update(reader) is not None:
+                update = reader.read_update()
+        except CorruptError as exc:
+            report.update_dropped = str(exc)
+            header = replace(header, model_id=base_id(header.model_id))
+            header.extra = {**header.extra, "update_dropped": report.update_dropped}
+            raw_header = None
+        with ArchiveWriter(output, header, force=force, raw_header=raw_header) as writer:
+            if update is not None:
+                writer.add_update(update)
             for _, record in ordered:
                 writer.add(record)
                 report.recovered.append(record.name)

@@ -22,6 +22,7 @@ from safetensors.numpy import load as st_load
 from .atomic import write_bytes
 from .errors import ModelError
 from .models import ModelConfig, config_from_dict, create_model
+from .update import compose_id, split_update_id
 
 if TYPE_CHECKING:
     from torch import nn
@@ -71,9 +72,11 @@ def split_id(model_id: str) -> tuple[str, str | None]:
 
 
 def short_id(model_id: str) -> str:
-    """``name@sha`` with the hash cut to its first 12 hex digits, as messages show a model."""
-    name, sha = split_id(model_id)
-    return f"{name}@{(sha or '')[:12]}"
+    """``name@sha`` with the hash cut to its first 12 hex digits, as messages show a model
+    (and an archive's update, ``+update@`` its first 12 hex digits, when the id names one)."""
+    base, update = split_update_id(model_id)
+    name, sha = split_id(base)
+    return f"{name}@{(sha or '')[:12]}" + ("" if update is None else compose_id("", update[:12]))
 
 
 def _read_card(data: bytes, path: Path) -> dict:

@@ -10,19 +10,25 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
 
 from ._version import __version__
+from .atomic import exists_error
 from .container import ArchiveReader, ArchiveWriter, FrameRecord, Header
 from .errors import CorruptError, FrameError, SrcodecError
 from .frames import list_frames, read_frame
 from .lowres import LowresCodec, canonical_id, get_codec
 from .names import output_key, output_name_problem, restored_name
 from .pixels import check_frame, mode_of
-from .registry import pick_model, short_id
+from .registry import ModelInfo, pick_model, short_id
 from .resample import downscale
+from .update import base_id, compose_id
+
+if TYPE_CHECKING:
+    from .adapt import AdaptConfig, AdaptResult
 
 __all__ = ["DEFAULT_CODEC", "EncodeSummary", "FrameSource", "append", "encode"]
 
@@ -46,6 +52,10 @@ class EncodeSummary:
     model_id: str
     skipped: list[tuple[str, str]] = field(default_factory=list)
     added_bytes: int = 0
+    #: The model update written (bytes counted in ``archive_bytes``), 0 if none; ``adapted``:
+    #: what ``encode(adapt=...)`` found, whether it kept the update or not.
+    update_bytes: int = 0
+    adapted: AdaptResult | None = None
 
     @property
     def ratio(self) -> float:
@@ -95,13 +105,16 @@ def encode(
     force: bool = False,
     skip_bad: bool = False,
     progress: bool = False,
+    adapt: AdaptConfig | None = None,
 ) -> EncodeSummary:
     """Downscale every frame x2 and store it losslessly in the archive ``output``.
 
     ``frames``: a folder (natural order), a list of image files, or arrays / (name, array)
     pairs. ``model`` (id or name; default the bundled model, or the single ``weights`` file)
     is the model recorded in the header for decoding. ``codec``: an id or alias, a config
-    dict or a ``LowresCodec``; the header records its canonical config.
+    dict or a ``LowresCodec``; the header records its canonical config. ``adapt`` tunes the
+    model on the frames first (adapt.py, needs torch) and stores the update in the archive when
+    it pays for its bytes; the header's model id then names base and update.
 
     Returns an ``EncodeSummary``. Raises ``FrameError`` for a bad frame or name (leaving
     nothing behind, unless ``skip_bad``, which skips and reports the frame), ``ModelError``
@@ -121,13 +134,51 @@ def encode(
     if not items:
         raise FrameError("no frames to encode")
     _check_names([name for name, _, _ in items])
-    summary = EncodeSummary(Path(output), 0, 0, 0, info.id)
+    if not force and (Path(output).exists() or Path(output).is_symlink()):
+        raise exists_error(Path(output))  # refused before minutes of tuning, not after
+    result = _adapt(info, items, lowres, adapt, progress) if adapt is not None else None
+    if result is not None and result.update is not None:
+        header.model_id = compose_id(info.id, result.sha256)
+        header.extra["adaptation"] = result.summary()
+    summary = EncodeSummary(Path(output), 0, 0, 0, header.model_id, adapted=result)
     with ArchiveWriter(output, header, force=force) as writer:
+        if result is not None and result.update is not None:
+            writer.add_update(result.data)
+            summary.update_bytes = result.update_bytes
         _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress)
         if summary.frames == 0:
             raise FrameError(f"no readable frames to write to {output}")
     summary.archive_bytes = summary.added_bytes = Path(output).stat().st_size
     return summary
+
+
+def _adapt(
+    info: ModelInfo,
+    items: list[tuple[str, int, Callable[[], np.ndarray]]],
+    lowres: LowresCodec,
+    cfg: AdaptConfig,
+    progress: bool,
+) -> AdaptResult:
+    """Tune the model on (a sample of) the frames; the archive's size is estimated from the
+    payloads of a few of them, for the check that the update pays for its bytes."""
+    from .adapt import adapt_archive, sample
+
+    frames = []
+    for i in sample(len(items), cfg.max_frames):
+        name, _, load = items[i]
+        try:
+            frames.append((name, load()))
+        except FrameError:
+            continue  # the write reports it (or fails) as it would without adaptation
+    if not frames:
+        raise FrameError("no readable frames to adapt the model to")
+
+    def archive_bytes() -> int:
+        few = [frame for _, frame in frames[:: max(1, len(frames) // 4)][:4]]
+        per_frame = np.mean([len(lowres.encode(downscale(f, info.scale))) for f in few])
+        return int(per_frame * len(items))
+
+    return adapt_archive(info, frames, cfg, archive_bytes=archive_bytes, progress=progress)
 
 
 def _check_names(names: list[str], existing: Collection[str] = (), archive: object = None) -> None:
@@ -205,7 +256,7 @@ def append(
         before = os.stat(path)
         if model is not None or list(weights):
             info = pick_model(model, weights)
-            if info.id != header.model_id:
+            if info.id != base_id(header.model_id):
                 raise SrcodecError(
                     f"{path} is for model {short_id(header.model_id)}; "
                     f"cannot append frames for {info.short_id}"

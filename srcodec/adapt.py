@@ -1,0 +1,349 @@
+"""Adapting a model to one scene: fine-tune it on the frames being archived (or on one camera's
+footage) within a time or step budget, and check it against the general model on held-back
+frames. ``adapt_archive`` gives the compact update an archive carries (update.py), or none when
+it does not pay for its bytes; ``adapt_camera`` writes a reusable full weights file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from .errors import DataError, SrcodecError
+from .frames import to_rgb
+from .registry import ModelInfo, load_model, save_model
+from .resample import downscale
+from .torchengine import Restorer
+from .training import Pair, PatchSampler, evaluate
+from .update import ModelUpdate, update_sha256
+
+__all__ = [
+    "AdaptConfig",
+    "AdaptResult",
+    "adapt_archive",
+    "adapt_camera",
+    "parse_duration",
+    "sample",
+    "tuned_names",
+]
+
+
+@dataclass
+class AdaptConfig:
+    """How to tune. ``blocks``: how many of the last residual blocks are tuned, with the body
+    conv, the upsampler and the tail (None: every tensor); the budget is ``seconds`` of training
+    and/or ``steps`` (whichever ends first; both None is refused)."""
+
+    blocks: int | None = 1
+    seconds: float | None = 300.0
+    steps: int | None = None
+    patch: int = 48
+    batch: int = 8
+    lr: float = 2e-4
+    #: Frames of the archive tuned on (evenly spaced when it has more).
+    max_frames: int = 64
+    #: Whole frames held back for the check (every few frames; a lone frame's right half).
+    held_back: int = 4
+    #: The update is kept only if it gains at least this on the held-back frames (dB RGB) ...
+    min_gain_db: float = 0.1
+    #: ... and its bytes are at most this share of the whole archive's.
+    max_share: float = 0.05
+    seed: int = 0
+    #: torch CPU threads while tuning (None: torch's own choice); on a loaded machine one
+    #: thread can be several times faster than two that wait on each other.
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.seconds is None and self.steps is None:
+            raise ValueError("give a time or a step budget")
+        if self.blocks is not None and self.blocks < 0:
+            raise ValueError(f"blocks must be >= 0, got {self.blocks}")
+
+
+@dataclass
+class AdaptResult:
+    """What tuning gave: PSNR on the held-back frames of the general model, of the tuned one (as
+    the decoder will run it) and of bicubic; the update (None when the general model is kept,
+    ``reason`` saying why) and its bytes."""
+
+    base: dict
+    tuned: dict
+    steps: int
+    seconds: float
+    parameters: int
+    held_back: list[str]
+    update: ModelUpdate | None = None
+    data: bytes = b""
+    reason: str = ""
+    model: nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def gain_db(self) -> float:
+        return self.tuned["psnr_rgb"] - self.base["psnr_rgb"]
+
+    @property
+    def gain_y_db(self) -> float:
+        return self.tuned["psnr_y"] - self.base["psnr_y"]
+
+    @property
+    def update_bytes(self) -> int:
+        return len(self.data)
+
+    @property
+    def sha256(self) -> str:
+        return update_sha256(self.data)
+
+    def summary(self) -> dict:
+        """JSON-safe record of the run (kept in the archive header and the model card)."""
+        keep = ("psnr_rgb", "psnr_y", "bicubic_rgb", "bicubic_y")
+        return {
+            "steps": self.steps,
+            "seconds": round(self.seconds, 1),
+            "parameters": self.parameters,
+            "held_back": self.held_back,
+            "general": {k: round(self.base[k], 3) for k in keep},
+            "tuned": {k: round(self.tuned[k], 3) for k in keep},
+            "update_bytes": self.update_bytes,
+        }
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``300``, ``300s``, ``5m`` or ``1h``."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    text = text.strip().lower()
+    factor = units.get(text[-1:], None)
+    try:
+        value = float(text[:-1] if factor else text)
+    except ValueError:
+        raise SrcodecError(f"bad duration {text!r} (e.g. 300, 90s, 5m)") from None
+    if value < 0 or not math.isfinite(value):
+        raise SrcodecError(f"bad duration {text!r}: must be >= 0")
+    return value * (factor or 1)
+
+
+def tuned_names(model: nn.Module, blocks: int | None) -> list[str]:
+    """The state-dict names tuned: the last ``blocks`` residual blocks, the body conv (the last
+    of ``body``), the upsampler and the tail (every name when ``blocks`` is None)."""
+    names = list(model.state_dict())
+    if blocks is None:
+        return names
+    parts = [k.split(".") for k in names]
+    body = sorted({int(p[1]) for p in parts if p[0] == "body" and p[1].isdigit()})
+    if not body:
+        raise SrcodecError("this model has no EDSR body to tune the end of; tune every layer")
+    *residual, conv = body
+    chosen = residual[len(residual) - blocks :] if blocks else []
+    prefixes = tuple(f"body.{i}." for i in (*chosen, conv)) + ("upsample.", "tail.")
+    return [k for k in names if k.startswith(prefixes)]
+
+
+def _pairs(frames: Sequence[tuple[str, np.ndarray]]) -> list[Pair]:
+    pairs = []
+    for name, frame in frames:
+        hr = to_rgb(frame)
+        hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]  # HR and LR pixel-aligned
+        pairs.append(Pair(name, hr, downscale(hr)))
+    return pairs
+
+
+def _split(pairs: list[Pair], held_back: int) -> tuple[list[Pair], list[Pair]]:
+    """(tuned on, held back): every few frames held back, spread over the sequence; a lone
+    frame is cut in two, its right half held back (cut on even pixels, keeping its real LR)."""
+    if len(pairs) == 1:
+        p = pairs[0]
+        cut = p.lr.shape[1] // 2
+        return (
+            [Pair(p.name, p.hr[:, : 2 * cut], p.lr[:, :cut])],
+            [Pair(p.name + " (right half)", p.hr[:, 2 * cut :], p.lr[:, cut:])],
+        )
+    count = max(1, min(held_back, len(pairs) // 4))
+    picks = {int(i) for i in np.linspace(0, len(pairs) - 1, count + 2)[1:-1].round()}
+    return [p for i, p in enumerate(pairs) if i not in picks], [pairs[i] for i in sorted(picks)]
+
+
+def _tune(
+    model: nn.Module, pairs: list[Pair], names: list[str], cfg: AdaptConfig, progress: bool
+) -> tuple[int, float]:
+    """Train the tensors ``names`` of ``model`` in place (L1, Adam); returns (steps, seconds)."""
+    small = min(min(p.lr.shape[:2]) for p in pairs)
+    patch = min(cfg.patch, small)
+    trainable = set(names)
+    for name, param in model.named_parameters():
+        param.requires_grad_(name in trainable)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        return 0, 0.0
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    sampler = PatchSampler(pairs, patch, np.random.default_rng(cfg.seed))
+    torch.manual_seed(cfg.seed)
+    by_steps = cfg.steps is not None
+    total = cfg.steps if by_steps else round(cfg.seconds or 0)
+    bar = tqdm(total=total, unit="step" if by_steps else "s", desc="adapt", disable=not progress)
+    start, step = time.perf_counter(), 0
+    model.train()
+    try:
+        while True:
+            elapsed = time.perf_counter() - start
+            if (cfg.steps is not None and step >= cfg.steps) or (
+                cfg.seconds is not None and elapsed >= cfg.seconds
+            ):
+                break
+            lr, hr = sampler.batch(cfg.batch)
+            loss = torch.nn.functional.l1_loss(model(lr), hr)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if by_steps:
+                bar.update(1)
+            else:
+                bar.update(min(total, round(time.perf_counter() - start)) - bar.n)
+            bar.set_postfix(loss=f"{loss.item():.2f}", refresh=False)
+    finally:
+        bar.close()
+        model.eval()
+        for param in model.parameters():
+            param.requires_grad_(False)
+    return step, time.perf_counter() - start
+
+
+def _check(model: nn.Module, pairs: list[Pair]) -> dict:
+    """PSNR of ``model`` on the held-back pairs, as the torch engine restores them."""
+    return evaluate(Restorer(model, "cpu"), pairs)
+
+
+@contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    before = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(
+    info: ModelInfo,
+    frames: Sequence[tuple[str, np.ndarray]],
+    cfg: AdaptConfig,
+    progress: bool,
+) -> tuple[nn.Module, nn.Module, list[str], list[Pair], int, float]:
+    """Load the base twice, tune one copy: (base, tuned, tuned names, held back, steps, s)."""
+    if not frames:
+        raise DataError("no frames to adapt the model to")
+    base, _ = load_model(info.path, info.sha256, info.source)
+    tuned, _ = load_model(info.path, info.sha256, info.source)
+    train_pairs, check_pairs = _split(_pairs(frames), cfg.held_back)
+    names = tuned_names(tuned, cfg.blocks)
+    steps, seconds = _tune(tuned, train_pairs, names, cfg, progress)
+    return base, tuned, names, check_pairs, steps, seconds
+
+
+def sample(count: int, most: int) -> list[int]:
+    """Up to ``most`` positions of ``count`` frames, evenly spread (all of them when few)."""
+    if count <= most:
+        return list(range(count))
+    return sorted({int(i) for i in np.linspace(0, count - 1, most).round()})
+
+
+def adapt_archive(
+    info: ModelInfo,
+    frames: Sequence[tuple[str, np.ndarray]],
+    cfg: AdaptConfig,
+    *,
+    archive_bytes: Callable[[], int] | None = None,
+    progress: bool = False,
+) -> AdaptResult:
+    """Tune ``info``'s model on ``frames`` and make the archive's update: the tuned tensors'
+    differences, int8 per tensor. The update is dropped (``result.update`` None, ``reason``
+    saying why) unless the model with the quantised update, as the decoder runs it, gains at
+    least ``cfg.min_gain_db`` on the held-back frames and its bytes are at most
+    ``cfg.max_share`` of the archive (``archive_bytes()``: the frames' estimated bytes)."""
+    with _threads(cfg.threads):
+        base, tuned, names, check_pairs, steps, seconds = _run(info, frames, cfg, progress)
+        base_state, tuned_state = base.state_dict(), tuned.state_dict()
+        deltas = {k: (tuned_state[k] - base_state[k]).numpy() for k in names}
+        update = ModelUpdate.quantise(info.id, deltas)
+        applied = update.apply({k: v.numpy() for k, v in base_state.items()})
+        tuned.load_state_dict({k: torch.from_numpy(v) for k, v in applied.items()})
+        result = AdaptResult(
+            base=_check(base, check_pairs),
+            tuned=_check(tuned, check_pairs) if update.deltas else {},
+            steps=steps,
+            seconds=seconds,
+            parameters=update.parameters,
+            held_back=[p.name for p in check_pairs],
+        )
+    if not update.deltas:
+        result.tuned = result.base
+        result.reason = "the budget allowed no tuning step"
+        return result
+    result.data = update.to_bytes()
+    if result.gain_db < cfg.min_gain_db:
+        result.reason = (
+            f"it gains {result.gain_db:+.3f} dB on the held-back frames, less than the "
+            f"{cfg.min_gain_db:.3f} dB required"
+        )
+    elif archive_bytes is not None:
+        total = archive_bytes() + result.update_bytes
+        if result.update_bytes > cfg.max_share * total:
+            result.reason = (
+                f"its {result.update_bytes:,} bytes would be "
+                f"{100 * result.update_bytes / total:.1f} % of the archive, more than "
+                f"{100 * cfg.max_share:.0f} %"
+            )
+    if not result.reason:
+        result.update, result.model = update, tuned
+    return result
+
+
+def adapt_camera(
+    info: ModelInfo,
+    frames: Sequence[tuple[str, np.ndarray]],
+    output: str | os.PathLike,
+    cfg: AdaptConfig,
+    *,
+    name: str,
+    source: str = "",
+    progress: bool = False,
+) -> tuple[ModelInfo, AdaptResult]:
+    """Tune ``info``'s model on one camera's ``frames`` and write it to ``output`` as a full
+    weights file named ``name``, whose card records the base model, the data and the check.
+    ``SrcodecError`` (nothing written) if it does not beat the base on the held-back frames."""
+    with _threads(cfg.threads):
+        base, tuned, names, check_pairs, steps, seconds = _run(info, frames, cfg, progress)
+        result = AdaptResult(
+            base=_check(base, check_pairs),
+            tuned=_check(tuned, check_pairs),
+            steps=steps,
+            seconds=seconds,
+            parameters=sum(tuned.state_dict()[k].numel() for k in names),
+            held_back=[p.name for p in check_pairs],
+            model=tuned,
+        )
+    if result.gain_db <= 0:
+        raise SrcodecError(
+            f"the tuned model gains {result.gain_db:+.2f} dB on the held-back frames "
+            f"({', '.join(result.held_back)}); {output} not written (a longer budget may help)"
+        )
+    card = {
+        "adapted": {
+            "base_model_id": info.id,
+            "data": source,
+            "frames": len(frames),
+            "config": asdict(cfg),
+            **result.summary(),
+        }
+    }
+    return save_model(tuned, Path(output), name, card), result

@@ -1,0 +1,224 @@
+"""Adaptation (srcodec/adapt.py) and the model update an archive carries (srcodec/update.py):
+tuned on real CCTV frames with the tiny test model, decoded on both engines, damaged, dropped."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from srcodec.adapt import AdaptConfig, parse_duration, tuned_names
+from srcodec.archive import Archive
+from srcodec.cli import main
+from srcodec.container import ArchiveReader
+from srcodec.errors import CorruptError, ModelError, SrcodecError
+from srcodec.frames import read_frame
+from srcodec.metrics import psnr
+from srcodec.recovery import recover, verify
+from srcodec.registry import inspect_weights
+from srcodec.update import ModelUpdate, compose_id, split_update_id, update_sha256
+from srcodec.writer import encode
+
+#: Enough tuning of the tiny model to beat it clearly on these frames, in a second or two.
+FAST = {"blocks": None, "seconds": None, "steps": 60, "patch": 32, "batch": 8, "lr": 2e-3}
+FAST["threads"] = 1  # several times faster than two threads on a busy 2-core machine
+
+
+@pytest.fixture(scope="module")
+def model(tiny_weights: Path, tmp_path_factory) -> Path:
+    """The tiny weights with their fp32 ONNX export beside them (found by the onnx engine)."""
+    from srcodec.export import export_fp32
+    from srcodec.registry import onnx_name
+
+    folder = tmp_path_factory.mktemp("adapt-model")
+    path = folder / "tiny.safetensors"
+    shutil.copy(tiny_weights, path)
+    info = inspect_weights(path)
+    export_fp32(info, folder / onnx_name(info))
+    return path
+
+
+@pytest.fixture(scope="module")
+def frames(sample_frames: list[Path]) -> list[tuple[str, np.ndarray]]:
+    """Four real CCTV crops, 192x160 (one is held back by the check)."""
+    return [(p.name, read_frame(p)[200:360, 300:492]) for p in sample_frames]
+
+
+@pytest.fixture(scope="module")
+def adapted(model: Path, frames, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("adapted")
+    plain = encode(frames, folder / "plain.src", weights=[model], codec="png")
+    cfg = AdaptConfig(**FAST, max_share=0.5)
+    tuned = encode(frames, folder / "tuned.src", weights=[model], codec="png", adapt=cfg)
+    return plain, tuned
+
+
+def _decode(path: Path, model: Path, engine: str) -> dict[str, np.ndarray]:
+    with Archive(path, weights=[model], engine=engine) as archive:
+        return dict(archive.frames())
+
+
+def test_adapted_archive_is_restored_better_on_both_engines(adapted, model, frames):
+    plain, tuned = adapted
+    assert tuned.adapted.update is not None, tuned.adapted.reason
+    assert tuned.adapted.gain_db >= 0.1
+    base, sha = split_update_id(tuned.model_id)
+    assert base == inspect_weights(model).id and sha == tuned.adapted.sha256
+    general = _decode(plain.path, model, "torch")
+    by_torch = _decode(tuned.path, model, "torch")
+    by_onnx = _decode(tuned.path, model, "onnx")
+    hr = dict(frames)
+    for name in hr:
+        diff = np.abs(by_torch[name].astype(np.int16) - by_onnx[name].astype(np.int16))
+        assert diff.max() <= 1
+    mean = lambda out: np.mean([psnr(hr[n], out[n]) for n in hr])  # noqa: E731
+    assert mean(by_torch) > mean(general) + 0.1
+
+
+def test_int8_falls_back_to_fp32_with_a_warning(adapted, model):
+    _, tuned = adapted
+    with pytest.warns(UserWarning, match="int8 export cannot take"):
+        with Archive(tuned.path, weights=[model], engine="onnx", precision="int8") as archive:
+            restorer = archive.restorer
+    assert restorer.precision == "fp32"
+
+
+def test_update_bytes_are_counted_in_the_archive(adapted):
+    plain, tuned = adapted
+    assert tuned.update_bytes == len(tuned.adapted.data) > 0
+    assert tuned.archive_bytes == tuned.path.stat().st_size == tuned.added_bytes
+    assert tuned.archive_bytes >= plain.archive_bytes + tuned.update_bytes
+    assert tuned.ratio < plain.ratio
+    with ArchiveReader(tuned.path) as reader:
+        assert update_sha256(reader.read_update()) == tuned.adapted.sha256
+        assert reader.header.extra["adaptation"]["update_bytes"] == tuned.update_bytes
+    assert verify(tuned.path).ok
+
+
+def _damage_update(src: Path, dst: Path) -> None:
+    data = bytearray(src.read_bytes())
+    with ArchiveReader(src) as reader:
+        at = reader._data_start + 8 + 20  # inside the UPDT chunk's data
+    data[at] ^= 0xFF
+    dst.write_bytes(bytes(data))
+
+
+def test_damaged_update_is_reported_refused_and_dropped_by_recover(adapted, model, tmp_path):
+    plain, tuned = adapted
+    bad = tmp_path / "bad.src"
+    _damage_update(tuned.path, bad)
+    report = verify(bad)
+    assert not report.ok and "model update" in report.update_problem
+    with pytest.raises(CorruptError, match="names model update .*recover"):
+        _decode(bad, model, "torch")
+    r = recover(bad, tmp_path / "fixed.src")
+    assert r.update_dropped and len(r.recovered) == 4 and not r.lost
+    with ArchiveReader(tmp_path / "fixed.src") as reader:
+        assert reader.header.model_id == split_update_id(tuned.model_id)[0]
+        assert "update_dropped" in reader.header.extra and reader.read_update() is None
+    fixed = _decode(tmp_path / "fixed.src", model, "torch")
+    general = _decode(plain.path, model, "torch")
+    assert all(np.array_equal(fixed[n], general[n]) for n in general)
+    result = CliRunner().invoke(main, ["verify", str(bad)])
+    assert result.exit_code == 3 and "model update:" in result.output
+
+
+def test_recover_and_append_keep_an_intact_update(adapted, model, frames, tmp_path):
+    _, tuned = adapted
+    r = recover(tuned.path, tmp_path / "copy.src")
+    assert r.update_dropped is None
+    with ArchiveReader(tmp_path / "copy.src") as reader:
+        assert update_sha256(reader.read_update()) == tuned.adapted.sha256
+    from srcodec.writer import append
+
+    copy = tmp_path / "copy.src"
+    append([("extra.png", frames[0][1])], copy, weights=[model])
+    assert verify(copy).ok and len(_decode(copy, model, "onnx")) == 5
+
+
+def test_zero_budget_keeps_the_general_model(model, frames, tmp_path):
+    cfg = AdaptConfig(**{**FAST, "steps": 0})
+    s = encode(frames, tmp_path / "a.src", weights=[model], codec="png", adapt=cfg)
+    assert s.adapted.update is None and "no tuning step" in s.adapted.reason
+    assert s.update_bytes == 0 and s.model_id == inspect_weights(model).id
+    with ArchiveReader(tmp_path / "a.src") as reader:
+        assert reader.read_update() is None and "adaptation" not in reader.header.extra
+
+
+def test_update_that_does_not_pay_for_its_bytes_is_dropped(model, frames, tmp_path):
+    cfg = AdaptConfig(**{**FAST, "steps": 3}, max_share=1e-6, min_gain_db=-100.0)
+    s = encode(frames, tmp_path / "a.src", weights=[model], codec="png", adapt=cfg)
+    assert s.adapted.update is None and "of the archive" in s.adapted.reason
+    assert s.update_bytes == 0 and "+update@" not in s.model_id
+
+
+def test_update_round_trip_and_checks():
+    rng = np.random.default_rng(0)
+    deltas = {"tail.weight": rng.normal(0, 0.01, (3, 8, 3, 3)), "tail.bias": np.zeros(3)}
+    update = ModelUpdate.quantise("m@" + "a" * 64, deltas)
+    assert list(update.deltas) == ["tail.weight"]  # an all-zero delta changes nothing
+    back = ModelUpdate.from_bytes(update.to_bytes())
+    assert back.base_id == update.base_id and update.to_bytes() == back.to_bytes()
+    scale = update.deltas["tail.weight"][1]
+    assert np.abs(back.delta("tail.weight") - deltas["tail.weight"]).max() <= scale / 2 + 1e-7
+    with pytest.raises(ModelError, match="does not fit"):
+        update.apply({"tail.weight": np.zeros((3, 4, 3, 3), np.float32)})
+    with pytest.raises(CorruptError):
+        ModelUpdate.from_bytes(b"not an update")
+    assert split_update_id(compose_id("m@abc", "DEF")) == ("m@abc", "def")
+    assert split_update_id("m@abc") == ("m@abc", None)
+
+
+def test_tuned_names_and_durations():
+    from srcodec.models.edsr import EDSR, EDSRConfig
+
+    m = EDSR(EDSRConfig(blocks=4, features=8))
+    names = tuned_names(m, 1)
+    assert names[0].startswith("body.3.") and "body.4.weight" in names
+    assert "head.weight" not in names
+    assert tuned_names(m, None) == list(m.state_dict())
+    assert [parse_duration(t) for t in ("90", "90s", "5m", "1h")] == [90, 90, 300, 3600]
+    with pytest.raises(SrcodecError):
+        parse_duration("soon")
+
+
+def test_camera_model_records_its_base_and_data(model, frames, tmp_path):
+    from srcodec.adapt import adapt_camera
+
+    base = inspect_weights(model)
+    cam = tmp_path / "cam1.safetensors"
+    info, r = adapt_camera(base, frames, cam, AdaptConfig(**FAST), name="cam1", source="cam1/")
+    assert r.gain_db > 0 and info == inspect_weights(cam)
+    assert info.name == "cam1" and info.card["adapted"]["base_model_id"] == base.id
+    assert info.card["adapted"]["data"] == "cam1/" and info.card["adapted"]["frames"] == 4
+    s = encode(frames, tmp_path / "b.src", weights=[cam], codec="png")
+    assert s.model_id == info.id and s.update_bytes == 0
+
+
+def test_cli_encode_adapt_and_adapt(model, frames, tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "cam1"
+    folder.mkdir()
+    for name, frame in frames:
+        Image.fromarray(frame).save(folder / name)
+    runner = CliRunner()
+    out = runner.invoke(
+        main,
+        ["encode", str(folder), "-o", str(tmp_path / "a.src"), "--weights", str(model)]
+        + ["--codec", "png", "--adapt", "--adapt-steps", "0"],
+    )
+    assert out.exit_code == 0, out.output
+    assert "adapt: general model kept: the budget allowed no tuning step" in out.output
+    out = runner.invoke(
+        main,
+        ["adapt", str(folder), "-o", str(tmp_path / "c.safetensors")]
+        + ["--weights", str(model), "--steps", "0"],
+    )
+    assert out.exit_code == 1 and "not written" in out.output
+    assert not (tmp_path / "c.safetensors").exists()
+    out = runner.invoke(main, ["encode", str(folder), "-o", "x.src", "--adapt-steps", "3"])
+    assert out.exit_code != 0 and "go with --adapt" in out.output
