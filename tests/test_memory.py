@@ -1,6 +1,7 @@
 """Bounded decode memory: the onnx engine's tiles come from a memory budget, so the peak RSS of a
 decode does not grow with the frame's size."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,12 +48,15 @@ def test_decode_of_a_large_frame_stays_under_the_memory_bound(tmp_path, photo):
         pytest.skip("no ONNX export of the bundled model")
     big = np.asarray(Image.fromarray(photo).resize((1920, 1080), Image.Resampling.LANCZOS))
     srcodec.encode([("big", big)], tmp_path / "big.src")
+    # An empty user directory: the bundled export is measured, whatever other tests installed.
+    env = {**os.environ, "SRCODEC_MODELS": str(tmp_path / "models")}
     run = subprocess.run(
         [sys.executable, "-c", PROBE, str(tmp_path / "big.src")],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=True,
+        env=env,
     )
     height, width, peak_kb = map(int, run.stdout.split())
     assert (width, height) == (1920, 1080)
