@@ -78,5 +78,6 @@ def calibration_dir(folder: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def _no_user_models(tmp_path_factory, monkeypatch):
-    """Tests never see models installed in the developer's own user directory."""
-    monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path_factory.getbasetemp() / "no-user-models"))
+    """Tests never see models installed in the developer's own user directory, nor those
+    another test installed: each test has an empty one of its own."""
+    monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path_factory.mktemp("user-models")))
