@@ -1,5 +1,6 @@
-"""Writing archives: ``encode`` frames into a new .src archive (downscale x2, store the
-low-resolution frame losslessly) and ``append`` frames to an existing one, copy-on-write.
+"""Writing archives: ``encode`` frames (images, arrays or a video) into a new .src archive
+(downscale x2, store the low-resolution frames losslessly, one by one or in groups coded as one
+stream) and ``append`` frames to an existing one, copy-on-write.
 """
 
 from __future__ import annotations
@@ -15,20 +16,36 @@ import numpy as np
 from tqdm import tqdm
 
 from ._version import __version__
-from .container import ArchiveReader, ArchiveWriter, FrameRecord, Header
+from .autocodec import PER_FRAME_CODEC, PROBE_FRAMES, choose_codec
+from .container import (
+    GROUPS_VERSION,
+    MAX_GROUP_FRAMES,
+    ArchiveReader,
+    ArchiveWriter,
+    FrameInfo,
+    FrameRecord,
+    GroupRecord,
+    Header,
+)
 from .errors import CorruptError, FrameError, SrcodecError
 from .frames import list_frames, read_frame
-from .lowres import LowresCodec, canonical_id, get_codec
+from .lowres import LowresCodec, StreamCodec, canonical_id, get_codec
 from .names import output_key, output_name_problem, restored_name
 from .pixels import check_frame, mode_of
 from .registry import pick_model, short_id
 from .resample import downscale
+from .timing import timing_fields
+from .video import is_video, probe_video, read_video, video_timeline
 
-__all__ = ["DEFAULT_CODEC", "EncodeSummary", "FrameSource", "append", "encode"]
+__all__ = ["DEFAULT_CODEC", "DEFAULT_GROUP", "EncodeSummary", "FrameSource", "append", "encode"]
 
-#: The low-resolution codec used when none is asked for: lossless JPEG XL, the smallest on the
-#: sample frames (about 17 % below zstd, 30 % below PNG; docs/benchmarks.md, section 1).
-DEFAULT_CODEC = "jxl"
+#: The per-frame codec: what ``encode(codec=None)`` picks for unrelated stills (lossless JPEG XL,
+#: the smallest on the sample frames; docs/benchmarks.md, section 1). Footage and sequences get
+#: a stream codec instead (srcodec.autocodec); ``codec=None`` means "choose", never this alone.
+DEFAULT_CODEC = PER_FRAME_CODEC
+#: Frames per group of a stream codec: 32 costs 6 % more than one stream for a whole clip and
+#: keeps random access to a frame under 0.2 s (docs/footage.md).
+DEFAULT_GROUP = 32
 
 FrameSource = str | os.PathLike | Iterable
 
@@ -53,7 +70,46 @@ class EncodeSummary:
         return self.input_bytes / self.added_bytes if self.added_bytes else 0.0
 
 
-def _iter_inputs(frames: FrameSource) -> Iterator[tuple[str, int, Callable[[], np.ndarray]]]:
+Item = tuple[str, int, Callable[[], np.ndarray]]  # name, input bytes, loader
+
+
+def _inputs(
+    frames: FrameSource,
+    start: int | float | str | None = None,
+    end: int | float | str | None = None,
+    every: int = 1,
+) -> tuple[list[Item], dict]:
+    """The frames to write, and the header fields of their timing (a video's; else none).
+
+    ``start``/``end``/``every`` select frames of a video (srcodec.video.read_video)."""
+    if isinstance(frames, (str, os.PathLike)) and is_video(frames) and Path(frames).is_file():
+        return _video_inputs(Path(frames), start, end, every)
+    if (start, end, every) != (None, None, 1):
+        raise SrcodecError("start, end and every select the frames of a video; give one video")
+    return list(_iter_inputs(frames)), {}
+
+
+def _video_inputs(
+    path: Path, start: int | float | str | None, end: int | float | str | None, every: int
+) -> tuple[list[Item], dict]:
+    """A video's selected frames, each loaded in turn from one decoding pass (a first, cheaper
+    pass has listed their names and timestamps, which the header records before any frame)."""
+    info = probe_video(path)
+    timeline = video_timeline(path, start, end, every)
+    decoded = read_video(path, start, end, every)
+
+    def load(name: str) -> np.ndarray:
+        got, frame, _ = next(decoded, (None, None, None))
+        if got != name:
+            raise FrameError(f"{path}: frame {name} did not decode on the second pass")
+        return frame
+
+    size = info.width * info.height * 3  # raw RGB bytes: a video frame has no file of its own
+    items = [(name, size, lambda n=name: load(n)) for name, _ in timeline]
+    return items, timing_fields(info.fps, [t for _, t in timeline])
+
+
+def _iter_inputs(frames: FrameSource) -> Iterator[Item]:
     """(name, input bytes, loader) for a folder, a list of files or of arrays/(name, array)."""
     if isinstance(frames, (str, os.PathLike)):
         frames = list_frames(frames)
@@ -91,17 +147,26 @@ def encode(
     *,
     model: str | None = None,
     weights: Iterable = (),
-    codec: str | dict | LowresCodec = DEFAULT_CODEC,
+    codec: str | dict | LowresCodec | None = None,
+    group: int = DEFAULT_GROUP,
+    start: int | float | str | None = None,
+    end: int | float | str | None = None,
+    every: int = 1,
     force: bool = False,
     skip_bad: bool = False,
     progress: bool = False,
 ) -> EncodeSummary:
     """Downscale every frame x2 and store it losslessly in the archive ``output``.
 
-    ``frames``: a folder (natural order), a list of image files, or arrays / (name, array)
-    pairs. ``model`` (id or name; default the bundled model, or the single ``weights`` file)
-    is the model recorded in the header for decoding. ``codec``: an id or alias, a config
-    dict or a ``LowresCodec``; the header records its canonical config.
+    ``frames``: a folder (natural order), a list of image files, arrays / (name, array)
+    pairs, or a video file (any FFmpeg reads; ``start``/``end`` as frame numbers or times and
+    ``every`` select its frames, named ``frame_000123`` by source number; its frame rate and
+    timestamps are kept in the header). ``model`` (id or name; default the bundled model, or
+    the single ``weights`` file) is the model recorded in the header for decoding. ``codec``:
+    an id or alias, a config dict or a ``LowresCodec``; the header records its canonical config.
+    None chooses (srcodec.autocodec): a stream codec (x264) for a video or frames that look
+    like a sequence, ``DEFAULT_CODEC`` (jxl) per frame for unrelated stills. A stream codec
+    codes runs of up to ``group`` frames of one size and mode as one stream each.
 
     Returns an ``EncodeSummary``. Raises ``FrameError`` for a bad frame or name (leaving
     nothing behind, unless ``skip_bad``, which skips and reports the frame), ``ModelError``
@@ -109,6 +174,13 @@ def encode(
     ``output`` exists without ``force``.
     """
     info = pick_model(model, weights)
+    _check_group(group)
+    items, timing = _inputs(frames, start, end, every)
+    if not items:
+        raise FrameError("no frames to encode")
+    _check_names([name for name, _, _ in items])
+    if codec is None:
+        items, codec = _choose(items, video=bool(timing), skip_bad=skip_bad)
     lowres = codec if isinstance(codec, LowresCodec) else get_codec(codec)
     header = Header(
         model_id=info.id,
@@ -116,18 +188,40 @@ def encode(
         codec=lowres.get_config(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         srcodec_version=__version__,
+        extra=timing,
     )
-    items = list(_iter_inputs(frames))
-    if not items:
-        raise FrameError("no frames to encode")
-    _check_names([name for name, _, _ in items])
     summary = EncodeSummary(Path(output), 0, 0, 0, info.id)
-    with ArchiveWriter(output, header, force=force) as writer:
-        _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress)
+    stream = isinstance(lowres, StreamCodec)
+    with ArchiveWriter(output, header, force=force, groups=stream) as writer:
+        _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress, group)
         if summary.frames == 0:
             raise FrameError(f"no readable frames to write to {output}")
     summary.archive_bytes = summary.added_bytes = Path(output).stat().st_size
     return summary
+
+
+def _check_group(group: int) -> None:
+    if isinstance(group, bool) or not isinstance(group, int) or not 1 <= group <= MAX_GROUP_FRAMES:
+        raise SrcodecError(f"group must be an integer 1..{MAX_GROUP_FRAMES}, got {group!r}")
+
+
+def _choose(items: list[Item], video: bool, skip_bad: bool) -> tuple[list[Item], str]:
+    """The codec for ``items`` (srcodec.autocodec), and the items with the frames it looked at
+    kept in memory, so that nothing is read twice."""
+    if video:
+        return items, choose_codec([], video=True)
+    probed: list[np.ndarray] = []
+    kept = list(items)
+    for k, (name, size, load) in enumerate(items[:PROBE_FRAMES]):
+        try:
+            frame = load()
+        except FrameError:
+            if not skip_bad:
+                raise
+            continue  # reported when it is read again for encoding
+        probed.append(frame)
+        kept[k] = (name, size, lambda f=frame: f)
+    return kept, choose_codec(probed)
 
 
 def _check_names(names: list[str], existing: Collection[str] = (), archive: object = None) -> None:
@@ -150,13 +244,25 @@ def _check_names(names: list[str], existing: Collection[str] = (), archive: obje
 
 def _write_frames(
     writer: ArchiveWriter,
-    items: list[tuple[str, int, Callable[[], np.ndarray]]],
+    items: list[Item],
     lowres: LowresCodec,
     scale: int,
     summary: EncodeSummary,
     skip_bad: bool,
     progress: bool,
+    group: int = DEFAULT_GROUP,
 ) -> None:
+    """Downscale and write each frame: a ``FRAM`` each, or, for a stream codec, a ``GRUP`` for
+    each run of up to ``group`` consecutive frames of one low-resolution size and mode."""
+    stream = lowres if isinstance(lowres, StreamCodec) else None
+    pending: list[tuple[FrameInfo, np.ndarray]] = []
+
+    def flush() -> None:
+        if pending and stream is not None:
+            payload = stream.encode_group([low for _, low in pending])
+            writer.add_group(GroupRecord([info for info, _ in pending], payload))
+        pending.clear()
+
     for name, size, load in tqdm(items, disable=not progress, unit="frame", desc="encode"):
         try:
             frame = load()
@@ -166,11 +272,16 @@ def _write_frames(
             summary.skipped.append((name, str(exc)))
             continue
         height, width = frame.shape[:2]
-        writer.add(
-            FrameRecord(name, width, height, mode_of(frame), lowres.encode(downscale(frame, scale)))
-        )
+        low = downscale(frame, scale)
+        if stream is None:
+            writer.add(FrameRecord(name, width, height, mode_of(frame), lowres.encode(low)))
+        else:
+            if pending and (low.shape != pending[0][1].shape or len(pending) >= group):
+                flush()
+            pending.append((FrameInfo(name, width, height, mode_of(frame)), low))
         summary.frames += 1
         summary.input_bytes += size
+    flush()
 
 
 def append(
@@ -180,6 +291,10 @@ def append(
     model: str | None = None,
     weights: Iterable = (),
     codec: str | dict | LowresCodec | None = None,
+    group: int = DEFAULT_GROUP,
+    start: int | float | str | None = None,
+    end: int | float | str | None = None,
+    every: int = 1,
     skip_bad: bool = False,
     progress: bool = False,
 ) -> EncodeSummary:
@@ -189,7 +304,9 @@ def append(
     included, as recorded) and then the new frames replaces the old one only once complete,
     so a crash at any point leaves the old archive untouched. ``model``/``weights``/``codec``,
     if given, must match the archive's (for a codec, every parameter given; an alias matches
-    its canonical id).
+    its canonical id). ``frames``, ``start``, ``end`` and ``every`` are as for ``encode``; with
+    a stream codec the new frames start a new group (of up to ``group`` frames), the existing
+    groups being copied as they are. The header is kept: appended frames have no timestamps.
 
     Returns an ``EncodeSummary``. Raises ``CorruptError`` for a damaged archive (recover it
     first), ``SrcodecError`` for a model or codec that is not the archive's or an archive
@@ -216,7 +333,8 @@ def append(
             raise SrcodecError(
                 f"{path} uses codec {header.codec}; cannot append frames with codec {asked}"
             )
-        items = list(_iter_inputs(frames))
+        _check_group(group)
+        items, _ = _inputs(frames, start, end, every)
         if not items:
             raise FrameError("no frames to append")
         _check_names([name for name, _, _ in items], set(reader.names), path)
@@ -233,11 +351,16 @@ def append(
 
         summary = EncodeSummary(path, 0, 0, 0, header.model_id)
         writer = ArchiveWriter(
-            path, header, force=True, raw_header=reader.raw_header, before_replace=unchanged
+            path,
+            header,
+            force=True,
+            raw_header=reader.raw_header,
+            before_replace=unchanged,
+            groups=isinstance(lowres, StreamCodec) or reader.format_version >= GROUPS_VERSION,
         )
         with writer:
             writer.copy_from(reader)
-            _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress)
+            _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress, group)
             if summary.frames == 0:
                 raise FrameError(f"no readable frames to append to {path}")
     summary.archive_bytes = path.stat().st_size
