@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import os
 import re
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .container import ArchiveReader, FrameRecord
+from .container import ArchiveReader, FrameRecord, GroupRecord
 from .errors import CorruptError, DamagedArchiveError, ModelError
-from .lowres import get_codec
+from .lowres import LowresCodec, StreamCodec, get_codec
 from .registry import ModelInfo, inspect_weights, resolve, scale_problem, short_id, split_id
 from .resample import lowres_size, upscale
 from .tiling import TiledRestorer
@@ -28,6 +28,24 @@ __all__ = ["Archive", "decode", "open"]
 BATCH_PIXELS = 512 * 512
 #: Frames read and decoded ahead of the network (and, in tofolder.py, PNGs written behind it).
 PREFETCH_FRAMES = 8
+
+
+def decode_group(
+    codec: LowresCodec, record: FrameRecord, scale: int, path: str | os.PathLike
+) -> list[np.ndarray]:
+    """Every low-resolution frame of the group ``record`` belongs to, each checked against its
+    pixel CRC; ``CorruptError`` naming the group (its size and first frame) if it is damaged."""
+    group = record.group
+    assert group is not None
+    first = group.frames[0]
+    where = f"group of {len(group)} frames from {first.name!r} of {path}"
+    if not isinstance(codec, StreamCodec):
+        raise CorruptError(f"{where}: the archive's codec {codec.codec_id} codes no groups")
+    lw, lh = lowres_size(first.width, first.height, scale)
+    try:
+        return codec.decode_group(group.payload, lw, lh, first.channels, len(group))
+    except CorruptError as exc:
+        raise CorruptError(f"{where}: {exc}") from None
 
 
 class Archive:
@@ -61,6 +79,9 @@ class Archive:
         self.engine, self.precision, self.threads = engine, precision, threads
         self.self_ensemble = self_ensemble
         self._restorer: TiledRestorer | None = restorer
+        # The last group decoded for random access: reading frame i+1 after frame i of one
+        # group decodes nothing again.
+        self._group: tuple[GroupRecord, list[np.ndarray]] | None = None
         if restorer is not None and restorer.scale != self.header.scale:
             raise ModelError(
                 f"{self.path}: the archive's frames are reduced x{self.header.scale} but the "
@@ -118,15 +139,31 @@ class Archive:
         return self._restorer
 
     def lowres(self, key: int | str) -> np.ndarray:
-        """The stored low-resolution frame (``CorruptError`` naming it if damaged)."""
-        return self._decode_record(self.reader.read(key))
+        """The stored low-resolution frame (``CorruptError`` naming it if damaged); a frame of
+        a group decodes its group from the keyframe, kept until another group is read."""
+        record = self.reader.read(key)
+        if record.group is None:
+            return self._decode_record(record)
+        cached = self._group
+        if cached is None or cached[0] is not record.group:
+            cached = (record.group, self._decode_group(record))
+            self._group = cached
+        return cached[1][record.position]
 
     def _decode_record(self, record: FrameRecord) -> np.ndarray:
+        """The low-resolution frame of a record of its own (FRAM), or of a group's."""
+        if record.group is not None:
+            return self._decode_group(record)[record.position]
         lw, lh = lowres_size(record.width, record.height, self.header.scale)
         try:
             return self.codec.decode(record.payload, lw, lh, record.channels)
         except CorruptError as exc:
             raise CorruptError(f"frame {record.name!r} of {self.path}: {exc}") from None
+
+    def _decode_group(self, record: FrameRecord) -> list[np.ndarray]:
+        """Every low-resolution frame of ``record``'s group (``CorruptError`` naming the group's
+        first frame, if its stream is damaged)."""
+        return decode_group(self.codec, record, self.header.scale, self.path)
 
     def _restore(self, lrs: list[np.ndarray], records: list[FrameRecord]) -> list[np.ndarray]:
         sizes = [(r.width, r.height) for r in records]
@@ -145,7 +182,7 @@ class Archive:
         """The restored frame at position ``key`` (``IndexError`` out of range) or of name
         ``key`` (``FrameNotFoundError``); ``CorruptError`` if it is damaged."""
         record = self._record(key)
-        return self._restore([self._decode_record(record)], [record])[0]
+        return self._restore([self.lowres(key)], [record])[0]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self.reader._positions
@@ -195,8 +232,17 @@ class Archive:
 
         # Low-resolution decoding runs ahead in a thread while the network works; the file is
         # read on this thread only, so random access (``archive[i]``) between frames is safe.
+        # The frames of a group share one decoding of the whole group.
         records = iter(self.reader.records())
         ahead: deque[tuple[str, FrameRecord | CorruptError, Future | None]] = deque()
+        last: list = [None, None]  # the group read last, and its decoding
+
+        def decoding(record: FrameRecord) -> Future:
+            if record.group is None:
+                return pool.submit(self._decode_record, record)
+            if last[0] is not record.group:
+                last[:] = [record.group, pool.submit(self._decode_group, record)]
+            return last[1]
 
         def read_ahead() -> None:
             while len(ahead) < PREFETCH_FRAMES:
@@ -209,17 +255,19 @@ class Archive:
                 if isinstance(record, CorruptError):
                     ahead.append((name, record, None))
                 else:
-                    ahead.append((name, record, pool.submit(self._decode_record, record)))
+                    ahead.append((name, record, decoding(record)))
 
         pool = ThreadPoolExecutor(1, thread_name_prefix="srcodec-read")
         try:
             read_ahead()
             while ahead:
-                name, record, decoding = ahead.popleft()
+                name, record, future = ahead.popleft()
                 try:
-                    if decoding is None:
+                    if future is None:
                         raise record  # type: ignore[misc]
-                    lr = decoding.result()
+                    lr = future.result()
+                    if isinstance(lr, list):
+                        lr = lr[record.position]  # type: ignore[union-attr]
                 except CorruptError as exc:
                     damaged(name, exc)
                     read_ahead()
@@ -237,10 +285,19 @@ class Archive:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def info(self) -> dict:
-        """A JSON-safe description: header, model, codec, frames and their sizes."""
+        """A JSON-safe description: header, model, codec, frames and their sizes, and groups.
+
+        ``payload_bytes`` of a frame is its own payload's, or None for a frame of a group,
+        whose frames share one payload: ``groups`` lists each group's first frame, frame count
+        and payload bytes, and a frame's ``group`` is its group's number in that list.
+        """
         frames, sizes = [], {}
+        groups: list[dict] = []
+        group_of: dict[int, int] = {}  # chunk offset -> group number
+        shared = Counter(self.reader.entry(i).offset for i in range(len(self)))
         for name, record in self.reader.records():
             entry = self.reader.entry(name)
+            grouped = shared[entry.offset] > 1 or entry.position > 0
             if isinstance(record, CorruptError):
                 frames.append(
                     {
@@ -248,20 +305,31 @@ class Archive:
                         "size": None,
                         "mode": None,
                         "damaged": str(record),
-                        "payload_bytes": entry.payload_size,
+                        "payload_bytes": None if grouped else entry.payload_size,
                     }
                 )
                 continue
             size = f"{record.width}x{record.height} {record.mode}"
             sizes[size] = sizes.get(size, 0) + 1
-            frames.append(
-                {
-                    "name": name,
-                    "size": f"{record.width}x{record.height}",
-                    "mode": record.mode,
-                    "payload_bytes": entry.payload_size,
-                }
-            )
+            frame = {
+                "name": name,
+                "size": f"{record.width}x{record.height}",
+                "mode": record.mode,
+                "payload_bytes": entry.payload_size,
+            }
+            if record.group is not None:
+                if entry.offset not in group_of:
+                    group_of[entry.offset] = len(groups)
+                    groups.append(
+                        {
+                            "first": name,
+                            "frames": len(record.group),
+                            "payload_bytes": len(record.payload),
+                        }
+                    )
+                frame.update(payload_bytes=None, group=group_of[entry.offset])
+            frames.append(frame)
+        own = sum(f["payload_bytes"] or 0 for f in frames)
         return {
             "path": str(self.path),
             "format_version": self.reader.format_version,
@@ -269,11 +337,13 @@ class Archive:
             "model_id": self.header.model_id,
             "scale": self.header.scale,
             "codec": self.header.codec,
+            "fps": self.header.extra.get("fps"),
             "created": self.header.created,
             "srcodec_version": self.header.srcodec_version,
             "frames": len(frames),
-            "payload_bytes": sum(f["payload_bytes"] for f in frames),
+            "payload_bytes": own + sum(g["payload_bytes"] for g in groups),
             "sizes": sizes,
+            "groups": groups,
             "damaged": [f["name"] for f in frames if f.get("damaged")],
             "index_recovered": self.reader.index_recovered,
             "damage": self.reader.damage,

@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import sys
+from functools import partial
 from pathlib import Path
 
 import click
@@ -375,7 +376,20 @@ def _summary_line(s) -> str:
     "--codec",
     "codec_id",
     default=None,
-    help="Low-resolution codec (jxl, webp, zstd, png; default jxl).",
+    help="Low-resolution codec (x264, x265, ffv1 in groups; jxl, webp, zstd, png per frame). "
+    "Default: x264 for a video or frames that look like a sequence, else jxl.",
+)
+@click.option(
+    "--group",
+    type=click.IntRange(1, 4096),
+    default=32,
+    show_default=True,
+    help="Frames per group (one stream each) of a stream codec.",
+)
+@click.option("--start", default=None, help="Video input: first frame (number, or time: 12.5s).")
+@click.option("--end", default=None, help="Video input: frame or time to stop before.")
+@click.option(
+    "--every", type=click.IntRange(min=1), default=1, help="Video input: keep every N-th frame."
 )
 @click.option(
     "--level",
@@ -408,6 +422,10 @@ def encode(
     model: str | None,
     weights: tuple[str, ...],
     codec_id: str | None,
+    group: int,
+    start: str | None,
+    end: str | None,
+    every: int,
     level: int | None,
     force: bool,
     append: bool,
@@ -420,29 +438,33 @@ def encode(
     workers: int | None,
     scheduler: str | None,
 ) -> None:
-    """Encode frames (a folder, or image files) into one archive; with --workers or
+    """Encode frames (a folder, image files, or one video) into one archive; with --workers or
     --scheduler, each SOURCE (a folder) into its own archive in the folder -o."""
     show = _show_progress(progress, quiet)
     from .errors import FrameError
     from .lowres import codec_class
+    from .video import is_video
     from .writer import DEFAULT_CODEC
     from .writer import append as run_append
     from .writer import encode as run
 
-    codec: dict = {"id": codec_id or DEFAULT_CODEC}
-    if level is not None:
+    # No --codec: chosen by the input (srcodec.autocodec); --level alone keeps meaning jxl's.
+    codec: dict | None = {"id": codec_id or DEFAULT_CODEC} if codec_id or level else None
+    if codec is not None and level is not None:
         param = codec_class(codec["id"]).level_param
         if param is None:
             raise SrcodecError(f"codec {codec['id']} has no --level")
         codec[param] = level
+    video = {"group": group, "start": start, "end": end, "every": every}
     if workers or scheduler:
         if append:
             raise SrcodecError("--append does not go with --workers/--scheduler")
         options = {"model": model, "weights": weights, "codec": codec, "skip_bad": skip_bad}
+        options["group"] = group
         return _run_many("encode", sources, output, workers, scheduler, force=force, **options)
     if Path(output).is_dir():
         raise SrcodecError(f"{output} is a folder; -o names the archive to write")
-    if len(sources) == 1 and Path(sources[0]).is_dir():
+    if len(sources) == 1 and (Path(sources[0]).is_dir() or is_video(sources[0])):
         frames: str | list[str] = sources[0]
     else:
         folders = [s for s in sources if Path(s).is_dir()]
@@ -463,8 +485,9 @@ def encode(
             output,
             model=model,
             weights=weights,
-            codec=codec if codec_id or level is not None else None,
+            codec=codec,
             skip_bad=skip_bad,
+            **video,
             progress=show,
         )
     else:
@@ -478,6 +501,7 @@ def encode(
             skip_bad=skip_bad,
             progress=show,
             adapt=_adapt_config(adapt_time, adapt_steps) if adapt else None,
+            **video,
         )
     for name, why in s.skipped:
         click.echo(f"skipped {_show(name)}: {why}", err=True)
@@ -496,9 +520,19 @@ def _show(name: str) -> str:
 @click.option(
     "-o",
     "--output",
-    type=PathArg(file_okay=False),
-    help="Folder for the restored PNGs (default: the archive's name); with --workers/--scheduler,"
-    " the folder for one folder per archive.",
+    type=PathArg(),
+    help="Folder for the restored PNGs (default: the archive's name), or a video file (.mkv, "
+    ".mp4) to write the restored footage to; with --workers/--scheduler, the folder for one "
+    "folder per archive.",
+)
+@click.option(
+    "--video-codec",
+    type=click.Choice(["ffv1", "x264", "x265", "av1"]),
+    default=None,
+    help="Video output: codec (default lossless: ffv1 in .mkv, x264 qp 0 in .mp4).",
+)
+@click.option(
+    "--crf", type=click.IntRange(0, 63), default=None, help="Video output: lossy, at this CRF."
 )
 @click.option(
     "--weights",
@@ -562,14 +596,19 @@ def decode(
     quiet: bool,
     workers: int | None,
     scheduler: str | None,
+    video_codec: str | None,
+    crf: int | None,
 ) -> None:
-    """Restore every frame of ARCHIVE to its original size, as PNG files (several archives, one
-    task each, with --workers or --scheduler).
+    """Restore every frame of ARCHIVE to its original size, as PNG files, or as a video at the
+    archive's frame rate (10 fps if none is recorded) when -o names a video file (several
+    archives, one task each, with --workers or --scheduler).
 
-    Exit status 3 if the archive is damaged: every intact frame is still written and every
-    lost or damaged one is named on stderr.
+    Exit status 3 if the archive is damaged: every intact frame is still written (a video
+    leaves damaged frames out) and every lost or damaged one is named on stderr.
     """
     from .tofolder import decode_to_folder
+    from .tovideo import decode_to_video
+    from .video import is_video
 
     _check_threads(threads)
 
@@ -586,12 +625,17 @@ def decode(
     if len(archive) > 1:
         raise click.UsageError("several archives need --workers N or --scheduler ADDRESS")
     archive = archive[0]
-
-    s = decode_to_folder(
+    to_video = output is not None and is_video(output)
+    if (video_codec or crf is not None) and not to_video:
+        raise click.UsageError("--video-codec and --crf go with a video output (-o out.mkv)")
+    if to_video:
+        run = partial(decode_to_video, video_codec=video_codec, crf=crf)
+    else:
+        run = partial(decode_to_folder, progress=_show_progress(progress, quiet))
+    s = run(
         archive,
         output,
         force=force,
-        progress=_show_progress(progress, quiet),
         weights=weights,
         device=device,
         bicubic=bicubic,
@@ -605,10 +649,20 @@ def decode(
         click.echo(f"damaged {_show(name)}: {why}" if name else f"damaged: {why}", err=True)
     click.echo(
         f"{archive}: {len(s.written)} frames restored into {s.folder}"
+        + (f" at {_fps(archive)} fps" if to_video else "")
         + (f", {len(s.damaged)} damaged frames skipped" if s.damaged else "")
     )
     if s.damaged:
         sys.exit(EXIT_DAMAGED)
+
+
+def _fps(archive: str) -> str:
+    from .container import ArchiveReader
+    from .timing import DEFAULT_FPS, archive_fps
+
+    with ArchiveReader(archive) as reader:
+        fps = archive_fps(reader.header) or DEFAULT_FPS
+    return f"{float(fps):g}"
 
 
 @main.command()
@@ -632,6 +686,14 @@ def info(archive: str, as_json: bool, show_frames: bool) -> None:
     click.echo(f"codec        {json.dumps(d['codec'])}")
     click.echo(f"created      {d['created']} by srcodec {d['srcodec_version']}")
     click.echo(f"frames       {d['frames']} ({d['payload_bytes']:,} payload bytes)")
+    if d["fps"]:
+        click.echo(f"frame rate   {d['fps']} fps")
+    if d["groups"]:
+        sizes = sorted({g["frames"] for g in d["groups"]})
+        click.echo(
+            f"groups       {len(d['groups'])} of {'/'.join(map(str, sizes))} frames "
+            f"({sum(g['payload_bytes'] for g in d['groups']):,} payload bytes)"
+        )
     if d["damage"]:
         click.echo(f"damage       {d['damage']}")
     for size, count in d["sizes"].items():
@@ -641,9 +703,8 @@ def info(archive: str, as_json: bool, show_frames: bool) -> None:
             if f.get("damaged"):
                 click.echo(f"  {_show(f['name'])}  DAMAGED: {f['damaged']}")
             else:
-                click.echo(
-                    f"  {_show(f['name'])}  {f['size']} {f['mode']}  {f['payload_bytes']:,} bytes"
-                )
+                where = f"group {f['group']}" if "group" in f else f"{f['payload_bytes']:,} bytes"
+                click.echo(f"  {_show(f['name'])}  {f['size']} {f['mode']}  {where}")
 
 
 @main.command()

@@ -1,5 +1,6 @@
 """Checking and repairing archives: ``verify`` reads every checksum, the index and every payload
 (without the network); ``recover`` copies every intact frame of a damaged archive into a new one.
+A group of frames coded as one stream is decoded once and kept or lost whole.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from .archive import decode_group
 from .container import (
+    GROUPS_VERSION,
     ArchiveReader,
     ArchiveWriter,
     DamagedRegion,
     FrameRecord,
+    GroupRecord,
     Header,
     IndexEntry,
 )
@@ -95,8 +99,29 @@ def _check_payload(record: FrameRecord, codec: LowresCodec, scale: int) -> str |
         codec.decode(record.payload, lw, lh, record.channels)
     except CorruptError as exc:
         return f"payload does not decode: {exc}"
-    problem = output_name_problem(record.name)
-    return f"frame name {record.name!r} {problem}" if problem else None
+    return _name_problem(record.name)
+
+
+class _GroupChecks:
+    """``_check_payload`` for any record: a frame of a group is checked by decoding its group
+    (every frame against its pixel CRC), once for all its frames, which share the outcome (but
+    each has its own name check)."""
+
+    def __init__(self, codec: LowresCodec, scale: int, path: str | os.PathLike) -> None:
+        self.codec, self.scale, self.path = codec, scale, path
+        self._last: tuple[GroupRecord, str | None] | None = None
+
+    def __call__(self, record: FrameRecord) -> str | None:
+        if record.group is None:
+            return _check_payload(record, self.codec, self.scale)
+        if self._last is None or self._last[0] is not record.group:
+            try:
+                decode_group(self.codec, record, self.scale, self.path)
+                why = None
+            except CorruptError as exc:
+                why = f"payload does not decode: {exc}"
+            self._last = (record.group, why)
+        return self._last[1] or _name_problem(record.name)
 
 
 def _model_problem(header: Header) -> str | None:
@@ -132,20 +157,21 @@ def verify(path: str | os.PathLike) -> VerifyReport:
             listed = set(reader.names)
             report.not_in_index = [e.name for e in found.frames if e.name not in listed]
             report.not_found_by_scan = [n for n in reader.names if n not in scanned]
+        check = _GroupChecks(codec, reader.header.scale, path)
         for name, record in reader.records():
-            why = str(record) if isinstance(record, CorruptError) else None
-            if why is None:
-                why = _check_payload(record, codec, reader.header.scale)
+            why = str(record) if isinstance(record, CorruptError) else check(record)
             if why is None:
                 report.intact.append(name)
             else:
                 report.damaged.append((name, why))
-        # Frames the scan saw only as damage (the index being unusable) count as damaged too.
+        # Frames the scan saw only as damage (the index being unusable) count as damaged too,
+        # every frame of a damaged group by name.
         listed = set(reader.names)
         for region in found.damaged:
-            if region.name is not None and region.name not in listed:
-                listed.add(region.name)
-                report.damaged.append((region.name, f"{region.reason} (scan)"))
+            for name in region.names or ((region.name,) if region.name else ()):
+                if name not in listed:
+                    listed.add(name)
+                    report.damaged.append((name, f"{region.reason} (scan)"))
         report.frames = len(report.intact) + len(report.damaged)
     return report
 
@@ -172,28 +198,43 @@ def recover(
         if not reader.index_recovered:
             candidates += [reader.entry(i) for i in range(len(reader))]
         candidates += found.frames + found.salvaged
-        kept: dict[str, tuple[int, FrameRecord]] = {}
+        check = _GroupChecks(codec, reader.header.scale, path)
+        # What is written back: intact frames of their own and intact groups, whole.
+        units: dict[int, FrameRecord | GroupRecord] = {}  # chunk offset -> unit
+        kept: set[str] = set()
+        tried: set[tuple[int, int]] = set()  # groups already read, decoded once for all frames
         why_lost: dict[str, str] = {}
         for entry in candidates:
-            if entry.name in kept:
+            if entry.name in kept or (entry.offset, entry.length) in tried:
                 continue
             try:
                 record = reader.read_entry(entry, trust_length=True)
-                problem = _check_payload(record, codec, reader.header.scale)
             except CorruptError as exc:
-                problem = str(exc)
-            if problem is None:
-                kept[entry.name] = (entry.offset, record)
+                why_lost.setdefault(entry.name, str(exc))
+                continue
+            if record.group is None:
+                names, problem = [record.name], check(record)
             else:
-                why_lost.setdefault(entry.name, problem)
-        kept_offsets = {offset for offset, _ in kept.values()}
+                # A group's stream decodes whole or not at all: it is kept or lost whole.
+                tried.add((entry.offset, entry.length))
+                names = [info.name for info in record.group.frames]
+                problem = check(record) or next(
+                    (p for p in map(_name_problem, names[1:]) if p), None
+                )
+            if any(n in kept for n in names):
+                continue
+            if problem is None:
+                units[entry.offset] = record if record.group is None else record.group
+                kept.update(names)
+            else:
+                for name in names:
+                    why_lost.setdefault(name, problem)
         for region in found.damaged:
-            if region.name is not None:
-                why_lost.setdefault(region.name, region.reason)
-            elif not any(region.offset <= o < region.end for o in kept_offsets):
+            for name in region.names or ((region.name,) if region.name else ()):
+                why_lost.setdefault(name, region.reason)
+            if region.name is None and not any(region.offset <= o < region.end for o in units):
                 report.unnamed_damage.append(region)
         report.lost = [(n, why) for n, why in why_lost.items() if n not in kept]
-        ordered = sorted(kept.values(), key=lambda item: item[0])
         header, raw_header, update = reader.header, reader.raw_header, None
         try:
             if archive_update(reader) is not None:
@@ -203,10 +244,26 @@ def recover(
             header = replace(header, model_id=base_id(header.model_id))
             header.extra = {**header.extra, "update_dropped": report.update_dropped}
             raw_header = None
-        with ArchiveWriter(output, header, force=force, raw_header=raw_header) as writer:
+        with ArchiveWriter(
+            output,
+            header,
+            force=force,
+            raw_header=raw_header,
+            groups=reader.format_version >= GROUPS_VERSION,
+        ) as writer:
             if update is not None:
                 writer.add_update(update)
-            for _, record in ordered:
-                writer.add(record)
-                report.recovered.append(record.name)
+            for offset in sorted(units):
+                unit = units[offset]
+                if isinstance(unit, GroupRecord):
+                    writer.add_group(unit)
+                    report.recovered += [info.name for info in unit.frames]
+                else:
+                    writer.add(unit)
+                    report.recovered.append(unit.name)
     return report
+
+
+def _name_problem(name: str) -> str | None:
+    problem = output_name_problem(name)
+    return f"frame name {name!r} {problem}" if problem else None

@@ -27,6 +27,7 @@ __all__ = [
     "parse_position",
     "probe_video",
     "read_video",
+    "video_timeline",
     "write_video",
 ]
 
@@ -159,6 +160,29 @@ def read_video(
     n-th frame counted from the first in range. Names are ``frame_000123`` by source frame number.
     The file is decoded from its beginning, so numbering is exact whatever the container's index.
     """
+    for name, frame, seconds in _selected(path, start, end, every):
+        yield name, frame.to_ndarray(format="rgb24"), seconds
+
+
+def video_timeline(
+    path: str | os.PathLike,
+    start: int | float | str | None = None,
+    end: int | float | str | None = None,
+    every: int = 1,
+) -> list[tuple[str, float]]:
+    """(name, timestamp in seconds) of the frames ``read_video`` yields with these arguments,
+    without converting any picture: a cheap first pass, so that an archive's header can record
+    them before its frames."""
+    return [(name, seconds) for name, _, seconds in _selected(path, start, end, every)]
+
+
+def _selected(
+    path: str | os.PathLike,
+    start: int | float | str | None,
+    end: int | float | str | None,
+    every: int,
+) -> Iterator[tuple[str, av.VideoFrame, float]]:
+    """The decoded frames ``read_video`` selects, as PyAV frames."""
     path = Path(path)
     first, stop = parse_position(start), parse_position(end)
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
@@ -176,7 +200,7 @@ def read_video(
             if stop is not None and not _before(stop, number, seconds):
                 return
             if kept % every == 0:
-                yield frame_name(number), frame.to_ndarray(format="rgb24"), float(seconds)
+                yield frame_name(number), frame, float(seconds)
             kept += 1
     except av.FFmpegError as exc:
         raise FrameError(f"{path}: cannot decode video ({exc})") from None

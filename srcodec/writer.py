@@ -1,5 +1,6 @@
-"""Writing archives: ``encode`` frames into a new .src archive (downscale x2, store the
-low-resolution frame losslessly) and ``append`` frames to an existing one, copy-on-write.
+"""Writing archives: ``encode`` frames (images, arrays or a video) into a new .src archive
+(downscale x2, store the low-resolution frames losslessly, one by one or in groups coded as one
+stream) and ``append`` frames to an existing one, copy-on-write.
 """
 
 from __future__ import annotations
@@ -17,10 +18,20 @@ from tqdm import tqdm
 
 from ._version import __version__
 from .atomic import exists_error
-from .container import ArchiveReader, ArchiveWriter, FrameRecord, Header
+from .autocodec import PER_FRAME_CODEC, PROBE_FRAMES, choose_codec
+from .container import (
+    GROUPS_VERSION,
+    MAX_GROUP_FRAMES,
+    ArchiveReader,
+    ArchiveWriter,
+    FrameInfo,
+    FrameRecord,
+    GroupRecord,
+    Header,
+)
 from .errors import CorruptError, FrameError, SrcodecError
 from .frames import list_frames, read_frame
-from .lowres import LowresCodec, canonical_id, get_codec
+from .lowres import LowresCodec, StreamCodec, canonical_id, get_codec
 from .names import output_key, output_name_problem, restored_name
 from .pixels import check_frame, mode_of
 from .registry import ModelInfo, pick_model, short_id
@@ -29,12 +40,18 @@ from .update import base_id, compose_id
 
 if TYPE_CHECKING:
     from .adapt import AdaptConfig, AdaptResult
+from .timing import timing_fields
+from .video import is_video, probe_video, read_video, video_timeline
 
-__all__ = ["DEFAULT_CODEC", "EncodeSummary", "FrameSource", "append", "encode"]
+__all__ = ["DEFAULT_CODEC", "DEFAULT_GROUP", "EncodeSummary", "FrameSource", "append", "encode"]
 
-#: The low-resolution codec used when none is asked for: lossless JPEG XL, the smallest on the
-#: sample frames (about 17 % below zstd, 30 % below PNG; docs/benchmarks.md, section 1).
-DEFAULT_CODEC = "jxl"
+#: The per-frame codec: what ``encode(codec=None)`` picks for unrelated stills (lossless JPEG XL,
+#: the smallest on the sample frames; docs/benchmarks.md, section 1). Footage and sequences get
+#: a stream codec instead (srcodec.autocodec); ``codec=None`` means "choose", never this alone.
+DEFAULT_CODEC = PER_FRAME_CODEC
+#: Frames per group of a stream codec: 32 costs 6 % more than one stream for a whole clip and
+#: keeps random access to a frame under 0.2 s (docs/footage.md).
+DEFAULT_GROUP = 32
 
 FrameSource = str | os.PathLike | Iterable
 
@@ -63,7 +80,46 @@ class EncodeSummary:
         return self.input_bytes / self.added_bytes if self.added_bytes else 0.0
 
 
-def _iter_inputs(frames: FrameSource) -> Iterator[tuple[str, int, Callable[[], np.ndarray]]]:
+Item = tuple[str, int, Callable[[], np.ndarray]]  # name, input bytes, loader
+
+
+def _inputs(
+    frames: FrameSource,
+    start: int | float | str | None = None,
+    end: int | float | str | None = None,
+    every: int = 1,
+) -> tuple[list[Item], dict]:
+    """The frames to write, and the header fields of their timing (a video's; else none).
+
+    ``start``/``end``/``every`` select frames of a video (srcodec.video.read_video)."""
+    if isinstance(frames, (str, os.PathLike)) and is_video(frames) and Path(frames).is_file():
+        return _video_inputs(Path(frames), start, end, every)
+    if (start, end, every) != (None, None, 1):
+        raise SrcodecError("start, end and every select the frames of a video; give one video")
+    return list(_iter_inputs(frames)), {}
+
+
+def _video_inputs(
+    path: Path, start: int | float | str | None, end: int | float | str | None, every: int
+) -> tuple[list[Item], dict]:
+    """A video's selected frames, each loaded in turn from one decoding pass (a first, cheaper
+    pass has listed their names and timestamps, which the header records before any frame)."""
+    info = probe_video(path)
+    timeline = video_timeline(path, start, end, every)
+    decoded = read_video(path, start, end, every)
+
+    def load(name: str) -> np.ndarray:
+        got, frame, _ = next(decoded, (None, None, None))
+        if got != name:
+            raise FrameError(f"{path}: frame {name} did not decode on the second pass")
+        return frame
+
+    size = info.width * info.height * 3  # raw RGB bytes: a video frame has no file of its own
+    items = [(name, size, lambda n=name: load(n)) for name, _ in timeline]
+    return items, timing_fields(info.fps, [t for _, t in timeline])
+
+
+def _iter_inputs(frames: FrameSource) -> Iterator[Item]:
     """(name, input bytes, loader) for a folder, a list of files or of arrays/(name, array)."""
     if isinstance(frames, (str, os.PathLike)):
         frames = list_frames(frames)
@@ -101,7 +157,11 @@ def encode(
     *,
     model: str | None = None,
     weights: Iterable = (),
-    codec: str | dict | LowresCodec = DEFAULT_CODEC,
+    codec: str | dict | LowresCodec | None = None,
+    group: int = DEFAULT_GROUP,
+    start: int | float | str | None = None,
+    end: int | float | str | None = None,
+    every: int = 1,
     force: bool = False,
     skip_bad: bool = False,
     progress: bool = False,
@@ -109,12 +169,17 @@ def encode(
 ) -> EncodeSummary:
     """Downscale every frame x2 and store it losslessly in the archive ``output``.
 
-    ``frames``: a folder (natural order), a list of image files, or arrays / (name, array)
-    pairs. ``model`` (id or name; default the bundled model, or the single ``weights`` file)
-    is the model recorded in the header for decoding. ``codec``: an id or alias, a config
-    dict or a ``LowresCodec``; the header records its canonical config. ``adapt`` tunes the
-    model on the frames first (adapt.py, needs torch) and stores the update in the archive when
-    it pays for its bytes; the header's model id then names base and update.
+    ``frames``: a folder (natural order), a list of image files, arrays / (name, array)
+    pairs, or a video file (any FFmpeg reads; ``start``/``end`` as frame numbers or times and
+    ``every`` select its frames, named ``frame_000123`` by source number; its frame rate and
+    timestamps are kept in the header). ``model`` (id or name; default the bundled model, or
+    the single ``weights`` file) is the model recorded in the header for decoding. ``codec``:
+    an id or alias, a config dict or a ``LowresCodec``; the header records its canonical config.
+    None chooses (srcodec.autocodec): a stream codec (x264) for a video or frames that look
+    like a sequence, ``DEFAULT_CODEC`` (jxl) per frame for unrelated stills. A stream codec
+    codes runs of up to ``group`` frames of one size and mode as one stream each. ``adapt``
+    tunes the model on the frames first (adapt.py, needs torch) and stores the update in the
+    archive when it pays for its bytes; the header's model id then names base and update.
 
     Returns an ``EncodeSummary``. Raises ``FrameError`` for a bad frame or name (leaving
     nothing behind, unless ``skip_bad``, which skips and reports the frame), ``ModelError``
@@ -122,6 +187,13 @@ def encode(
     ``output`` exists without ``force``.
     """
     info = pick_model(model, weights)
+    _check_group(group)
+    items, timing = _inputs(frames, start, end, every)
+    if not items:
+        raise FrameError("no frames to encode")
+    _check_names([name for name, _, _ in items])
+    if codec is None:
+        items, codec = _choose(items, video=bool(timing), skip_bad=skip_bad)
     lowres = codec if isinstance(codec, LowresCodec) else get_codec(codec)
     header = Header(
         model_id=info.id,
@@ -129,11 +201,8 @@ def encode(
         codec=lowres.get_config(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         srcodec_version=__version__,
+        extra=timing,
     )
-    items = list(_iter_inputs(frames))
-    if not items:
-        raise FrameError("no frames to encode")
-    _check_names([name for name, _, _ in items])
     if not force and (Path(output).exists() or Path(output).is_symlink()):
         raise exists_error(Path(output))  # refused before minutes of tuning, not after
     result = _adapt(info, items, lowres, adapt, progress) if adapt is not None else None
@@ -141,11 +210,12 @@ def encode(
         header.model_id = compose_id(info.id, result.sha256)
         header.extra["adaptation"] = result.summary()
     summary = EncodeSummary(Path(output), 0, 0, 0, header.model_id, adapted=result)
-    with ArchiveWriter(output, header, force=force) as writer:
+    stream = isinstance(lowres, StreamCodec)
+    with ArchiveWriter(output, header, force=force, groups=stream) as writer:
         if result is not None and result.update is not None:
             writer.add_update(result.data)
             summary.update_bytes = result.update_bytes
-        _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress)
+        _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress, group)
         if summary.frames == 0:
             raise FrameError(f"no readable frames to write to {output}")
     summary.archive_bytes = summary.added_bytes = Path(output).stat().st_size
@@ -181,6 +251,30 @@ def _adapt(
     return adapt_archive(info, frames, cfg, archive_bytes=archive_bytes, progress=progress)
 
 
+def _check_group(group: int) -> None:
+    if isinstance(group, bool) or not isinstance(group, int) or not 1 <= group <= MAX_GROUP_FRAMES:
+        raise SrcodecError(f"group must be an integer 1..{MAX_GROUP_FRAMES}, got {group!r}")
+
+
+def _choose(items: list[Item], video: bool, skip_bad: bool) -> tuple[list[Item], str]:
+    """The codec for ``items`` (srcodec.autocodec), and the items with the frames it looked at
+    kept in memory, so that nothing is read twice."""
+    if video:
+        return items, choose_codec([], video=True)
+    probed: list[np.ndarray] = []
+    kept = list(items)
+    for k, (name, size, load) in enumerate(items[:PROBE_FRAMES]):
+        try:
+            frame = load()
+        except FrameError:
+            if not skip_bad:
+                raise
+            continue  # reported when it is read again for encoding
+        probed.append(frame)
+        kept[k] = (name, size, lambda f=frame: f)
+    return kept, choose_codec(probed)
+
+
 def _check_names(names: list[str], existing: Collection[str] = (), archive: object = None) -> None:
     """Refuse names that could not be decoded to a folder, repeat a name, or would restore to
     the same file as another frame (new or already in ``archive``)."""
@@ -201,13 +295,25 @@ def _check_names(names: list[str], existing: Collection[str] = (), archive: obje
 
 def _write_frames(
     writer: ArchiveWriter,
-    items: list[tuple[str, int, Callable[[], np.ndarray]]],
+    items: list[Item],
     lowres: LowresCodec,
     scale: int,
     summary: EncodeSummary,
     skip_bad: bool,
     progress: bool,
+    group: int = DEFAULT_GROUP,
 ) -> None:
+    """Downscale and write each frame: a ``FRAM`` each, or, for a stream codec, a ``GRUP`` for
+    each run of up to ``group`` consecutive frames of one low-resolution size and mode."""
+    stream = lowres if isinstance(lowres, StreamCodec) else None
+    pending: list[tuple[FrameInfo, np.ndarray]] = []
+
+    def flush() -> None:
+        if pending and stream is not None:
+            payload = stream.encode_group([low for _, low in pending])
+            writer.add_group(GroupRecord([info for info, _ in pending], payload))
+        pending.clear()
+
     for name, size, load in tqdm(items, disable=not progress, unit="frame", desc="encode"):
         try:
             frame = load()
@@ -217,11 +323,16 @@ def _write_frames(
             summary.skipped.append((name, str(exc)))
             continue
         height, width = frame.shape[:2]
-        writer.add(
-            FrameRecord(name, width, height, mode_of(frame), lowres.encode(downscale(frame, scale)))
-        )
+        low = downscale(frame, scale)
+        if stream is None:
+            writer.add(FrameRecord(name, width, height, mode_of(frame), lowres.encode(low)))
+        else:
+            if pending and (low.shape != pending[0][1].shape or len(pending) >= group):
+                flush()
+            pending.append((FrameInfo(name, width, height, mode_of(frame)), low))
         summary.frames += 1
         summary.input_bytes += size
+    flush()
 
 
 def append(
@@ -231,6 +342,10 @@ def append(
     model: str | None = None,
     weights: Iterable = (),
     codec: str | dict | LowresCodec | None = None,
+    group: int = DEFAULT_GROUP,
+    start: int | float | str | None = None,
+    end: int | float | str | None = None,
+    every: int = 1,
     skip_bad: bool = False,
     progress: bool = False,
 ) -> EncodeSummary:
@@ -240,7 +355,9 @@ def append(
     included, as recorded) and then the new frames replaces the old one only once complete,
     so a crash at any point leaves the old archive untouched. ``model``/``weights``/``codec``,
     if given, must match the archive's (for a codec, every parameter given; an alias matches
-    its canonical id).
+    its canonical id). ``frames``, ``start``, ``end`` and ``every`` are as for ``encode``; with
+    a stream codec the new frames start a new group (of up to ``group`` frames), the existing
+    groups being copied as they are. The header is kept: appended frames have no timestamps.
 
     Returns an ``EncodeSummary``. Raises ``CorruptError`` for a damaged archive (recover it
     first), ``SrcodecError`` for a model or codec that is not the archive's or an archive
@@ -267,7 +384,8 @@ def append(
             raise SrcodecError(
                 f"{path} uses codec {header.codec}; cannot append frames with codec {asked}"
             )
-        items = list(_iter_inputs(frames))
+        _check_group(group)
+        items, _ = _inputs(frames, start, end, every)
         if not items:
             raise FrameError("no frames to append")
         _check_names([name for name, _, _ in items], set(reader.names), path)
@@ -284,11 +402,16 @@ def append(
 
         summary = EncodeSummary(path, 0, 0, 0, header.model_id)
         writer = ArchiveWriter(
-            path, header, force=True, raw_header=reader.raw_header, before_replace=unchanged
+            path,
+            header,
+            force=True,
+            raw_header=reader.raw_header,
+            before_replace=unchanged,
+            groups=isinstance(lowres, StreamCodec) or reader.format_version >= GROUPS_VERSION,
         )
         with writer:
             writer.copy_from(reader)
-            _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress)
+            _write_frames(writer, items, lowres, header.scale, summary, skip_bad, progress, group)
             if summary.frames == 0:
                 raise FrameError(f"no readable frames to append to {path}")
     summary.archive_bytes = path.stat().st_size

@@ -19,7 +19,9 @@ def invoke(*args):
 @pytest.fixture
 def archive(tmp_path, sample_frames, tiny_weights):
     out = tmp_path / "a.src"
-    r = invoke("encode", *sample_frames[:2], "-o", out, "--weights", tiny_weights, "-q")
+    # Per-frame coding: a damaged chunk is one frame (tests/test_footage.py covers groups).
+    args = ("-o", out, "--weights", tiny_weights, "-q", "--codec", "jxl")
+    r = invoke("encode", *sample_frames[:2], *args)
     assert r.exit_code == 0, r.output
     return out
 
