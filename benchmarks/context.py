@@ -1,6 +1,7 @@
 """What every benchmark is given (``Context``: the evaluation sets, the models, the quick flag,
 where results go, progress) and the helpers they share: the machine's description, Markdown
-tables, and running one of the suite's modules in a fresh Python process.
+tables, timing engines against each other, and running one of the suite's modules in a fresh
+Python process.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -134,6 +136,26 @@ def md_table(head: list[str], rows: list[list], align: str | None = None) -> lis
         "|" + "|".join(marks[a] for a in align) + "|",
         *("| " + " | ".join(str(c) for c in row) + " |" for row in rows),
     ]
+
+
+def nchw(lr: np.ndarray) -> np.ndarray:
+    """An HxWx3 uint8 frame as the float32 1x3xHxW batch a network takes."""
+    return np.ascontiguousarray(lr.transpose(2, 0, 1)[None], np.float32)
+
+
+def seconds(fns: dict[str, Callable[[Any], object]], x: Any, repeat: int) -> dict[str, float]:
+    """Best of ``repeat`` timed runs of each function on ``x`` after one warm-up each. They
+    take turns in every round, so load from other processes on a shared machine falls on all
+    of them alike, and the best run is the one least disturbed."""
+    for fn in fns.values():
+        fn(x)  # warm-up: first-call allocations, kernel selection
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(x)
+            times[name].append(time.perf_counter() - t0)
+    return {name: min(t) for name, t in times.items()}
 
 
 def run_module(module: str, args: list[str], **kwargs: Any) -> subprocess.CompletedProcess:

@@ -5,6 +5,7 @@ import inspect
 import json
 import pkgutil
 
+import numpy as np
 import pytest
 
 import benchmarks
@@ -68,7 +69,9 @@ def test_registry_lists_every_suite_module():
     found = benchmarks.registry()
     assert {type(b).__module__.rsplit(".", 1)[-1] for b in found.values()} == modules
     assert len(found) == len(modules)
-    assert {"size", "quality", "rd", "speed", "gpu", "paper", "engines"} <= set(found)
+    assert {"size", "quality", "rd", "speed", "gpu", "paper", "engines", "int8", "parallel"} <= set(
+        found
+    )
     sections = [b.section for b in found.values()]
     assert sections == sorted(sections) and len(set(sections)) == len(sections)
 
@@ -106,6 +109,52 @@ def test_report_renders_from_a_stored_result_without_running(tmp_path, monkeypat
     assert "### GPU" in text and "Fake GPU 9000" in text
     assert "| tiny@0123456789ab | 8 | 123.4 | 77 | 1 (1.25% of values) |" in text
     assert "| tiny | fp16 | 8 | 456 | 99 | 1 | 31.416 |" in text
+
+
+def test_int8_and_parallel_render_from_stored_results(tmp_path):
+    from benchmarks.suite import int8
+
+    photos = [int8._pair("a.png", np.full((40, 60, 3), 120, np.uint8))]
+    clean = int8.clean(photos, seeds=(1,))
+    assert [p.name for p in clean] == ["a-smooth", "a-dark", "a-bright", "gradient-1"]
+    assert all(p.lr.shape[:2] == (p.hr.shape[0] // 2, p.hr.shape[1] // 2) for p in clean)
+    q = int8.compare([("x", 30.0, 31.0), ("y", 40.0, 41.0)], [("x", 29.9, 31.0), ("y", 39.5, 40.8)])
+    assert q["worst_frame"] == "y" and q["worst_rgb"] == pytest.approx(-0.5)
+    assert q["delta_rgb"] == pytest.approx(-0.3) and q["worst_y"] == pytest.approx(-0.2)
+    results = {
+        "int8": {
+            "threads": 2,
+            "sets": {"photos": "`data/eval`"},
+            "notes": [],
+            "models": [
+                {
+                    "model": "tiny@0123",
+                    "files": {},
+                    "quality": {"shipped": {"photos": q}},
+                    "input": "200x200",
+                    "ms": {int8.EAGER: 100.0, "onnxruntime int8 shipped": 25.0},
+                }
+            ],
+        },
+        "parallel": {
+            "frames": 4,
+            "lowres": "384x288",
+            "set": "`data/cctv/val`",
+            "repeat": 1,
+            "cpus": 2,
+            "load_before": 0.5,
+            "load_after": [0.6, 0.4, 0.3],
+            "models": [{"model": "tiny@0123", "engine": "onnx", "fps": {"1": 2.0, "2": 3.8}}],
+        },
+    }
+    for name, result in results.items():
+        meta = {**META, "benchmark": name}
+        (tmp_path / f"{name}.json").write_text(json.dumps({"meta": meta, "result": result}))
+    text = report.write(tmp_path / "benchmarks.md", tmp_path, ["int8", "parallel"]).read_text()
+    assert "| tiny@0123 | shipped | photos | 2 | 35.00 | -0.300 | -0.100 | -0.500 (y) |" in text
+    assert "| onnxruntime int8 shipped | 25.0 | 4.00 |" in text
+    assert "| tiny@0123 | onnx | 2.00 | 3.80 | 1.90x |" in text
+    assert text.index("int8 against fp32") < text.index("## 7. Parallel")
 
 
 def test_report_refuses_when_a_result_is_missing(tmp_path):

@@ -152,7 +152,8 @@ def test_export_fp32_refuses_swapped_weights(tiny_weights, tmp_path):
 def test_bundled_int8_keeps_its_quality_on_a_clean_smooth_frame():
     """Clean content, which fp32 restores above 45 dB, is where int8 loses most: on a bright
     smooth gradient with one soft-edged disc the shipped int8 export stays within a bound of the
-    fp32 one that the int8 of before missed (benchmarks/bench_int8.py measures whole sets)."""
+    fp32 one that the int8 of before missed (`python -m benchmarks run int8` measures whole
+    sets)."""
     from srcodec.registry import list_models
 
     info = next(m for m in list_models() if m.source == "bundled")

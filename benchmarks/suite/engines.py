@@ -23,7 +23,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,8 +49,10 @@ from ..context import (
     load_set,
     machine,
     md_table,
+    nchw,
     parse_set,
     run_module,
+    seconds,
 )
 
 Forward = Callable[[np.ndarray], np.ndarray]  # float32 NCHW -> float32 NCHW
@@ -120,25 +121,6 @@ def engines(
 
 
 # --- measurements -------------------------------------------------------------------------------
-
-
-def seconds(fns: dict[str, Forward], x: np.ndarray, repeat: int) -> dict[str, float]:
-    """Best of ``repeat`` timed runs per engine after one warm-up each. The engines take turns
-    in every round, so load from other processes on a shared machine falls on all of them
-    alike, and the best run is the one least disturbed."""
-    for fn in fns.values():
-        fn(x)  # warm-up: first-call allocations, kernel selection
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeat):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn(x)
-            times[name].append(time.perf_counter() - t0)
-    return {name: min(t) for name, t in times.items()}
-
-
-def nchw(lr: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(lr.transpose(2, 0, 1)[None], np.float32)
 
 
 def bench_inputs() -> dict[str, np.ndarray]:
