@@ -57,7 +57,7 @@ def frames_per_second(
     return best
 
 
-@benchmark("parallel", section=7)
+@benchmark("parallel", section=8)
 class Parallel(Benchmark):
     def run(self, ctx: Context) -> dict:
         cctv = ctx.sets["cctv"]

@@ -2,7 +2,8 @@
 archived frames and on later frames the tuning never saw, the PSNR of the general model, of the
 model with the archive's update (onnx fp32 engine, as decode runs it) and of bicubic.
 
-    python benchmarks/bench_adapt.py ARCHIVED/ LATER/ --blocks 1 --seconds 240 --out trial.json
+    python -m benchmarks.studies.adapt_tradeoffs ARCHIVED/ LATER/ --blocks 1 --seconds 240 \
+        --out trial.json
 
 With ``--camera FRAMES/`` it measures a camera model instead: tuned (adapt.adapt_camera) on
 those frames, then run on the archived and later frames, which it never saw.
@@ -13,24 +14,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from srcodec.adapt import AdaptConfig  # noqa: E402
-from srcodec.container import ArchiveReader  # noqa: E402
-from srcodec.engine import make_restorer  # noqa: E402
-from srcodec.frames import list_frames, read_frame  # noqa: E402
-from srcodec.metrics import psnr  # noqa: E402
-from srcodec.registry import DEFAULT_MODEL, resolve  # noqa: E402
-from srcodec.resample import downscale, upscale  # noqa: E402
-from srcodec.update import archive_update  # noqa: E402
-from srcodec.writer import encode  # noqa: E402
+from srcodec.adapt import AdaptConfig
+from srcodec.container import ArchiveReader
+from srcodec.engine import make_restorer
+from srcodec.frames import list_frames, read_frame
+from srcodec.metrics import psnr
+from srcodec.registry import DEFAULT_MODEL, resolve
+from srcodec.resample import downscale, upscale
+from srcodec.update import archive_update
+from srcodec.writer import encode
 
 
 def measure(restorer, files: list[Path]) -> dict:
