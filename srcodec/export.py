@@ -184,7 +184,7 @@ _FLOAT_LAYERS = {
     ],
 }
 
-#: The int8 recipe chosen by measurement (docs/engines.md, benchmarks/bench_int8.py).
+#: The int8 recipe chosen by measurement (docs/engines.md, python -m benchmarks run int8).
 DEFAULT_RECIPE = QuantRecipe(float_layers=("head", "tail", "upsample"))
 #: Int8 recipes by name (``srcodec models --int8-recipe``): "legacy" is the one before issue 15.
 RECIPES = {"default": DEFAULT_RECIPE, "legacy": QuantRecipe()}

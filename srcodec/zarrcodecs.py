@@ -18,6 +18,7 @@ from numcodecs.compat import ensure_contiguous_ndarray, ndarray_copy
 
 from .errors import CorruptError, FormatError, FrameError, SrcodecError
 from .lowres import LowresCodec, get_codec
+from .lowres.base import pack_blobs, unpack_blobs
 
 __all__ = [
     "CODEC_CLASSES",
@@ -37,7 +38,6 @@ _MAGIC = b"SRZC"
 _FORMAT = 1
 _PREAMBLE = struct.Struct("<4sBB")  # magic, format, number of dimensions
 _DIM = struct.Struct("<I")
-_LENGTH = struct.Struct("<I")
 
 
 def namespaced(codec_id: str) -> str:
@@ -95,9 +95,9 @@ class FramesCodec(Codec):
         channels = frames.shape[3]
         parts = [_PREAMBLE.pack(_MAGIC, _FORMAT, array.ndim)]
         parts += [_DIM.pack(n) for n in array.shape]
-        for frame in frames:
-            payload = self.lowres.encode(frame[:, :, 0] if channels == 1 else frame)
-            parts += [_LENGTH.pack(len(payload)), payload]
+        parts.append(
+            pack_blobs(self.lowres.encode(f[:, :, 0] if channels == 1 else f) for f in frames)
+        )
         return b"".join(parts)
 
     def decode(self, buf: Any, out: Any = None) -> np.ndarray:
@@ -106,16 +106,10 @@ class FramesCodec(Codec):
         frames = np.empty(shape, np.uint8)
         view = _frames_view(frames)
         _, height, width, channels = view.shape
-        for i in range(view.shape[0]):
-            if pos + _LENGTH.size > len(data):
-                raise CorruptError(f"{self.codec_id}: chunk is truncated at frame {i}")
-            (length,) = _LENGTH.unpack_from(data, pos)
-            pos += _LENGTH.size
-            if pos + length > len(data):
-                raise CorruptError(f"{self.codec_id}: frame {i} of the chunk is truncated")
-            frame = self.lowres.decode(bytes(data[pos : pos + length]), width, height, channels)
+        payloads, pos = unpack_blobs(self.codec_id, data, pos, view.shape[0])
+        for i, payload in enumerate(payloads):
+            frame = self.lowres.decode(payload, width, height, channels)
             view[i] = frame.reshape(height, width, channels)
-            pos += length
         if pos != len(data):
             raise CorruptError(f"{self.codec_id}: {len(data) - pos} unexpected bytes after frames")
         return ndarray_copy(frames, out) if out is not None else frames

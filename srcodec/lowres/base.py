@@ -138,6 +138,32 @@ def pillow_decode(
 _SEAL = struct.Struct("<I")
 
 
+_BLOB_LENGTH = struct.Struct("<I")
+
+
+def pack_blobs(blobs) -> bytes:
+    """Blobs as one byte string, each preceded by its u32 length (docs/format.md, 9.6)."""
+    return b"".join(_BLOB_LENGTH.pack(len(b)) + bytes(b) for b in blobs)
+
+
+def unpack_blobs(
+    codec_id: str, data, pos: int = 0, count: int | None = None
+) -> tuple[list[bytes], int]:
+    """The ``count`` length-prefixed blobs (all up to the end of ``data`` when None) from
+    ``pos`` on, and the offset after them; ``CorruptError`` if one is cut off."""
+    blobs: list[bytes] = []
+    while pos < len(data) if count is None else len(blobs) < count:
+        if pos + _BLOB_LENGTH.size > len(data):
+            raise CorruptError(f"{codec_id}: truncated: length of blob {len(blobs)} is cut off")
+        (size,) = _BLOB_LENGTH.unpack_from(data, pos)
+        pos += _BLOB_LENGTH.size
+        if pos + size > len(data):
+            raise CorruptError(f"{codec_id}: truncated: blob {len(blobs)} is cut off")
+        blobs.append(bytes(data[pos : pos + size]))
+        pos += size
+    return blobs, pos
+
+
 def seal(bitstream: bytes) -> bytes:
     """``bitstream`` followed by its CRC-32 (little-endian u32)."""
     return bytes(bitstream) + _SEAL.pack(zlib.crc32(bitstream))

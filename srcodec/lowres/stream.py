@@ -19,7 +19,7 @@ import numpy as np
 from ..container import MAX_GROUP_FRAMES
 from ..errors import CorruptError, FormatError, FrameError
 from ..pixels import check_frame
-from .base import LowresCodec, check_int, check_shape
+from .base import LowresCodec, check_int, check_shape, pack_blobs, unpack_blobs
 
 __all__ = [
     "MAX_GROUP_FRAMES",
@@ -87,8 +87,7 @@ class StreamCodec(LowresCodec):
         extradata = bytes(ctx.extradata or b"")
         parts = [_PREFIX.pack(_VERSION, len(frames))]
         parts += [_U32.pack(zlib.crc32(f)) for f in frames]
-        for blob in (extradata, *packets):
-            parts += [_U32.pack(len(blob)), blob]
+        parts.append(pack_blobs((extradata, *packets)))
         return b"".join(parts)
 
     def decode_group(
@@ -133,16 +132,7 @@ class StreamCodec(LowresCodec):
         if pos > len(data):
             raise CorruptError(f"{self.codec_id}: payload is cut off")
         crcs = list(struct.unpack_from(f"<{count}I", data, _PREFIX.size))
-        blobs: list[bytes] = []
-        while pos < len(data):
-            if pos + _U32.size > len(data):
-                raise CorruptError(f"{self.codec_id}: packet length is cut off")
-            (size,) = _U32.unpack_from(data, pos)
-            pos += _U32.size
-            if pos + size > len(data):
-                raise CorruptError(f"{self.codec_id}: packet is cut off")
-            blobs.append(data[pos : pos + size])
-            pos += size
+        blobs, _ = unpack_blobs(self.codec_id, data, pos)
         if not blobs:
             raise CorruptError(f"{self.codec_id}: payload has no extradata field")
         return crcs, blobs[0], [b for b in blobs[1:] if b]
