@@ -40,6 +40,11 @@ class PathArg(click.Path):
         return super().convert(value, param, ctx)
 
 
+def files_option(flag: str, help: str):
+    """A repeatable option naming files (weights files, mostly)."""
+    return click.option(flag, multiple=True, type=PathArg(dir_okay=False), help=help)
+
+
 def progress_option(f):
     """``--progress/--no-progress`` (default: only when stderr is a terminal) and ``-q``."""
     f = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")(f)
@@ -107,20 +112,8 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--weights",
-    "weights",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Also list this weights file (repeatable).",
-)
-@click.option(
-    "--install",
-    "install",
-    multiple=True,
-    type=click.Path(dir_okay=False),
-    help="Copy this weights file into the user directory (repeatable).",
-)
+@files_option("--weights", "Also list this weights file (repeatable).")
+@files_option("--install", "Copy this weights file into the user directory (repeatable).")
 @click.option(
     "--export-onnx",
     "export",
@@ -366,12 +359,7 @@ def _summary_line(s) -> str:
 @click.option(
     "--model", default=None, help="Model id or name decoders must use (default: the bundled model)."
 )
-@click.option(
-    "--weights",
-    multiple=True,
-    type=PathArg(dir_okay=False),
-    help="A weights file to use as the model (repeatable).",
-)
+@files_option("--weights", "A weights file to use as the model (repeatable).")
 @click.option(
     "--codec",
     "codec_id",
@@ -534,12 +522,7 @@ def _show(name: str) -> str:
 @click.option(
     "--crf", type=click.IntRange(0, 63), default=None, help="Video output: lossy, at this CRF."
 )
-@click.option(
-    "--weights",
-    multiple=True,
-    type=PathArg(dir_okay=False),
-    help="Weights file of the archive's model, if not installed (repeatable).",
-)
+@files_option("--weights", "Weights file of the archive's model, if not installed (repeatable).")
 @click.option("--device", type=DEVICE, default="auto", show_default=True)
 @click.option(
     "--engine",
@@ -842,10 +825,7 @@ def export_zarr(
 @click.option(
     "--model", default=None, help="Model id to record (default: the one recorded, else bundled)."
 )
-@click.option(
-    "--weights", multiple=True, type=PathArg(dir_okay=False),
-    help="A weights file to use as the model (repeatable).",
-)  # fmt: skip
+@files_option("--weights", "A weights file to use as the model (repeatable).")
 @click.option("--codec", "codec_id", default=None, help="Codec of the archive (default: the "
               "one recorded, else jxl).")  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite an existing archive.")
