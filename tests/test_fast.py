@@ -1,0 +1,144 @@
+"""The fast family end to end (trained, exported to fp32 and int8 ONNX, restoring the same
+frames through both engines, tiled by its receptive radius), its start from a trained EDSR
+(``adopt``), and distillation (a student learning a teacher's restorations)."""
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from srcodec.cli import main
+from srcodec.engine import make_restorer
+from srcodec.errors import ModelError
+from srcodec.metrics import psnr
+from srcodec.models import create_model, get_family
+from srcodec.models.fast import FastConfig
+from srcodec.registry import find_onnx, inspect_weights, load_model
+from srcodec.resample import downscale
+from srcodec.training import Pair, PatchSampler, TrainConfig, teacher_targets, train
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from conftest import skimage_photo
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("fast")
+    photos = root / "photos"
+    photos.mkdir()
+    for name in ("astronaut", "coffee", "chelsea"):
+        Image.fromarray(skimage_photo(name)[40:200, 60:260]).save(photos / f"{name}.png")
+    out = root / "fast.safetensors"
+    args = ["train", photos, "--val", photos, "-o", out, "--family", "fast", "--blocks", "1"]
+    args += ["--features", "16", "--patch", "24", "--batch", "4", "--steps", "30"]
+    args += ["--val-every", "30", "--lr", "1e-3", "--device", "cpu", "-q"]
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    onnx_dir = root / "onnx"
+    r = CliRunner().invoke(
+        main,
+        ["models", "--export-onnx", str(out), "--int8", "--calibration", str(photos)]
+        + ["--onnx-dir", str(onnx_dir)],
+    )
+    assert r.exit_code == 0, r.output
+    weights = onnx_dir / "fast.safetensors"  # beside its exports, where decoders look
+    weights.write_bytes(out.read_bytes())
+    return inspect_weights(weights)
+
+
+def test_training_records_the_family(trained):
+    assert trained.family == "fast" and trained.scale == 2
+    assert trained.config.name == "fast_x2_r1f16k5s"
+    assert find_onnx(trained, "fp32") is not None and find_onnx(trained, "int8") is not None
+
+
+def test_torch_and_onnx_engines_agree(trained, photo):
+    lr = downscale(photo[:300, :340])
+    torch_r = make_restorer(trained, "cpu", "torch")
+    ort_r = make_restorer(trained, "cpu", "onnx")
+    # head, 2 per block, body conv: 1 px each; the 5x5 tail: 2 px
+    assert torch_r.margin == ort_r.margin == trained.config.receptive_radius == 6
+    a, b = torch_r.restore(lr), ort_r.restore(lr)
+    assert a.shape == b.shape == (300, 340, 3)
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+    int8 = make_restorer(trained, "cpu", "onnx", "int8").restore(lr)
+    assert 35 < psnr(b, int8)
+
+
+@pytest.mark.parametrize("engine", ["torch", "onnx"])
+def test_tiled_equals_untiled(trained, photo, engine):
+    lr = downscale(photo[:300, :340])
+    whole = make_restorer(trained, "cpu", engine, tile=512).restore(lr)
+    tiled = make_restorer(trained, "cpu", engine, tile=32).restore(lr)
+    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
+
+
+def _teacher(blocks: int = 4, features: int = 8) -> torch.nn.Module:
+    torch.manual_seed(3)
+    teacher = create_model("edsr", blocks=blocks, features=features, bicubic_skip=True)
+    torch.nn.init.normal_(teacher.tail.weight, std=0.05)  # not the skip alone
+    return teacher.eval()
+
+
+def test_adopted_student_with_every_block_is_its_teacher_inside_the_frame():
+    teacher = _teacher()
+    student = get_family("fast").adopt(teacher, FastConfig(blocks=4, features=8)).eval()
+    x = torch.rand(1, 3, 24, 30) * 255
+    with torch.no_grad():
+        a, b = teacher(x), student(x)
+    assert (a - teacher.skip(x)).abs().max() > 5  # the network adds something to check
+    # The folded tail is exact inside; the outermost output pixels saw zero padding at a
+    # different resolution.
+    assert (a - b)[..., 2:-2, 2:-2].abs().max() < 1e-3
+
+
+def test_adopted_student_keeps_evenly_spaced_blocks():
+    teacher = _teacher(blocks=5)
+    student = get_family("fast").adopt(teacher, FastConfig(blocks=3, features=8))
+    for mine, theirs in zip(student.body[:3], (teacher.body[i] for i in (0, 2, 4)), strict=True):
+        assert torch.equal(mine.body[0].weight, theirs.body[0].weight)
+    assert torch.equal(student.head.weight, teacher.head.weight)
+
+
+def test_adopt_refuses_another_width_or_a_deeper_student():
+    adopt = get_family("fast").adopt
+    with pytest.raises(ModelError, match="64 features"):
+        adopt(_teacher(), FastConfig(blocks=2, features=64))
+    with pytest.raises(ModelError, match="cannot start"):
+        adopt(_teacher(blocks=2), FastConfig(blocks=3, features=8))
+
+
+def test_targets_stay_aligned_and_draws_are_unchanged_without_them(photo):
+    hr = photo[:96, :96]
+    lr = downscale(hr)
+    plain = PatchSampler([Pair("p", hr, lr)], 16, np.random.default_rng(5)).batch(6)
+    lr_b, hr_b, target = PatchSampler(
+        [Pair("p", hr, lr, target=255 - hr)], 16, np.random.default_rng(5)
+    ).draw(6)
+    assert torch.equal(plain[0], lr_b) and torch.equal(plain[1], hr_b)  # the same patches
+    assert torch.equal(target, 255 - hr_b)  # cropped, flipped and turned alike
+
+
+def test_distilled_student_starts_from_and_learns_its_teacher(
+    photo, photo_dir, tmp_path, tiny_weights
+):
+    teacher = inspect_weights(tiny_weights)
+    cfg = TrainConfig(
+        family="fast", blocks=1, features=8, patch=24, batch=4, steps=10, val_every=5,
+        lr=1e-4, teacher=str(tiny_weights), teacher_weight=1.0,
+    )  # fmt: skip
+    out = tmp_path / "student.safetensors"
+    result = train(photo_dir, photo_dir, out, config=cfg, init=str(tiny_weights), progress=False)
+    student, info = load_model(out, result.best.sha256)
+    assert info.config.name == "fast_x2_r1f8k5s"
+    assert info.card["training"]["init"] == teacher.id
+    assert info.card["training"]["config"]["teacher"] == str(tiny_weights)
+    # one of the teacher's two blocks and a few steps: close to the teacher already
+    pairs = teacher_targets([Pair("p", photo, downscale(photo))], str(tiny_weights))
+    mine = make_restorer(info, "cpu", "torch").restore(pairs[0].lr, photo.shape[1::-1])
+    assert psnr(pairs[0].target, mine) > 35
+
+
+def test_teacher_weight_is_checked():
+    with pytest.raises(ValueError, match="teacher_weight"):
+        TrainConfig(teacher_weight=1.5)
