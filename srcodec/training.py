@@ -259,14 +259,14 @@ def _load_data(hr: str | os.PathLike, val: str | os.PathLike, cfg: TrainConfig):
 
 
 def teacher_targets(
-    pairs: list[Pair], teacher: str, device: str | torch.device = "cpu"
+    pairs: list[Pair], teacher: ModelInfo, device: str | torch.device = "cpu"
 ) -> list[Pair]:
     """Distillation's first step: ``pairs`` with the teacher's restoration of each LR frame as
     its target, computed once on whole frames (no patch edges; a fraction of the cost of
     running the teacher on every batch), by the fastest engine the teacher has."""
     from .engine import make_restorer
 
-    restorer = make_restorer(_model_info(teacher), str(device))
+    restorer = make_restorer(teacher, str(device))
     return [
         replace(p, target=restorer.restore(p.lr, (p.hr.shape[1], p.hr.shape[0]))) for p in pairs
     ]
@@ -467,9 +467,11 @@ def train(
     train_pairs, val_pairs = _load_data(hr, val, cfg)
     dev = pick_device(device)
     model, cfg, init_info = _build_model(cfg, init)
-    if cfg.teacher:
-        train_pairs = teacher_targets(train_pairs, cfg.teacher, dev)
+    teacher = _model_info(cfg.teacher) if cfg.teacher else None
+    if teacher:
+        train_pairs = teacher_targets(train_pairs, teacher, dev)
     card = _card(cfg, init_info, command, hr, val, train_pairs, val_pairs, dev)
+    card["training"]["teacher"] = teacher.id if teacher else None
     run = _Run(cfg, model, dev, output, card)
     if resume:
         run.resume(Path(resume))
