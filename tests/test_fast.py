@@ -5,9 +5,7 @@ frames through both engines, tiled by its receptive radius), its start from a tr
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
-from srcodec.cli import main
 from srcodec.engine import make_restorer
 from srcodec.errors import ModelError
 from srcodec.metrics import psnr
@@ -20,30 +18,11 @@ from srcodec.training import Pair, PatchSampler, TrainConfig, teacher_targets, t
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from conftest import skimage_photo
-    from PIL import Image
+    from conftest import train_family
 
-    root = tmp_path_factory.mktemp("fast")
-    photos = root / "photos"
-    photos.mkdir()
-    for name in ("astronaut", "coffee", "chelsea"):
-        Image.fromarray(skimage_photo(name)[40:200, 60:260]).save(photos / f"{name}.png")
-    out = root / "fast.safetensors"
-    args = ["train", photos, "--val", photos, "-o", out, "--family", "fast", "--blocks", "1"]
-    args += ["--features", "16", "--patch", "24", "--batch", "4", "--steps", "30"]
-    args += ["--val-every", "30", "--lr", "1e-3", "--device", "cpu", "-q"]
-    r = CliRunner().invoke(main, [str(a) for a in args])
-    assert r.exit_code == 0, r.output
-    onnx_dir = root / "onnx"
-    r = CliRunner().invoke(
-        main,
-        ["models", "--export-onnx", str(out), "--int8", "--calibration", str(photos)]
-        + ["--onnx-dir", str(onnx_dir)],
+    return train_family(
+        tmp_path_factory.mktemp("fast"), ["--family", "fast", "--blocks", "1", "--features", "16"]
     )
-    assert r.exit_code == 0, r.output
-    weights = onnx_dir / "fast.safetensors"  # beside its exports, where decoders look
-    weights.write_bytes(out.read_bytes())
-    return inspect_weights(weights)
 
 
 def test_training_records_the_family(trained):

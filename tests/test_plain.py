@@ -9,37 +9,17 @@ from click.testing import CliRunner
 from srcodec.cli import main
 from srcodec.engine import make_restorer
 from srcodec.metrics import psnr
-from srcodec.registry import find_onnx, inspect_weights
+from srcodec.registry import find_onnx
 from srcodec.resample import downscale
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from conftest import skimage_photo
-    from PIL import Image
+    from conftest import train_family
 
-    root = tmp_path_factory.mktemp("plain")
-    photos = root / "photos"
-    photos.mkdir()
-    for name in ("astronaut", "coffee", "chelsea"):
-        Image.fromarray(skimage_photo(name)[40:200, 60:260]).save(photos / f"{name}.png")
-    out = root / "plain.safetensors"
-    args = ["train", photos, "--val", photos, "-o", out, "--family", "plain", "--blocks", "2"]
-    args += ["--features", "16", "--patch", "24", "--batch", "4", "--steps", "30"]
-    args += ["--val-every", "30", "--lr", "1e-3", "--device", "cpu", "-q"]
-    r = CliRunner().invoke(main, [str(a) for a in args])
-    assert r.exit_code == 0, r.output
-    onnx_dir = root / "onnx"
-    r = CliRunner().invoke(
-        main,
-        ["models", "--export-onnx", str(out), "--int8", "--calibration", str(photos)]
-        + ["--onnx-dir", str(onnx_dir)],
+    return train_family(
+        tmp_path_factory.mktemp("plain"), ["--family", "plain", "--blocks", "2", "--features", "16"]
     )
-    assert r.exit_code == 0, r.output
-    # the exports sit where decoders look for them: beside a copy of the weights
-    weights = onnx_dir / "plain.safetensors"
-    weights.write_bytes(out.read_bytes())
-    return inspect_weights(weights)
 
 
 def test_training_records_the_family(trained):
