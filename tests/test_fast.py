@@ -1,6 +1,5 @@
-"""The fast family end to end (trained, exported to fp32 and int8 ONNX, restoring the same
-frames through both engines, tiled by its receptive radius), its start from a trained EDSR
-(``adopt``), and distillation (a student learning a teacher's restorations)."""
+"""The fast family's start from a trained EDSR (``adopt``), and distillation (a student learning
+a teacher's restorations); its end-to-end tests are in test_families.py."""
 
 import numpy as np
 import pytest
@@ -11,45 +10,9 @@ from srcodec.errors import ModelError
 from srcodec.metrics import psnr
 from srcodec.models import create_model, get_family
 from srcodec.models.fast import FastConfig
-from srcodec.registry import find_onnx, inspect_weights, load_model
+from srcodec.registry import inspect_weights, load_model
 from srcodec.resample import downscale
 from srcodec.training import Pair, PatchSampler, TrainConfig, teacher_targets, train
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from conftest import train_family
-
-    return train_family(
-        tmp_path_factory.mktemp("fast"), ["--family", "fast", "--blocks", "1", "--features", "16"]
-    )
-
-
-def test_training_records_the_family(trained):
-    assert trained.family == "fast" and trained.scale == 2
-    assert trained.config.name == "fast_x2_r1f16k5s"
-    assert find_onnx(trained, "fp32") is not None and find_onnx(trained, "int8") is not None
-
-
-def test_torch_and_onnx_engines_agree(trained, photo):
-    lr = downscale(photo[:300, :340])
-    torch_r = make_restorer(trained, "cpu", "torch")
-    ort_r = make_restorer(trained, "cpu", "onnx")
-    # head, 2 per block, body conv: 1 px each; the 5x5 tail: 2 px
-    assert torch_r.margin == ort_r.margin == trained.config.receptive_radius == 6
-    a, b = torch_r.restore(lr), ort_r.restore(lr)
-    assert a.shape == b.shape == (300, 340, 3)
-    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    int8 = make_restorer(trained, "cpu", "onnx", "int8").restore(lr)
-    assert 35 < psnr(b, int8)
-
-
-@pytest.mark.parametrize("engine", ["torch", "onnx"])
-def test_tiled_equals_untiled(trained, photo, engine):
-    lr = downscale(photo[:300, :340])
-    whole = make_restorer(trained, "cpu", engine, tile=512).restore(lr)
-    tiled = make_restorer(trained, "cpu", engine, tile=32).restore(lr)
-    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
 
 
 def _teacher(blocks: int = 4, features: int = 8) -> torch.nn.Module:
