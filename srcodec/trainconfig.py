@@ -76,6 +76,20 @@ class TrainConfig:
             choices=tuple(LOSSES),
         ),
     )
+    teacher: str = field(
+        default="",
+        metadata=_opt(
+            "Distil: also learn this model's (id or weights file) restorations of the "
+            "training frames."
+        ),
+    )
+    teacher_weight: float = field(
+        default=0.5,
+        metadata=_opt(
+            "With --teacher: share of the loss on the teacher's output (the rest on HR).",
+            range=(0.0, 1.0),
+        ),
+    )
     val_every: int = field(default=1000, metadata=_opt("Validate every N steps."))
     seed: int = field(default=0, metadata=_opt("Random seed (initial weights and patches)."))
     name: str = field(
@@ -86,6 +100,8 @@ class TrainConfig:
         learning_rate(self, 0)  # an unknown schedule fails here, not after the data has loaded
         if not 0.0 <= self.detail_sampling <= 1.0:
             raise ValueError(f"detail_sampling must be in [0, 1], got {self.detail_sampling}")
+        if not 0.0 <= self.teacher_weight <= 1.0:
+            raise ValueError(f"teacher_weight must be in [0, 1], got {self.teacher_weight}")
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r} (use {' or '.join(LOSSES)})")
         self.model_config()  # an unknown family or a field it lacks fails here too

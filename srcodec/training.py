@@ -1,6 +1,7 @@
 """Training and fine-tuning of a model of any family: L1 (or L2) loss, Adam, step-decayed or
 cosine rate, random low-resolution patches made by the project's one downscale, validation PSNR
-against bicubic on whole images, best-checkpoint keeping and resumable safetensors checkpoints.
+against bicubic on whole images, best-checkpoint keeping and resumable safetensors checkpoints;
+distillation (a student learning a teacher model's restorations as well as the HR frames).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .atomic import write_bytes
 from .errors import DataError, FrameError, ModelError, SrcodecError
 from .frames import read_images, to_rgb
 from .metrics import psnr
-from .models import ModelConfig, create_model
+from .models import ModelConfig, create_model, get_family
 from .registry import ModelInfo, inspect_weights, load_model, resolve, save_model
 from .resample import downscale, upscale
 from .torchengine import Restorer, pick_device
@@ -42,6 +43,8 @@ class Pair:
     name: str
     hr: np.ndarray
     lr: np.ndarray
+    #: A teacher's restoration of ``lr`` (distillation), the size of ``hr``.
+    target: np.ndarray | None = None
 
 
 def load_pairs(source: str | os.PathLike, min_lr: int = 0, role: str = "training") -> list[Pair]:
@@ -112,26 +115,33 @@ class PatchSampler:
         return k, y, x
 
     def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``n`` LR patches and their HR patches, float NCHW."""
+        lr, hr, *_ = self.draw(n)
+        return lr, hr
+
+    def draw(self, n: int) -> list[torch.Tensor]:
+        """``n`` aligned patches of every array the pairs carry, float NCHW: LR, HR and, when
+        the pairs have teacher targets, the teacher's (flipped and rotated alike)."""
         p, rng = self.patch, self.rng
-        lrs, hrs = [], []
+        crops: list[list[np.ndarray]] = []
         for k in rng.choice(len(self.pairs), size=n, p=self.weights):
             k, y, x = self._place(int(k))
             pair = self.pairs[k]
-            lr = pair.lr[y : y + p, x : x + p]
-            hr = pair.hr[2 * y : 2 * (y + p), 2 * x : 2 * (x + p)]
+            high = (slice(2 * y, 2 * (y + p)), slice(2 * x, 2 * (x + p)))
+            arrays = [pair.lr[y : y + p, x : x + p], pair.hr[high]]
+            if pair.target is not None:
+                arrays.append(pair.target[high])
             if rng.random() < 0.5:
-                lr, hr = lr[:, ::-1], hr[:, ::-1]
+                arrays = [a[:, ::-1] for a in arrays]
             if rng.random() < 0.5:
-                lr, hr = lr[::-1], hr[::-1]
+                arrays = [a[::-1] for a in arrays]
             if rng.random() < 0.5:
-                lr, hr = lr.transpose(1, 0, 2), hr.transpose(1, 0, 2)
-            lrs.append(lr)
-            hrs.append(hr)
-
-        def tensor(a: list[np.ndarray]) -> torch.Tensor:
-            return torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).float()
-
-        return tensor(lrs), tensor(hrs)
+                arrays = [a.transpose(1, 0, 2) for a in arrays]
+            crops.append(arrays)
+        return [
+            torch.from_numpy(np.stack(group)).permute(0, 3, 1, 2).float()
+            for group in zip(*crops, strict=True)
+        ]
 
 
 def _patch_detail(pair: Pair, patch: int) -> np.ndarray:
@@ -248,21 +258,45 @@ def _load_data(hr: str | os.PathLike, val: str | os.PathLike, cfg: TrainConfig):
     return load_pairs(hr, min_lr=cfg.patch, role="training"), load_pairs(val, role="validation")
 
 
+def teacher_targets(
+    pairs: list[Pair], teacher: ModelInfo, device: str | torch.device = "cpu"
+) -> list[Pair]:
+    """Distillation's first step: ``pairs`` with the teacher's restoration of each LR frame as
+    its target, computed once on whole frames (no patch edges; a fraction of the cost of
+    running the teacher on every batch), by the fastest engine the teacher has."""
+    from .engine import make_restorer
+
+    restorer = make_restorer(teacher, str(device))
+    return [
+        replace(p, target=restorer.restore(p.lr, (p.hr.shape[1], p.hr.shape[0]))) for p in pairs
+    ]
+
+
 def _with_arch(cfg: TrainConfig, config: ModelConfig) -> TrainConfig:
     """``cfg`` recording the architecture ``config`` actually has."""
     arch = {k: getattr(config, k, None) for k in ARCH_FIELDS if k != "family"}
     return replace(cfg, family=config.family, **arch)
 
 
+def _model_info(model: str) -> ModelInfo:
+    """The registry's record of a model given as an id or a weights file."""
+    path = Path(model)
+    return inspect_weights(path) if path.is_file() else resolve(model)
+
+
 def _build_model(cfg: TrainConfig, init: str | None) -> tuple[nn.Module, TrainConfig, ModelInfo]:
     """A fresh model of ``cfg``'s architecture (seeded), or, with ``init``, the weights of that
-    model (id or weights file) in its own architecture, which ``cfg`` then records."""
+    model (id or weights file) in its own architecture, which ``cfg`` then records; when
+    ``cfg``'s family can adopt a network of the init's family, a network of ``cfg``'s
+    architecture that starts from it instead (a student from its teacher)."""
     torch.manual_seed(cfg.seed)
     init_info = None
     if init:
-        path = Path(init)
-        init_info = inspect_weights(path) if path.is_file() else resolve(init)
+        init_info = _model_info(init)
         model, init_info = load_model(init_info.path, init_info.sha256)
+        family = get_family(cfg.family)
+        if family.name != model.config.family and family.adopt is not None:
+            model = family.adopt(model, cfg.model_config())
     else:
         model = create_model(cfg.model_config())
     if model.config.scale != TRAIN_SCALE:
@@ -321,10 +355,8 @@ class _Run:
         lr_now = learning_rate(self.cfg, self.step)
         for group in self.opt.param_groups:
             group["lr"] = lr_now
-        lr_b, hr_b = sampler.batch(self.cfg.batch)
-        lr_b = lr_b.to(self.dev, non_blocking=True)
-        hr_b = hr_b.to(self.dev, non_blocking=True)
-        loss = self.loss_fn(self.model(lr_b), hr_b)
+        lr_b, *targets = (t.to(self.dev, non_blocking=True) for t in sampler.draw(self.cfg.batch))
+        loss = self.loss(self.model(lr_b), *targets)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -332,6 +364,14 @@ class _Run:
         self.loss_acc += loss.detach()
         self.loss_n += 1
         return lr_now
+
+    def loss(self, out: torch.Tensor, hr: torch.Tensor, *teacher: torch.Tensor) -> torch.Tensor:
+        """The loss to the HR patches, or, distilling, mixed with the loss to the teacher's."""
+        loss = self.loss_fn(out, hr)
+        if teacher:
+            w = self.cfg.teacher_weight
+            loss = (1.0 - w) * loss + w * self.loss_fn(out, teacher[0])
+        return loss
 
     def mean_loss(self) -> float:
         return self.loss_acc.item() / max(1, self.loss_n)
@@ -427,7 +467,11 @@ def train(
     train_pairs, val_pairs = _load_data(hr, val, cfg)
     dev = pick_device(device)
     model, cfg, init_info = _build_model(cfg, init)
+    teacher = _model_info(cfg.teacher) if cfg.teacher else None
+    if teacher:
+        train_pairs = teacher_targets(train_pairs, teacher, dev)
     card = _card(cfg, init_info, command, hr, val, train_pairs, val_pairs, dev)
+    card["training"]["teacher"] = teacher.id if teacher else None
     run = _Run(cfg, model, dev, output, card)
     if resume:
         run.resume(Path(resume))

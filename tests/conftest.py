@@ -81,3 +81,33 @@ def _no_user_models(tmp_path_factory, monkeypatch):
     """Tests never see models installed in the developer's own user directory, nor those
     another test installed: each test has an empty one of its own."""
     monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path_factory.mktemp("user-models")))
+
+
+def train_family(root: Path, family: list[str]):
+    """A tiny model of a family (``family``: its ``srcodec train`` options) trained for 30 steps
+    on three photo crops by the CLI, exported to fp32 and int8 ONNX, its weights copied beside
+    the exports (where decoders look); returns its ModelInfo."""
+    from click.testing import CliRunner
+
+    from srcodec.cli import main
+    from srcodec.registry import inspect_weights
+
+    photos = root / "photos"
+    photos.mkdir()
+    for name in ("astronaut", "coffee", "chelsea"):
+        Image.fromarray(skimage_photo(name)[40:200, 60:260]).save(photos / f"{name}.png")
+    out = root / "model.safetensors"
+    args = ["train", photos, "--val", photos, "-o", out, *family, "--patch", "24", "--batch"]
+    args += ["4", "--steps", "30", "--val-every", "30", "--lr", "1e-3", "--device", "cpu", "-q"]
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    onnx_dir = root / "onnx"
+    r = CliRunner().invoke(
+        main,
+        ["models", "--export-onnx", str(out), "--int8", "--calibration", str(photos)]
+        + ["--onnx-dir", str(onnx_dir)],
+    )
+    assert r.exit_code == 0, r.output
+    weights = onnx_dir / out.name
+    weights.write_bytes(out.read_bytes())
+    return inspect_weights(weights)

@@ -27,7 +27,7 @@ def test_registry_lists_and_finds_families():
     assert family_of(EDSRConfig()).name == "edsr"
     assert family_of({"blocks": 4}).name == "edsr"  # a card without family: EDSR
     assert family_of({"family": "plain"}).name == "plain"
-    with pytest.raises(ModelError, match="unknown model family 'resnet'.*edsr, plain"):
+    with pytest.raises(ModelError, match="unknown model family 'resnet'.*edsr, fast, plain"):
         get_family("resnet")
 
 

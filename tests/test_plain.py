@@ -1,77 +1,9 @@
-"""The plain family end to end, as adding a family should work: trained by `srcodec train
---family plain`, exported to fp32 and int8 ONNX by `srcodec models --export-onnx`, and restoring
-the same frames through the torch and onnx engines, tiled by its own receptive radius."""
+"""The plain family's own options on the command line (its end-to-end tests, shared by every
+small family, are in test_families.py)."""
 
-import numpy as np
-import pytest
 from click.testing import CliRunner
 
 from srcodec.cli import main
-from srcodec.engine import make_restorer
-from srcodec.metrics import psnr
-from srcodec.registry import find_onnx, inspect_weights
-from srcodec.resample import downscale
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    from conftest import skimage_photo
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("plain")
-    photos = root / "photos"
-    photos.mkdir()
-    for name in ("astronaut", "coffee", "chelsea"):
-        Image.fromarray(skimage_photo(name)[40:200, 60:260]).save(photos / f"{name}.png")
-    out = root / "plain.safetensors"
-    args = ["train", photos, "--val", photos, "-o", out, "--family", "plain", "--blocks", "2"]
-    args += ["--features", "16", "--patch", "24", "--batch", "4", "--steps", "30"]
-    args += ["--val-every", "30", "--lr", "1e-3", "--device", "cpu", "-q"]
-    r = CliRunner().invoke(main, [str(a) for a in args])
-    assert r.exit_code == 0, r.output
-    onnx_dir = root / "onnx"
-    r = CliRunner().invoke(
-        main,
-        ["models", "--export-onnx", str(out), "--int8", "--calibration", str(photos)]
-        + ["--onnx-dir", str(onnx_dir)],
-    )
-    assert r.exit_code == 0, r.output
-    # the exports sit where decoders look for them: beside a copy of the weights
-    weights = onnx_dir / "plain.safetensors"
-    weights.write_bytes(out.read_bytes())
-    return inspect_weights(weights)
-
-
-def test_training_records_the_family(trained):
-    assert trained.family == "plain" and trained.scale == 2
-    assert trained.config.name == "plain_x2_l2f16s"
-    recorded = trained.card["training"]["config"]
-    assert recorded["family"] == "plain" and recorded["blocks"] == 2
-    assert recorded["res_scale"] is None  # not a plain option
-
-
-def test_exports_exist_in_both_precisions(trained):
-    assert find_onnx(trained, "fp32") is not None and find_onnx(trained, "int8") is not None
-
-
-def test_torch_and_onnx_engines_agree(trained, photo):
-    lr = downscale(photo[:300, :340])
-    torch_r = make_restorer(trained, "cpu", "torch")
-    ort_r = make_restorer(trained, "cpu", "onnx")
-    assert torch_r.margin == ort_r.margin == trained.config.receptive_radius == 4
-    a, b = torch_r.restore(lr), ort_r.restore(lr)
-    assert a.shape == b.shape == (300, 340, 3)
-    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
-    int8 = make_restorer(trained, "cpu", "onnx", "int8").restore(lr)
-    assert 35 < psnr(b, int8)
-
-
-@pytest.mark.parametrize("engine", ["torch", "onnx"])
-def test_tiled_equals_untiled(trained, photo, engine):
-    lr = downscale(photo[:300, :340])
-    whole = make_restorer(trained, "cpu", engine, tile=512).restore(lr)
-    tiled = make_restorer(trained, "cpu", engine, tile=32).restore(lr)
-    assert np.abs(whole.astype(int) - tiled.astype(int)).max() <= 1
 
 
 def test_unknown_option_of_the_family_is_a_usage_error(tmp_path, photo_dir):

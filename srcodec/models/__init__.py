@@ -81,13 +81,16 @@ def _skip_exportable(model: nn.Module) -> nn.Module:
 @dataclass(frozen=True)
 class Family:
     """A model family: its name, its config class, how its torch network is built from a
-    config (torch imported there, not at import), and the module that ``torch.onnx.export``
-    traces (the network itself, or an equivalent that ONNX Runtime runs faster)."""
+    config (torch imported there, not at import), the module that ``torch.onnx.export``
+    traces (the network itself, or an equivalent that ONNX Runtime runs faster), and, where
+    the family can, how a network of a config starts from a trained network of another family
+    (a student from its teacher: ``adopt(teacher, config)``)."""
 
     name: str
     config: type
     build: Callable[[Any], nn.Module]
     exportable: Callable[[nn.Module], nn.Module] = _skip_exportable
+    adopt: Callable[[nn.Module, Any], nn.Module] | None = None
 
 
 _FAMILIES: dict[str, Family] = {}
@@ -142,4 +145,4 @@ def create_model(family: str | ModelConfig, **kwargs: Any) -> nn.Module:
 
 
 # The built-in families register themselves on import (after the names they use exist).
-from . import edsr, plain  # noqa: E402, F401
+from . import edsr, fast, plain  # noqa: E402, F401
