@@ -194,7 +194,7 @@ def encode(
         raise FrameError("no frames to encode")
     _check_names([name for name, _, _ in items])
     if codec is None:
-        items, codec = _choose(items, video=bool(timing), skip_bad=skip_bad)
+        items, codec = _choose(items, video=bool(timing), skip_bad=skip_bad, scale=info.scale)
     lowres = codec if isinstance(codec, LowresCodec) else get_codec(codec)
     header = Header(
         model_id=info.id,
@@ -257,7 +257,7 @@ def _check_group(group: int) -> None:
         raise SrcodecError(f"group must be an integer 1..{MAX_GROUP_FRAMES}, got {group!r}")
 
 
-def _choose(items: list[Item], video: bool, skip_bad: bool) -> tuple[list[Item], str]:
+def _choose(items: list[Item], video: bool, skip_bad: bool, scale: int) -> tuple[list[Item], str]:
     """The codec for ``items`` (srcodec.autocodec), and the items with the frames it looked at
     kept in memory, so that nothing is read twice."""
     if video:
@@ -273,7 +273,7 @@ def _choose(items: list[Item], video: bool, skip_bad: bool) -> tuple[list[Item],
             continue  # reported when it is read again for encoding
         probed.append(frame)
         kept[k] = (name, size, lambda f=frame: f)
-    return kept, choose_codec(probed)
+    return kept, choose_codec(probed, scale=scale)
 
 
 def _check_names(names: list[str], existing: Collection[str] = (), archive: object = None) -> None:

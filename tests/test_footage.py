@@ -190,3 +190,20 @@ def test_timing_fields_even_and_irregular():
     even = timing_fields(Fraction(10), [63.6, 63.7, 63.8])
     assert even == {"fps": "10/1", "timestamps": {"first": 63.6, "step": "1/10", "count": 3}}
     assert timing_fields(None, [0.0, 0.1, 0.3]) == {"timestamps": [0.0, 0.1, 0.3]}
+
+
+def test_codec_choice_is_measured_on_the_frames(sample_frames):
+    """Frames that look alike but are seconds apart code smaller frame by frame; consecutive
+    frames of footage code smaller as a stream: the encoder tries both and keeps the smaller."""
+    from srcodec.autocodec import choose_codec
+    from srcodec.frames import read_frame
+
+    apart = [read_frame(p) for p in sample_frames]
+    assert choose_codec(apart) == "jxl"
+    rng = np.random.default_rng(0)
+    base = apart[0].astype(np.int16)
+    moving = [
+        np.clip(np.roll(base, k, axis=1) + rng.integers(-1, 2, base.shape), 0, 255)
+        for k in range(8)
+    ]
+    assert choose_codec([f.astype(np.uint8) for f in moving]) == "x264"

@@ -28,12 +28,21 @@ def main() -> None:
             f"{'frame':18s} {'PNG bytes':>10s} {'archive':>9s} {'ratio':>6s} "
             f"{'PSNR RGB':>9s} {'bicubic':>8s} {'PSNR Y':>7s} {'bicubic':>8s}"
         )
+        info = archive.info()
+        # A grouped frame's bytes: its share of the group's stream.
+        share = {
+            f["name"]: info["groups"][f["group"]]["payload_bytes"]
+            // info["groups"][f["group"]]["frames"]
+            for f in info["frame_list"]
+            if f.get("group") is not None
+        }
         for path in list_frames(args.originals):
             original = read_frame(path)
             restored = read_frame(restored_dir / f"{path.stem}.png")
             h, w = original.shape[:2]
             bicubic = upscale(archive.lowres(path.name), (w, h))
-            png, stored = path.stat().st_size, archive.reader.entry(path.name).payload_size
+            png = path.stat().st_size
+            stored = share.get(path.name) or archive.reader.entry(path.name).payload_size
             row = [
                 png,
                 stored,
