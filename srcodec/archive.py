@@ -15,6 +15,7 @@ import numpy as np
 
 from .container import ArchiveReader, FrameRecord
 from .errors import CorruptError, DamagedArchiveError, ModelError
+from .identity import IdentityRestorer, is_identity
 from .lowres import get_codec
 from .registry import ModelInfo, inspect_weights, resolve, scale_problem, short_id, split_id
 from .resample import lowres_size, upscale
@@ -60,6 +61,8 @@ class Archive:
         self.engine, self.precision, self.threads = engine, precision, threads
         self.self_ensemble = self_ensemble
         self._restorer: TiledRestorer | None = restorer
+        # The last group decoded (its payload and frames): a group's frames are read in turn.
+        self._group: tuple[bytes, list[np.ndarray]] | None = None
         if restorer is not None and restorer.scale != self.header.scale:
             raise ModelError(
                 f"{self.path}: the archive's frames are reduced x{self.header.scale} but the "
@@ -91,6 +94,8 @@ class Archive:
 
     @property
     def restorer(self) -> TiledRestorer:
+        if self._restorer is None and is_identity(self.header.model_id):
+            self._restorer = IdentityRestorer()  # a lossy archive's base codec alone
         if self._restorer is None:
             # Imported here: reading, verifying and recovering archives need no engine.
             from .engine import make_restorer
@@ -120,9 +125,22 @@ class Archive:
     def _decode_record(self, record: FrameRecord) -> np.ndarray:
         lw, lh = lowres_size(record.width, record.height, self.header.scale)
         try:
+            if record.group is not None:
+                return self._decode_group(record, lw, lh)[record.position]
             return self.codec.decode(record.payload, lw, lh, record.channels)
         except CorruptError as exc:
             raise CorruptError(f"frame {record.name!r} of {self.path}: {exc}") from None
+
+    def _decode_group(self, record: FrameRecord, lw: int, lh: int) -> list[np.ndarray]:
+        """The frames of ``record``'s group (a GRUP chunk's stream), decoded once per group."""
+        group, cached = record.group, self._group
+        assert group is not None
+        if cached is None or cached[0] is not group.payload:
+            frames = self.codec.decode_group(  # type: ignore[attr-defined]
+                group.payload, lw, lh, record.channels, len(group)
+            )
+            cached = self._group = (group.payload, frames)
+        return cached[1]
 
     def _restore(self, lrs: list[np.ndarray], records: list[FrameRecord]) -> list[np.ndarray]:
         sizes = [(r.width, r.height) for r in records]

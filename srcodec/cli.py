@@ -392,6 +392,19 @@ def _summary_line(s) -> str:
     help="Add the frames to the existing archive OUTPUT (with its model and codec).",
 )
 @click.option("--skip-bad", is_flag=True, help="Skip unreadable frames and report them.")
+@click.option(
+    "--quality",
+    type=click.FloatRange(0, 100),
+    default=None,
+    help="Lossy archive at this quality (0-100, x265 CRF 51-0): the candidate (base codec, x1 "
+    "restoration, x2 super-resolution) with the best PSNR at that rate wins.",
+)
+@click.option(
+    "--bpp",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Lossy archive at this many bits per pixel: each candidate's CRF is searched for it.",
+)
 @progress_option
 @parallel_options
 def encode(
@@ -404,14 +417,24 @@ def encode(
     force: bool,
     append: bool,
     skip_bad: bool,
+    quality: float | None,
+    bpp: float | None,
     progress: bool | None,
     quiet: bool,
     workers: int | None,
     scheduler: str | None,
 ) -> None:
     """Encode frames (a folder, or image files) into one archive; with --workers or
-    --scheduler, each SOURCE (a folder) into its own archive in the folder -o."""
+    --scheduler, each SOURCE (a folder) into its own archive in the folder -o. With --quality
+    or --bpp, a lossy archive (srcodec.ratecontrol)."""
     show = _show_progress(progress, quiet)
+    if quality is not None or bpp is not None:
+        if append or workers or scheduler or model or level is not None or skip_bad:
+            raise SrcodecError(
+                "--quality/--bpp write one new lossy archive: they do not go with --append, "
+                "--workers, --scheduler, --model, --level or --skip-bad"
+            )
+        return _encode_lossy(sources, output, quality, bpp, weights, codec_id, force, show)
     from .errors import FrameError
     from .lowres import codec_class
     from .writer import DEFAULT_CODEC
@@ -466,6 +489,33 @@ def encode(
     for name, why in s.skipped:
         click.echo(f"skipped {_show(name)}: {why}", err=True)
     click.echo(f"{output}: {'appended ' if append else ''}{_summary_line(s)}")
+
+
+def _encode_lossy(sources, output, quality, bpp, weights, codec_id, force, show) -> None:
+    from .ratecontrol import LOSSY_CODEC, encode_lossy
+
+    frames = sources[0] if len(sources) == 1 and Path(sources[0]).is_dir() else list(sources)
+    s = encode_lossy(
+        frames,
+        output,
+        quality=quality,
+        bpp=bpp,
+        weights=weights,
+        codec=codec_id or LOSSY_CODEC,
+        force=force,
+        progress=show,
+    )
+    for t in s.trials:
+        click.echo(
+            f"candidate {t.candidate} (x{t.scale}, {t.model}): CRF {t.crf}, "
+            f"{t.bpp:.4f} bpp, {t.psnr:.2f} dB on the first group",
+            err=True,
+        )
+    click.echo(
+        f"{output}: {s.frames} frames, {s.archive_bytes:,} bytes ({s.bpp:.4f} bpp), lossy "
+        f"{s.chosen.candidate} (x{s.chosen.scale}, CRF {s.chosen.crf}) with model "
+        f"{short_id(s.model_id) if '@' in s.model_id else s.model_id}"
+    )
 
 
 def _show(name: str) -> str:
