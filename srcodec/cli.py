@@ -403,7 +403,8 @@ def _summary_line(s) -> str:
     "--bpp",
     type=click.FloatRange(0, min_open=True),
     default=None,
-    help="Lossy archive at this many bits per pixel: each candidate's CRF is searched for it.",
+    help="Lossy archive at this many bits per pixel: each candidate's quality setting (x265: "
+    "CRF) is searched for it. --codec avif codes stills as AVIF instead of x265.",
 )
 @progress_option
 @parallel_options
@@ -492,8 +493,10 @@ def encode(
 
 
 def _encode_lossy(sources, output, quality, bpp, weights, codec_id, force, show) -> None:
-    from .ratecontrol import LOSSY_CODEC, encode_lossy
+    from .ratecontrol import LOSSY_CODEC, encode_lossy, lossy_class
 
+    codec = codec_id or LOSSY_CODEC
+    param = lossy_class(codec).quality_param
     frames = sources[0] if len(sources) == 1 and Path(sources[0]).is_dir() else list(sources)
     s = encode_lossy(
         frames,
@@ -501,19 +504,19 @@ def _encode_lossy(sources, output, quality, bpp, weights, codec_id, force, show)
         quality=quality,
         bpp=bpp,
         weights=weights,
-        codec=codec_id or LOSSY_CODEC,
+        codec=codec,
         force=force,
         progress=show,
     )
     for t in s.trials:
         click.echo(
-            f"candidate {t.candidate} (x{t.scale}, {t.model}): CRF {t.crf}, "
+            f"candidate {t.candidate} (x{t.scale}, {t.model}): {param} {t.setting}, "
             f"{t.bpp:.4f} bpp, {t.psnr:.2f} dB on the first group",
             err=True,
         )
     click.echo(
         f"{output}: {s.frames} frames, {s.archive_bytes:,} bytes ({s.bpp:.4f} bpp), lossy "
-        f"{s.chosen.candidate} (x{s.chosen.scale}, CRF {s.chosen.crf}) with model "
+        f"{s.chosen.candidate} (x{s.chosen.scale}, {param} {s.chosen.setting}) with model "
         f"{short_id(s.model_id) if '@' in s.model_id else s.model_id}"
     )
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from .errors import SrcodecError
 from .lowres import LowresCodec, codec_class, get_codec, is_lossy
-from .lowres.lossy import runs
+from .lowres.lossy import code_frames, runs
 
 __all__ = ["Degradation", "parse_degradation"]
 
@@ -55,20 +55,12 @@ class Degradation:
             coded: list[tuple[int, np.ndarray]] = [(0, np.empty(0))] * len(frames)
             for clip, qs in zip(clips, per_clip, strict=True):
                 group = [frames[k] for k in clip]
-                for k, frame in zip(clip, _code(self.codec_at(qs[copy]), group), strict=True):
+                for k, frame in zip(
+                    clip, code_frames(self.codec_at(qs[copy]), group)[1], strict=True
+                ):
                     coded[k] = (qs[copy], frame)
             out.append(coded)
         return out
-
-
-def _code(codec: LowresCodec, group: list[np.ndarray]) -> list[np.ndarray]:
-    """``group`` coded and decoded by ``codec`` (as one stream when it codes groups)."""
-    h, w = group[0].shape[:2]
-    channels = 1 if group[0].ndim == 2 else 3
-    if hasattr(codec, "encode_group"):
-        data = codec.encode_group(group)
-        return codec.decode_group(data, w, h, channels, len(group))
-    return [codec.decode(codec.encode(f), w, h, channels) for f in group]
 
 
 def parse_degradation(spec: str) -> Degradation:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import chain
 from pathlib import Path
@@ -23,11 +23,11 @@ import numpy as np
 from tqdm import tqdm
 
 from ._version import __version__
-from .container import ArchiveWriter, FrameInfo, GroupRecord, Header
+from .container import ArchiveWriter, FrameInfo, FrameRecord, GroupRecord, Header
 from .errors import FrameError, ModelError, SrcodecError
 from .identity import IDENTITY_MODEL, IdentityRestorer
-from .lowres import LowresCodec, get_codec, is_lossy
-from .lowres.lossy import runs
+from .lowres import LowresCodec, StreamCodec, codec_class, get_codec, is_lossy
+from .lowres.lossy import code_frames, runs, setting_for_quality
 from .metrics import psnr
 from .pixels import mode_of
 from .registry import DEFAULT_MODEL, ModelInfo, resolve
@@ -44,7 +44,8 @@ __all__ = [
     "Trial",
     "Sample",
     "choose",
-    "crf_for_quality",
+    "lossy_class",
+    "quality_setting",
     "encode_lossy",
 ]
 
@@ -57,8 +58,7 @@ X1_MODEL = "srcodec-hevc-x1"
 DEFAULT_GROUP = 60
 #: Frames of the first group (the sample every candidate codes) restored and measured: an x2
 #: network on a CPU is slow; the rate is taken over the whole group.
-MEASURED_FRAMES = 4
-CRF_RANGE = (0, 51)
+MEASURED_FRAMES = 3
 
 
 @dataclass(frozen=True)
@@ -79,12 +79,13 @@ DEFAULT_CANDIDATES = (
 
 @dataclass
 class Trial:
-    """One candidate coded at one CRF on the sample: its bytes and restored PSNR (RGB)."""
+    """One candidate coded at one setting of the codec's quality parameter (x265: its CRF) on
+    the sample: its bytes and restored PSNR (RGB)."""
 
     candidate: str
     scale: int
     model: str
-    crf: int
+    setting: int
     bytes: int
     pixels: int
     psnr: float
@@ -95,18 +96,24 @@ class Trial:
         return 8 * self.bytes / self.pixels
 
 
-def crf_for_quality(quality: float) -> int:
-    """``--quality`` 0..100 (higher is better) as x265's CRF 51..0."""
+def lossy_class(codec: str) -> type[LowresCodec]:
+    """The lossy codec class ``codec`` names; ``SrcodecError`` for a lossless one."""
+    cls = codec_class(codec)
+    if not is_lossy(cls):
+        raise SrcodecError(f"{cls.codec_id} is lossless: --quality/--bpp need a lossy codec")
+    return cls
+
+
+def quality_setting(codec: str, quality: float) -> int:
+    """``--quality`` 0..100 (higher is better) as ``codec``'s parameter (x265: CRF 51..0)."""
     if not 0 <= quality <= 100:
         raise SrcodecError(f"quality must be in 0..100, got {quality}")
-    return round(CRF_RANGE[1] * (100 - quality) / 100)
+    return setting_for_quality(lossy_class(codec), quality)
 
 
-def _codec(codec: str, crf: int, preset: str) -> LowresCodec:
-    lossy = get_codec({"id": codec, "crf": crf, "preset": preset})
-    if not is_lossy(lossy):
-        raise SrcodecError(f"{codec} is not a lossy codec")
-    return lossy
+def _codec(codec: str, setting: int) -> LowresCodec:
+    cls = lossy_class(codec)
+    return get_codec({"id": cls.codec_id, cls.quality_param: setting})  # type: ignore[attr-defined]
 
 
 def _restorer(candidate: Candidate, weights: Iterable) -> tuple[TiledRestorer, str]:
@@ -122,66 +129,64 @@ def _restorer(candidate: Candidate, weights: Iterable) -> tuple[TiledRestorer, s
 
 
 class Sample:
-    """The frames a choice is made on (one size and mode), coded at each (scale, CRF) asked for
-    once: the rate search only encodes, and only the CRF it settles on is restored."""
+    """The frames a choice is made on (one size and mode), coded at each (scale, setting) asked
+    for once: the rate search only encodes, and only the setting it settles on is restored."""
 
     def __init__(
         self,
         frames: Sequence[np.ndarray],
         codec: str = LOSSY_CODEC,
-        preset: str = "medium",
         measured: int = MEASURED_FRAMES,
     ) -> None:
-        self.frames, self.codec, self.preset = list(frames), codec, preset
+        self.frames, self.codec = list(frames), codec
+        self.settings = lossy_class(codec).settings  # type: ignore[attr-defined]
         self.pixels = sum(f.shape[0] * f.shape[1] for f in self.frames)
         count = min(measured, len(self.frames))
         self.picks = sorted({round(k) for k in np.linspace(0, len(self.frames) - 1, count)})
         self._coded: dict[tuple[int, int], tuple[int, list[np.ndarray]]] = {}
 
-    def coded(self, scale: int, crf: int) -> tuple[int, list[np.ndarray]]:
-        """The stream's bytes at ``scale`` and ``crf``, and its decoded frames."""
-        if (scale, crf) not in self._coded:
-            lossy = _codec(self.codec, crf, self.preset)
+    def coded(self, scale: int, setting: int) -> tuple[int, list[np.ndarray]]:
+        """The bytes at ``scale`` and ``setting``, and the decoded frames."""
+        if (scale, setting) not in self._coded:
             lows = [downscale(f, scale) for f in self.frames]
-            h, w = lows[0].shape[:2]
-            channels = 1 if lows[0].ndim == 2 else 3
-            payload = lossy.encode_group(lows)  # type: ignore[attr-defined]
-            decoded = lossy.decode_group(payload, w, h, channels, len(lows))  # type: ignore[attr-defined]
-            self._coded[scale, crf] = (len(payload), decoded)
-        return self._coded[scale, crf]
+            self._coded[scale, setting] = code_frames(_codec(self.codec, setting), lows)
+        return self._coded[scale, setting]
 
-    def bpp(self, scale: int, crf: int) -> float:
-        return 8 * self.coded(scale, crf)[0] / self.pixels
+    def bpp(self, scale: int, setting: int) -> float:
+        return 8 * self.coded(scale, setting)[0] / self.pixels
 
-    def crf_for_rate(self, scale: int, target_bpp: float) -> int:
-        """The lowest CRF (best quality) whose rate is at most ``target_bpp`` (51 if none is).
-        The rate about halves every 6 CRF steps: guesses follow that, kept inside the bracket
-        found so far, so a few encodes settle it."""
-        lo, hi = CRF_RANGE[0] - 1, CRF_RANGE[1] + 1  # lo: over the rate; hi: within it
-        crf = 28
+    def setting_for_rate(self, scale: int, target_bpp: float) -> int:
+        """The best setting whose rate is at most ``target_bpp`` (the worst if none is): the
+        rate grows from the worst setting to the best, so a bisection finds it."""
+        worst, best = self.settings
+        step = 1 if best > worst else -1
+        lo, hi = 0, abs(best - worst)  # steps from the worst setting; lo always fits or is 0
+        if self.bpp(scale, worst + step * hi) <= target_bpp:
+            return best
         while hi - lo > 1:
-            rate = self.bpp(scale, crf)
-            if rate <= target_bpp:
-                hi = crf
+            mid = (lo + hi) // 2
+            if self.bpp(scale, worst + step * mid) <= target_bpp:
+                lo = mid
             else:
-                lo = crf
-            guess = crf + round(6 * np.log2(max(rate, 1e-9) / target_bpp))
-            crf = min(max(guess, lo + 1), hi - 1)
-            if (scale, crf) in self._coded and hi - lo > 1:
-                crf = (lo + hi) // 2
-        return min(hi, CRF_RANGE[1])
+                hi = mid
+        return worst + step * lo
 
-    def measure(self, candidate: Candidate, restorer: TiledRestorer, crf: int) -> Trial:
-        """``candidate`` at ``crf``: the stream's bytes and the mean PSNR (RGB) of the measured
+    def measure(self, candidate: Candidate, restorer: TiledRestorer, setting: int) -> Trial:
+        """``candidate`` at ``setting``: the bytes and the mean PSNR (RGB) of the measured
         frames restored."""
-        nbytes, decoded = self.coded(candidate.scale, crf)
+        nbytes, decoded = self.coded(candidate.scale, setting)
         size = (self.frames[0].shape[1], self.frames[0].shape[0])
         picks = self.picks
         restored = restorer.restore_batch([decoded[k] for k in picks], [size] * len(picks))
         scores = [psnr(self.frames[k], r) for k, r in zip(picks, restored, strict=True)]
-        quality = float(np.mean(scores))
         return Trial(
-            candidate.name, candidate.scale, candidate.model, crf, nbytes, self.pixels, quality
+            candidate.name,
+            candidate.scale,
+            candidate.model,
+            setting,
+            nbytes,
+            self.pixels,
+            float(np.mean(scores)),
         )
 
 
@@ -194,28 +199,33 @@ def choose(
 ) -> tuple[Trial, list[Trial]]:
     """The best candidate's trial on ``sample`` and each candidate's trial.
 
-    With ``quality``, the first scale-1 candidate at that quality's CRF sets the rate, which
-    scale-1 candidates meet exactly (the same stream) and others by their CRF search; with
-    ``bpp``, every candidate searches its CRF for at most ``bpp``. The highest PSNR wins, on a
-    tie the earlier candidate.
+    With ``quality``, the first scale-1 candidate at that quality's setting sets the rate, which
+    scale-1 candidates meet exactly (the same stream) and others by their setting search; with
+    ``bpp``, every candidate searches its setting for at most ``bpp``. The highest PSNR wins,
+    on a tie the earlier candidate; a lone candidate is not restored (nothing to choose).
     """
     if (quality is None) == (bpp is None):
         raise SrcodecError("give a quality or a rate (bits per pixel), not one of each")
     target = bpp
     if quality is not None:
-        crf = crf_for_quality(quality)
         if not any(c.scale == 1 for c, _ in candidates):
             raise SrcodecError("--quality needs a scale-1 candidate to set the rate")
-        target = sample.bpp(1, crf)
+        target = sample.bpp(1, quality_setting(sample.codec, quality))
     assert target is not None
     trials = []
     for candidate, restorer in candidates:
         if quality is not None and candidate.scale == 1:
-            crf = crf_for_quality(quality)
+            setting = quality_setting(sample.codec, quality)
         else:
-            crf = sample.crf_for_rate(candidate.scale, target)
-        trials.append(sample.measure(candidate, restorer, crf))
-    # A candidate that cannot get down to the rate (CRF 51 still over it) loses to any that can.
+            setting = sample.setting_for_rate(candidate.scale, target)
+        if len(candidates) == 1:
+            nbytes = sample.coded(candidate.scale, setting)[0]
+            c = candidate
+            only = Trial(c.name, c.scale, c.model, setting, nbytes, sample.pixels, np.nan)
+            return only, [only]
+        trials.append(sample.measure(candidate, restorer, setting))
+    # A candidate that cannot get down to the rate (its worst setting still over) loses to any
+    # that can.
     best = max(trials, key=lambda t: (t.bpp <= target * 1.0001, t.psnr))
     return best, trials
 
@@ -248,7 +258,6 @@ def encode_lossy(
     candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
     weights: Iterable = (),
     codec: str = LOSSY_CODEC,
-    preset: str = "medium",
     group: int = DEFAULT_GROUP,
     force: bool = False,
     progress: bool = False,
@@ -273,32 +282,32 @@ def encode_lossy(
     first = next(batches, None)
     if first is None:
         raise FrameError("no frames to encode")
-    sample = Sample([f for _, f in first], codec, preset)
+    sample = Sample([f for _, f in first], codec)
     best, trials = choose(sample, [(c, r) for c, r, _ in usable], quality=quality, bpp=bpp)
     model_id = next(m for c, _, m in usable if c.name == best.candidate)
-    lossy = _codec(codec, best.crf, preset)
+    lossy = _codec(codec, best.setting)
     header = Header(
         model_id=model_id,
         scale=best.scale,
         codec=lossy.get_config(),
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         srcodec_version=__version__,
-        extra={
-            "lossy": {
-                "quality": quality,
-                "bpp": bpp,
-                "candidate": best.candidate,
-                "trials": [asdict(t) for t in trials],
-            }
-        },
+        # What was asked and chosen (the trials are reported, not stored: every header byte
+        # counts against the rate).
+        extra={"lossy": {"quality": quality, "bpp": bpp, "candidate": best.candidate}},
     )
     summary = LossySummary(Path(output), 0, 0, model_id, best, trials)
-    with ArchiveWriter(output, header, force=force, groups=True) as writer:
+    streams = isinstance(lossy, StreamCodec)  # else one FRAM payload per frame (AVIF)
+    with ArchiveWriter(output, header, force=force, groups=streams) as writer:
         bar = tqdm(disable=not progress, unit="frame", desc="encode")
         for batch in chain([first], batches):
             lows = [downscale(f, best.scale) for _, f in batch]
             infos = [FrameInfo(n, f.shape[1], f.shape[0], mode_of(f)) for n, f in batch]
-            writer.add_group(GroupRecord(infos, lossy.encode_group(lows)))  # type: ignore[attr-defined]
+            if streams:
+                writer.add_group(GroupRecord(infos, lossy.encode_group(lows)))
+            else:
+                for i, low in zip(infos, lows, strict=True):
+                    writer.add(FrameRecord(i.name, i.width, i.height, i.mode, lossy.encode(low)))
             summary.frames += len(batch)
             summary.pixels += sum(f.shape[0] * f.shape[1] for _, f in batch)
             bar.update(len(batch))

@@ -15,7 +15,7 @@ from srcodec.identity import IDENTITY_MODEL, IdentityRestorer
 from srcodec.lowres import get_codec, is_lossy
 from srcodec.lowres.lossy import AvifCodec, HevcCodec
 from srcodec.metrics import psnr
-from srcodec.ratecontrol import Candidate, Sample, choose, crf_for_quality, encode_lossy
+from srcodec.ratecontrol import Candidate, Sample, choose, encode_lossy, quality_setting
 from srcodec.resample import downscale
 from srcodec.tiling import TiledRestorer
 from srcodec.trainconfig import TrainConfig
@@ -62,16 +62,19 @@ def test_avif_round_trip_and_seal(clip):
         codec.decode(data[:-1] + bytes([data[-1] ^ 1]), 96, 64, 3)
 
 
-def test_quality_maps_onto_crf():
-    assert crf_for_quality(100) == 0 and crf_for_quality(0) == 51 and crf_for_quality(50) == 26
+def test_quality_maps_onto_the_codec_setting():
+    assert [quality_setting("hevc", q) for q in (100, 0, 50)] == [0, 51, 26]
+    assert quality_setting("avif", 70) == 70
     with pytest.raises(SrcodecError):
-        crf_for_quality(101)
+        quality_setting("hevc", 101)
+    with pytest.raises(SrcodecError, match="lossless"):
+        quality_setting("png", 50)
 
 
 def test_rate_search_meets_the_rate(clip):
-    sample = Sample(clip, preset="ultrafast")
+    sample = Sample(clip)
     target = sample.bpp(1, 30)
-    crf = sample.crf_for_rate(1, target)
+    crf = sample.setting_for_rate(1, target)
     assert crf <= 30 and sample.bpp(1, crf) <= target
     assert crf == 0 or sample.bpp(1, crf - 1) > target  # the best quality within the rate
 
@@ -98,7 +101,7 @@ class _Oracle(TiledRestorer):
 
 
 def test_choice_picks_the_better_candidate(clip):
-    sample = Sample(clip, preset="ultrafast")
+    sample = Sample(clip)
     base, bad = Candidate("base", 1, IDENTITY_MODEL), Candidate("bad", 1, "negative")
     best, trials = choose(sample, [(base, IdentityRestorer()), (bad, _Negative())], quality=50)
     assert best.candidate == "base" and len(trials) == 2
@@ -118,7 +121,7 @@ def test_identity_archive_records_its_choice_and_decodes_without_a_network(
         frames, out, quality=60, candidates=[Candidate("base", 1, IDENTITY_MODEL)], group=4
     )
     assert s.frames == 6 and s.archive_bytes == out.stat().st_size and s.bpp > 0
-    assert s.model_id == IDENTITY_MODEL and s.chosen.crf == crf_for_quality(60)
+    assert s.model_id == IDENTITY_MODEL and s.chosen.setting == quality_setting("hevc", 60)
 
     def no_network(*args, **kwargs):
         raise AssertionError("a network was asked for")
@@ -133,6 +136,15 @@ def test_identity_archive_records_its_choice_and_decodes_without_a_network(
         assert archive[4].shape == clip[4].shape
     assert list(decoded) == [n for n, _ in frames]
     assert all(psnr(f, decoded[n]) > 30 for n, f in frames)
+
+
+def test_avif_stills_archive(clip, tmp_path):
+    base = Candidate("base", 1, IDENTITY_MODEL)
+    s = encode_lossy(clip[:2], tmp_path / "a.src", bpp=3.0, codec="avif", candidates=[base])
+    assert s.bpp <= 3.0 * 1.2  # the sample's rate, plus the archive's own bytes
+    with srcodec.open(tmp_path / "a.src") as archive:
+        assert archive.header.codec["id"] == "srcodec.avif"
+        assert psnr(clip[1], archive[1]) > 25
 
 
 def test_candidates_without_their_model_are_left_out(clip, tmp_path):

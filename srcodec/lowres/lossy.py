@@ -23,7 +23,7 @@ from ..frames import to_rgb
 from .base import LowresCodec, check_frame, check_int, check_shape, pillow_decode, seal, unseal
 from .stream import PRESETS, StreamCodec
 
-__all__ = ["AvifCodec", "HevcCodec", "is_lossy", "runs"]
+__all__ = ["AvifCodec", "HevcCodec", "code_frames", "is_lossy", "runs", "setting_for_quality"]
 
 T = TypeVar("T")
 
@@ -31,6 +31,25 @@ T = TypeVar("T")
 def is_lossy(codec: LowresCodec) -> bool:
     """Whether ``codec`` stores other pixels than it is given."""
     return bool(getattr(codec, "lossy", False))
+
+
+def setting_for_quality(cls: type, quality: float) -> int:
+    """A lossy codec's quality parameter for ``quality`` 0..100 (higher is better): a straight
+    line from its ``settings`` worst to best (x265: CRF 51 at 0 to CRF 0 at 100)."""
+    worst, best = cls.settings
+    return round(worst + (best - worst) * quality / 100)
+
+
+def code_frames(codec: LowresCodec, frames: list[np.ndarray]) -> tuple[int, list[np.ndarray]]:
+    """``frames`` (one shape) coded by ``codec`` and decoded: the bytes and the decoded frames
+    (one stream if the codec codes groups, else each frame alone)."""
+    h, w = frames[0].shape[:2]
+    channels = 1 if frames[0].ndim == 2 else 3
+    if isinstance(codec, StreamCodec):
+        data = codec.encode_group(frames)
+        return len(data), codec.decode_group(data, w, h, channels, len(frames))
+    payloads = [codec.encode(f) for f in frames]
+    return sum(map(len, payloads)), [codec.decode(d, w, h, channels) for d in payloads]
 
 
 def runs(items: Iterable[T], key: Callable[[T], object], limit: int) -> Iterator[list[T]]:
@@ -75,8 +94,9 @@ class HevcCodec(StreamCodec):
     aliases: ClassVar[tuple[str, ...]] = ("hevc",)
     level_param: ClassVar[str | None] = None
     lossy: ClassVar[bool] = True
-    #: The quality parameter, its range and which way is better (``--quality`` maps onto it).
+    #: The quality parameter and its (worst, best) values (``--quality`` 0..100 maps onto them).
     quality_param: ClassVar[str] = "crf"
+    settings: ClassVar[tuple[int, int]] = (51, 0)
     encoders = {3: ("libx265", "yuv420p"), 1: ("libx265", "gray")}
     decoder = "hevc"
 
@@ -90,7 +110,12 @@ class HevcCodec(StreamCodec):
         return {"id": self.codec_id, "crf": self.crf, "preset": self.preset}
 
     def options(self) -> dict[str, str]:
-        return {"crf": str(self.crf), "preset": self.preset, "x265-params": "log-level=error"}
+        # info=0: no SEI spelling out the encoder settings (about 2 kB a stream, on every group).
+        return {
+            "crf": str(self.crf),
+            "preset": self.preset,
+            "x265-params": "log-level=error:info=0",
+        }
 
     def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
         return super()._encode_stream([_pad(f) for f in frames])
@@ -117,6 +142,7 @@ class AvifCodec(LowresCodec):
     level_param: ClassVar[str | None] = "speed"
     lossy: ClassVar[bool] = True
     quality_param: ClassVar[str] = "quality"
+    settings: ClassVar[tuple[int, int]] = (0, 100)
 
     def __init__(self, quality: int = 60, speed: int = 6) -> None:
         self.quality = check_int(self.codec_id, "quality", quality, 0, 100)
