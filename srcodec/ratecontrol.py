@@ -199,23 +199,23 @@ def choose(
 ) -> tuple[Trial, list[Trial]]:
     """The best candidate's trial on ``sample`` and each candidate's trial.
 
-    With ``quality``, the first scale-1 candidate at that quality's setting sets the rate, which
-    scale-1 candidates meet exactly (the same stream) and others by their setting search; with
+    With ``quality``, the scale-1 stream at that quality's setting sets the rate, which scale-1
+    candidates meet exactly (the same stream) and others by their setting search (without a
+    scale-1 candidate, each codes at the quality's setting); with
     ``bpp``, every candidate searches its setting for at most ``bpp``. The highest PSNR wins,
     on a tie the earlier candidate; a lone candidate is not restored (nothing to choose).
     """
     if (quality is None) == (bpp is None):
         raise SrcodecError("give a quality or a rate (bits per pixel), not one of each")
     target = bpp
-    if quality is not None:
-        if not any(c.scale == 1 for c, _ in candidates):
-            raise SrcodecError("--quality needs a scale-1 candidate to set the rate")
+    if quality is not None and any(c.scale == 1 for c, _ in candidates):
         target = sample.bpp(1, quality_setting(sample.codec, quality))
-    assert target is not None
     trials = []
     for candidate, restorer in candidates:
-        if quality is not None and candidate.scale == 1:
-            setting = quality_setting(sample.codec, quality)
+        if target is None or (quality is not None and candidate.scale == 1):
+            # The quality's setting: the scale-1 stream, or with no scale-1 candidate to set
+            # the rate, each candidate's own stream.
+            setting = quality_setting(sample.codec, quality or 0)
         else:
             setting = sample.setting_for_rate(candidate.scale, target)
         if len(candidates) == 1:
@@ -226,7 +226,8 @@ def choose(
         trials.append(sample.measure(candidate, restorer, setting))
     # A candidate that cannot get down to the rate (its worst setting still over) loses to any
     # that can.
-    best = max(trials, key=lambda t: (t.bpp <= target * 1.0001, t.psnr))
+    rate = target if target is not None else max(t.bpp for t in trials)
+    best = max(trials, key=lambda t: (t.bpp <= rate * 1.0001, t.psnr))
     return best, trials
 
 

@@ -55,6 +55,15 @@ def main() -> None:
     card, training = info.card, info.card["training"]
     val = card["validation"]
     hyper = training["config"]
+    degrade = hyper.get("degrade")
+    base = "decoded" if degrade else "bicubic"  # what an x1 restoration model starts from
+    data = training["data"]
+    # Coded pairs are named image@quality: the images are the names before the '@'.
+    train_images = sorted({n.split("@")[0] for n in data["train_images"]})
+    val_images = sorted({n.split("@")[0] for n in data["val_images"]})
+    coded = (
+        f", each coded {len(data['train_images']) // len(train_images)} times" if degrade else ""
+    )
     if training["init"]:  # a fine-tune keeps its init model's architecture (the line above)
         hyper = {k: v for k, v in hyper.items() if k not in ARCH_FIELDS}
     lines = [
@@ -67,14 +76,13 @@ def main() -> None:
         f"- trained: {training['steps']:,} steps in {training['wall_s'] / 60:.0f} min on "
         f"{training['machine']} (torch {training['torch']})",
         "- initialised from: "
-        + (training["init"] or "random (zero-initialised tail: starts as bicubic)"),
-        f"- training data: {len(training['data']['train_images'])} photographs in "
-        f"`{training['data']['train']}`, validation (checkpoint choice): "
-        f"{', '.join(training['data']['val_images'])}; the files and their sources are listed in "
+        + (training["init"] or f"random (zero-initialised tail: starts as {base})"),
+        f"- training data: {len(train_images)} images in `{data['train']}`{coded}, validation "
+        f"(checkpoint choice): {', '.join(val_images)}; the files and their sources are listed in "
         "`benchmarks/datasets/manifest.json`, made by `python -m benchmarks.datasets.prepare`",
         f"- hyper-parameters: `{json.dumps(hyper)}`",
         f"- validation at the kept step: {val['psnr_rgb']:.2f} dB RGB / {val['psnr_y']:.2f} dB Y "
-        f"(bicubic {val['bicubic_rgb']:.2f} / {val['bicubic_y']:.2f})",
+        f"({base} {val['bicubic_rgb']:.2f} / {val['bicubic_y']:.2f})",
         "",
     ]
     if args.notes:
