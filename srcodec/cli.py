@@ -429,13 +429,12 @@ def encode(
     --scheduler, each SOURCE (a folder) into its own archive in the folder -o. With --quality
     or --bpp, a lossy archive (srcodec.ratecontrol)."""
     show = _show_progress(progress, quiet)
-    if quality is not None or bpp is not None:
-        if append or workers or scheduler or model or level is not None or skip_bad:
-            raise SrcodecError(
-                "--quality/--bpp write one new lossy archive: they do not go with --append, "
-                "--workers, --scheduler, --model, --level or --skip-bad"
-            )
-        return _encode_lossy(sources, output, quality, bpp, weights, codec_id, force, show)
+    lossy = quality is not None or bpp is not None
+    if lossy and (append or workers or scheduler or model or level is not None or skip_bad):
+        raise SrcodecError(
+            "--quality/--bpp write one new lossy archive: they do not go with --append, "
+            "--workers, --scheduler, --model, --level or --skip-bad"
+        )
     from .errors import FrameError
     from .lowres import codec_class
     from .writer import DEFAULT_CODEC
@@ -462,6 +461,8 @@ def encode(
         if folders:
             raise FrameError(f"{folders[0]}: give one folder, or image files, not both")
         frames = list(sources)
+    if lossy:
+        return _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show)
     if append:
         if force:
             raise SrcodecError("--append and --force do not go together")
@@ -492,12 +493,12 @@ def encode(
     click.echo(f"{output}: {'appended ' if append else ''}{_summary_line(s)}")
 
 
-def _encode_lossy(sources, output, quality, bpp, weights, codec_id, force, show) -> None:
+def _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show) -> None:
+    """``encode --quality/--bpp``: a lossy archive (srcodec.ratecontrol), the trials on stderr."""
     from .ratecontrol import LOSSY_CODEC, encode_lossy, lossy_class
 
     codec = codec_id or LOSSY_CODEC
     param = lossy_class(codec).quality_param
-    frames = sources[0] if len(sources) == 1 and Path(sources[0]).is_dir() else list(sources)
     s = encode_lossy(
         frames,
         output,

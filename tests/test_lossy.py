@@ -189,3 +189,27 @@ def test_x1_models_train_only_with_a_degradation():
         _build_model(TrainConfig(family="plain", scale=1), None)
     model, cfg, _ = _build_model(TrainConfig(family="plain", scale=1, degrade="hevc:crf=30"), None)
     assert model.config.scale == 1 and cfg.scale == 1
+
+
+def test_cli_quality_writes_a_lossy_archive_and_reports_the_choice(clip, tmp_path):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from srcodec.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k, f in enumerate(clip[:3]):
+        Image.fromarray(f).save(folder / f"f{k}.png")
+    out = tmp_path / "a.src"
+    result = CliRunner().invoke(main, ["encode", str(folder), "-o", str(out), "--quality", "70"])
+    assert result.exit_code == 0, result.output
+    assert "candidate base (x1, srcodec.identity): crf 15" in result.output
+    assert "lossy" in result.output and out.is_file()
+    with srcodec.open(out) as archive:
+        assert archive.header.extra["lossy"]["quality"] == 70
+        assert len(list(archive.frames())) == 3
+    bad = CliRunner().invoke(
+        main, ["encode", str(folder), "-o", str(out), "--bpp", "1", "--append"]
+    )
+    assert bad.exit_code != 0 and "--append" in bad.output
