@@ -15,6 +15,7 @@ import numpy as np
 
 from .container import ArchiveReader, FrameRecord, GroupRecord
 from .errors import CorruptError, DamagedArchiveError, ModelError
+from .identity import IdentityRestorer, is_identity
 from .lowres import LowresCodec, StreamCodec, get_codec
 from .registry import ModelInfo, inspect_weights, resolve, scale_problem, short_id, split_id
 from .resample import lowres_size, upscale
@@ -113,6 +114,8 @@ class Archive:
 
     @property
     def restorer(self) -> TiledRestorer:
+        if self._restorer is None and is_identity(self.header.model_id):
+            self._restorer = IdentityRestorer()  # a lossy archive's base codec alone
         if self._restorer is None:
             # Imported here: reading, verifying and recovering archives need no engine.
             from .engine import make_restorer

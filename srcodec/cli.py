@@ -402,6 +402,20 @@ def _summary_line(s) -> str:
 )
 @click.option("--adapt-time", default=None, help="Tuning budget (e.g. 300, 90s, 5m; default 5m).")
 @click.option("--adapt-steps", type=int, default=None, help="Tuning budget in steps.")
+@click.option(
+    "--quality",
+    type=click.FloatRange(0, 100),
+    default=None,
+    help="Lossy archive at this quality (0-100, x265 CRF 51-0): the candidate (base codec, x1 "
+    "restoration, x2 super-resolution) with the best PSNR at that rate wins.",
+)
+@click.option(
+    "--bpp",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Lossy archive at this many bits per pixel: each candidate's quality setting (x265: "
+    "CRF) is searched for it. --codec avif codes stills as AVIF instead of x265.",
+)
 @progress_option
 @parallel_options
 def encode(
@@ -421,14 +435,23 @@ def encode(
     adapt: bool,
     adapt_time: str | None,
     adapt_steps: int | None,
+    quality: float | None,
+    bpp: float | None,
     progress: bool | None,
     quiet: bool,
     workers: int | None,
     scheduler: str | None,
 ) -> None:
     """Encode frames (a folder, image files, or one video) into one archive; with --workers or
-    --scheduler, each SOURCE (a folder) into its own archive in the folder -o."""
+    --scheduler, each SOURCE (a folder) into its own archive in the folder -o. With --quality
+    or --bpp, a lossy archive (srcodec.ratecontrol)."""
     show = _show_progress(progress, quiet)
+    lossy = quality is not None or bpp is not None
+    if lossy and (append or workers or scheduler or model or level is not None or skip_bad):
+        raise SrcodecError(
+            "--quality/--bpp write one new lossy archive: they do not go with --append, "
+            "--workers, --scheduler, --model, --level or --skip-bad"
+        )
     from .errors import FrameError
     from .lowres import codec_class
     from .video import is_video
@@ -461,6 +484,8 @@ def encode(
         frames = list(sources)
     if (adapt_time is not None or adapt_steps is not None) and not adapt:
         raise SrcodecError("--adapt-time and --adapt-steps go with --adapt")
+    if lossy:
+        return _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show)
     if append:
         if adapt:
             raise SrcodecError("--adapt makes a new archive; it does not go with --append")
@@ -496,6 +521,35 @@ def encode(
     if s.adapted is not None:
         click.echo(_adapt_line(s.adapted))
     click.echo(f"{output}: {'appended ' if append else ''}{_summary_line(s)}")
+
+
+def _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show) -> None:
+    """``encode --quality/--bpp``: a lossy archive (srcodec.ratecontrol), the trials on stderr."""
+    from .ratecontrol import LOSSY_CODEC, encode_lossy, lossy_class
+
+    codec = codec_id or LOSSY_CODEC
+    param = lossy_class(codec).quality_param
+    s = encode_lossy(
+        frames,
+        output,
+        quality=quality,
+        bpp=bpp,
+        weights=weights,
+        codec=codec,
+        force=force,
+        progress=show,
+    )
+    for t in s.trials:
+        click.echo(
+            f"candidate {t.candidate} (x{t.scale}, {t.model}): {param} {t.setting}, "
+            f"{t.bpp:.4f} bpp, {t.psnr:.2f} dB on the first group",
+            err=True,
+        )
+    click.echo(
+        f"{output}: {s.frames} frames, {s.archive_bytes:,} bytes ({s.bpp:.4f} bpp), lossy "
+        f"{s.chosen.candidate} (x{s.chosen.scale}, {param} {s.chosen.setting}) with model "
+        f"{short_id(s.model_id) if '@' in s.model_id else s.model_id}"
+    )
 
 
 def _show(name: str) -> str:

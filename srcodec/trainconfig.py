@@ -41,6 +41,9 @@ class TrainConfig:
     blocks: int | None = _arch("Residual blocks (edsr) or conv layers (plain).", int)
     features: int | None = _arch("Feature channels.", int)
     res_scale: float | None = _arch("Residual scaling (edsr).", float)
+    scale: int | None = _arch(
+        "Scale: 2 (super-resolution) or 1 (restoration only, with --degrade).", int
+    )
     bicubic_skip: bool | None = _arch(
         "Add the bicubic upsample of the input to the output (learn the residual).", bool
     )
@@ -90,6 +93,13 @@ class TrainConfig:
             range=(0.0, 1.0),
         ),
     )
+    degrade: str = field(
+        default="",
+        metadata=_opt(
+            "Codec in the loop: train on frames coded by a lossy codec (decoded -> original), "
+            "e.g. hevc:crf=22-38,copies=3 (srcodec.degrade). Empty: clean low-resolution frames."
+        ),
+    )
     val_every: int = field(default=1000, metadata=_opt("Validate every N steps."))
     seed: int = field(default=0, metadata=_opt("Random seed (initial weights and patches)."))
     name: str = field(
@@ -105,6 +115,10 @@ class TrainConfig:
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r} (use {' or '.join(LOSSES)})")
         self.model_config()  # an unknown family or a field it lacks fails here too
+        if self.degrade:
+            from .degrade import parse_degradation
+
+            parse_degradation(self.degrade)  # a bad spec fails before the data has loaded
 
     def model_config(self) -> ModelConfig:
         """The architecture this run trains: the family's config with the fields set here."""

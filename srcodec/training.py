@@ -1,6 +1,7 @@
 """Training and fine-tuning of a model of any family: L1 (or L2) loss, Adam, step-decayed or
-cosine rate, random low-resolution patches made by the project's one downscale, validation PSNR
-against bicubic on whole images, best-checkpoint keeping and resumable safetensors checkpoints;
+cosine rate, random low-resolution patches made by the project's one downscale (x2) or none (x1),
+optionally coded by a lossy codec in the loop (srcodec.degrade), validation PSNR against bicubic
+(x1: the decoded frame) on whole images, best-checkpoint keeping and resumable checkpoints;
 distillation (a student learning a teacher model's restorations as well as the HR frames).
 """
 
@@ -22,6 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .atomic import write_bytes
+from .degrade import Degradation, parse_degradation
 from .errors import DataError, FrameError, ModelError, SrcodecError
 from .frames import read_images, to_rgb
 from .metrics import psnr
@@ -34,8 +36,8 @@ from .trainconfig import ARCH_FIELDS, LOSSES, TrainConfig, learning_rate
 __all__ = ["ARCH_FIELDS", "TrainConfig", "TrainResult", "learning_rate", "train"]
 
 CKPT_KEY = "srcodec-checkpoint"
-#: The scale training pairs have: HR frames and their ``resample.downscale`` twins.
-TRAIN_SCALE = 2
+#: The seed of the validation pairs' coding qualities: every run validates on the same pairs.
+VAL_SEED = 12345
 
 
 @dataclass
@@ -47,25 +49,42 @@ class Pair:
     target: np.ndarray | None = None
 
 
-def load_pairs(source: str | os.PathLike, min_lr: int = 0, role: str = "training") -> list[Pair]:
-    """Read HR frames from a folder or video and make their LR twins with ``downscale``."""
+def load_pairs(
+    source: str | os.PathLike,
+    min_lr: int = 0,
+    role: str = "training",
+    scale: int = 2,
+    degradation: Degradation | None = None,
+    rng: np.random.Generator | None = None,
+) -> list[Pair]:
+    """Read HR frames from a folder or video and make their LR twins with ``downscale`` (the
+    frame itself at x1); with ``degradation``, each LR twin coded by its codec, once per copy."""
     try:
         images = read_images(source)
     except FrameError as exc:
         raise DataError(f"{role} data: {exc}") from None
-    pairs = []
+    names, hrs, lrs = [], [], []
     for name, hr in images:
         hr = to_rgb(hr)
-        if hr.shape[0] % 2 or hr.shape[1] % 2:  # keep HR/LR pixel-aligned: drop an odd edge
-            hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]
-        lr = downscale(hr)
+        if hr.shape[0] % scale or hr.shape[1] % scale:  # keep HR/LR pixel-aligned
+            hr = hr[: hr.shape[0] // scale * scale, : hr.shape[1] // scale * scale]
+        lr = downscale(hr, scale)
         if min(lr.shape[:2]) < min_lr:
             raise DataError(
                 f"{Path(source) / name}: {hr.shape[1]}x{hr.shape[0]} is too small "
-                f"for {min_lr} px low-resolution patches (needs {2 * min_lr} px)"
+                f"for {min_lr} px low-resolution patches (needs {scale * min_lr} px)"
             )
-        pairs.append(Pair(name, hr, lr))
-    return pairs
+        names.append(name)
+        hrs.append(hr)
+        lrs.append(lr)
+    if degradation is None:
+        return [Pair(n, hr, lr) for n, hr, lr in zip(names, hrs, lrs, strict=True)]
+    copies = degradation.apply(lrs, rng or np.random.default_rng(VAL_SEED))
+    return [
+        Pair(f"{n}@{q}", hr, lr)
+        for coded in copies
+        for n, hr, (q, lr) in zip(names, hrs, coded, strict=True)
+    ]
 
 
 class PatchSampler:
@@ -84,6 +103,7 @@ class PatchSampler:
         if not 0.0 <= detail <= 1.0:
             raise ValueError(f"detail sampling fraction must be in [0, 1], got {detail}")
         self.pairs, self.patch, self.rng, self.detail = pairs, patch, rng, detail
+        self.scale = pairs[0].hr.shape[0] // pairs[0].lr.shape[0]
         area = np.array([p.lr.shape[0] * p.lr.shape[1] for p in pairs], np.float64)
         self.weights = area / area.sum()
         self.cdfs: list[np.ndarray] = []
@@ -122,12 +142,12 @@ class PatchSampler:
     def draw(self, n: int) -> list[torch.Tensor]:
         """``n`` aligned patches of every array the pairs carry, float NCHW: LR, HR and, when
         the pairs have teacher targets, the teacher's (flipped and rotated alike)."""
-        p, rng = self.patch, self.rng
+        p, rng, s = self.patch, self.rng, self.scale
         crops: list[list[np.ndarray]] = []
         for k in rng.choice(len(self.pairs), size=n, p=self.weights):
             k, y, x = self._place(int(k))
             pair = self.pairs[k]
-            high = (slice(2 * y, 2 * (y + p)), slice(2 * x, 2 * (x + p)))
+            high = (slice(s * y, s * (y + p)), slice(s * x, s * (x + p)))
             arrays = [pair.lr[y : y + p, x : x + p], pair.hr[high]]
             if pair.target is not None:
                 arrays.append(pair.target[high])
@@ -147,10 +167,11 @@ class PatchSampler:
 def _patch_detail(pair: Pair, patch: int) -> np.ndarray:
     """Sum, for every LR patch position, of what bicubic misses there (LR-pixel map)."""
     hr = pair.hr.astype(np.float32)
-    bic = upscale(pair.lr, (hr.shape[1], hr.shape[0])).astype(np.float32)
-    miss = np.abs(hr - bic).mean(axis=2)
     h, w = pair.lr.shape[:2]
-    miss = miss[: 2 * h, : 2 * w].reshape(h, 2, w, 2).mean(axis=(1, 3))
+    s = hr.shape[0] // h
+    bic = upscale(pair.lr, (hr.shape[1], hr.shape[0]), s).astype(np.float32)
+    miss = np.abs(hr - bic).mean(axis=2)
+    miss = miss[: s * h, : s * w].reshape(h, s, w, s).mean(axis=(1, 3))
     integral = np.zeros((h + 1, w + 1), np.float64)
     integral[1:, 1:] = miss.cumsum(0).cumsum(1)
     p = patch
@@ -163,7 +184,7 @@ def evaluate(restorer: Restorer, pairs: list[Pair]) -> dict:
     for pair in pairs:
         size = (pair.hr.shape[1], pair.hr.shape[0])
         sr = restorer.restore(pair.lr, size)
-        bic = upscale(pair.lr, size)
+        bic = upscale(pair.lr, size, restorer.scale)
         rows.append(
             {
                 "image": pair.name,
@@ -251,11 +272,15 @@ def _check_output(output: Path, resume: str | os.PathLike | None, force: bool) -
             )
 
 
-def _load_data(hr: str | os.PathLike, val: str | os.PathLike, cfg: TrainConfig):
-    """Training pairs (large enough for ``cfg.patch``) and validation pairs."""
+def _load_data(hr: str | os.PathLike, val: str | os.PathLike, cfg: TrainConfig, scale: int):
+    """Training pairs (large enough for ``cfg.patch``) and validation pairs, at ``scale`` and
+    coded by ``cfg.degrade`` if set (the validation pairs at the same qualities every run)."""
     if not Path(val).exists():
         raise DataError(f"validation data {val}: no such folder or video")
-    return load_pairs(hr, min_lr=cfg.patch, role="training"), load_pairs(val, role="validation")
+    degradation = parse_degradation(cfg.degrade) if cfg.degrade else None
+    rng = np.random.default_rng(cfg.seed)
+    train_pairs = load_pairs(hr, cfg.patch, "training", scale, degradation, rng)
+    return train_pairs, load_pairs(val, 0, "validation", scale, degradation)
 
 
 def teacher_targets(
@@ -299,10 +324,10 @@ def _build_model(cfg: TrainConfig, init: str | None) -> tuple[nn.Module, TrainCo
             model = family.adopt(model, cfg.model_config())
     else:
         model = create_model(cfg.model_config())
-    if model.config.scale != TRAIN_SCALE:
+    if model.config.scale == 1 and not cfg.degrade:
         raise ModelError(
-            f"{model.config.name}: training makes x{TRAIN_SCALE} pairs (resample.downscale); "
-            f"x{model.config.scale} models cannot be trained yet"
+            f"{model.config.name}: an x1 model learns to undo a codec's artefacts; give it "
+            "one to learn from (--degrade, e.g. hevc:crf=22-38)"
         )
     return model, _with_arch(cfg, model.config), init_info
 
@@ -421,7 +446,7 @@ class _Run:
 def _card(cfg, init_info, command, hr, val, train_pairs, val_pairs, dev) -> dict:
     """The model card of the run's weights (validation and steps are added at each best)."""
     return {
-        "scale": TRAIN_SCALE,
+        "scale": cfg.scale,
         "training": {
             "config": asdict(cfg),
             "init": init_info.id if init_info else None,
@@ -453,8 +478,8 @@ def train(
     command: str | None = None,
     force: bool = False,
 ) -> TrainResult:
-    """Train (or, with ``init``, fine-tune) an x2 model of ``config.family`` and write the best
-    one to ``output``.
+    """Train (or, with ``init``, fine-tune) a model of ``config.family`` (x2, or x1 with a
+    ``degrade`` codec to learn from) and write the best one to ``output``.
 
     ``hr`` and ``val`` are folders of images or video files. A checkpoint ``<output>.ckpt`` is
     rewritten at every validation; pass it as ``resume`` to continue the run. An existing
@@ -464,9 +489,9 @@ def train(
     cfg = config or TrainConfig()
     output = Path(output)
     _check_output(output, resume, force)
-    train_pairs, val_pairs = _load_data(hr, val, cfg)
     dev = pick_device(device)
-    model, cfg, init_info = _build_model(cfg, init)
+    model, cfg, init_info = _build_model(cfg, init)  # before the data: it sets the scale
+    train_pairs, val_pairs = _load_data(hr, val, cfg, model.config.scale)
     teacher = _model_info(cfg.teacher) if cfg.teacher else None
     if teacher:
         train_pairs = teacher_targets(train_pairs, teacher, dev)

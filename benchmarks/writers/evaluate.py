@@ -24,10 +24,12 @@ def load_pairs(spec: str) -> tuple[str, list[Pair]]:
     return s.name, s.pairs
 
 
-def table(results: dict, pairs: list[Pair]) -> list[str]:
+def table(results: dict, pairs: list[Pair], baseline: str = "bicubic") -> list[str]:
+    """Per-image and mean PSNR of each model beside the baseline (``bicubic``; for an x1 model,
+    the decoded frames it restores)."""
     models = list(results)
     head = (
-        "| image | bicubic RGB | bicubic Y | "
+        f"| image | {baseline} RGB | {baseline} Y | "
         + " | ".join(f"{m} RGB | {m} Y" for m in models)
         + " |"
     )

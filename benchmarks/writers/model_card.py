@@ -1,8 +1,12 @@
 """Write weights/README.md, the bundled model's card, from the card inside its weights file and
-a fresh evaluation beside bicubic on the evaluation photos and the held-out CCTV frames.
+a fresh evaluation beside bicubic on the evaluation photos and the held-out CCTV frames. A model
+trained with a codec in the loop (``--degrade``) is evaluated on frames coded the same way,
+beside the decoded frames.
 
     python -m benchmarks.writers.model_card weights/srcodec-photo-x2.safetensors \
         --set photos=data/eval --set cctv=data/cctv/val:4 --notes notes.md
+    python -m benchmarks.writers.model_card weights/srcodec-hevc-x1.safetensors \
+        --set photos=data/eval --set cctv=data/cctv/val:4 -o weights/srcodec-hevc-x1.md
 """
 
 from __future__ import annotations
@@ -12,9 +16,24 @@ import json
 from pathlib import Path
 
 import srcodec
+from srcodec.degrade import parse_degradation
 from srcodec.training import ARCH_FIELDS, evaluate
+from srcodec.training import load_pairs as coded_pairs
 
+from ..context import parse_set
 from .evaluate import load_pairs, table
+
+
+def _architecture(info: srcodec.ModelInfo, params: int) -> str:
+    c = info.config
+    if info.family == "edsr":
+        what = (
+            f"EDSR x2, {c.blocks} residual blocks x {c.features} features, res_scale "
+            f"{c.res_scale}, bicubic global skip {'on' if c.bicubic_skip else 'off'}"
+        )
+    else:
+        what = f"{info.family} x{info.scale}, {json.dumps(c.to_dict())}"
+    return f"- architecture: {what} (`{c.name}`), {params:,} parameters"
 
 
 def main() -> None:
@@ -36,6 +55,15 @@ def main() -> None:
     card, training = info.card, info.card["training"]
     val = card["validation"]
     hyper = training["config"]
+    degrade = hyper.get("degrade")
+    base = "decoded" if degrade else "bicubic"  # what an x1 restoration model starts from
+    data = training["data"]
+    # Coded pairs are named image@quality: the images are the names before the '@'.
+    train_images = sorted({n.split("@")[0] for n in data["train_images"]})
+    val_images = sorted({n.split("@")[0] for n in data["val_images"]})
+    coded = (
+        f", each coded {len(data['train_images']) // len(train_images)} times" if degrade else ""
+    )
     if training["init"]:  # a fine-tune keeps its init model's architecture (the line above)
         hyper = {k: v for k, v in hyper.items() if k not in ARCH_FIELDS}
     lines = [
@@ -44,21 +72,17 @@ def main() -> None:
         f"- id: `{info.id}`",
         f"- file: `{Path(args.weights).name}` ({Path(args.weights).stat().st_size:,} bytes, "
         "safetensors; the JSON card is in its metadata)",
-        f"- architecture: EDSR x2, {info.config.blocks} residual blocks x {info.config.features} "
-        f"features, res_scale {info.config.res_scale}, bicubic global skip "
-        f"{'on' if info.config.bicubic_skip else 'off'} (`{info.config.name}`), "
-        f"{sum(p.numel() for p in model.parameters()):,} parameters",
+        _architecture(info, sum(p.numel() for p in model.parameters())),
         f"- trained: {training['steps']:,} steps in {training['wall_s'] / 60:.0f} min on "
         f"{training['machine']} (torch {training['torch']})",
         "- initialised from: "
-        + (training["init"] or "random (zero-initialised tail: starts as bicubic)"),
-        f"- training data: {len(training['data']['train_images'])} photographs in "
-        f"`{training['data']['train']}`, validation (checkpoint choice): "
-        f"{', '.join(training['data']['val_images'])}; the files and their sources are listed in "
+        + (training["init"] or f"random (zero-initialised tail: starts as {base})"),
+        f"- training data: {len(train_images)} images in `{data['train']}`{coded}, validation "
+        f"(checkpoint choice): {', '.join(val_images)}; the files and their sources are listed in "
         "`benchmarks/datasets/manifest.json`, made by `python -m benchmarks.datasets.prepare`",
         f"- hyper-parameters: `{json.dumps(hyper)}`",
         f"- validation at the kept step: {val['psnr_rgb']:.2f} dB RGB / {val['psnr_y']:.2f} dB Y "
-        f"(bicubic {val['bicubic_rgb']:.2f} / {val['bicubic_y']:.2f})",
+        f"({base} {val['bicubic_rgb']:.2f} / {val['bicubic_y']:.2f})",
         "",
     ]
     if args.notes:
@@ -72,13 +96,20 @@ def main() -> None:
         "",
     ]
     restorer = srcodec.Restorer(model, "cpu")
+    degrade = training["config"].get("degrade")
     for spec in args.sets:
-        name, pairs = load_pairs(spec)
+        if degrade:  # coded as in training (the validation seed), every stride-th pair kept
+            name, folder, stride = parse_set(spec)
+            degradation = parse_degradation(degrade)
+            pairs = coded_pairs(folder, 0, "evaluation", info.scale, degradation)[::stride]
+        else:
+            name, pairs = load_pairs(spec)
         result = evaluate(restorer, pairs)
         lines += [
-            f"### {name}: {len(pairs)} images from `{spec.partition('=')[2]}`",
+            f"### {name}: {len(pairs)} images from `{spec.partition('=')[2]}`"
+            + (f", coded by `{degrade}`" if degrade else ""),
             "",
-            *table({info.short_id: result}, pairs),
+            *table({info.short_id: result}, pairs, "decoded" if degrade else "bicubic"),
             "",
         ]
     Path(args.output).write_text("\n".join(lines))

@@ -1,4 +1,5 @@
-"""Lossless codecs for the low-resolution frames an archive stores, behind one registry.
+"""Codecs for the low-resolution frames an archive stores, behind one registry: lossless ones,
+and the lossy ones of lossy archives (lossy.py: ``srcodec.hevc``, ``srcodec.avif``).
 
 Each codec family is one module (png, zstd, webp, jxl; stream: x264, x265, ffv1 coding groups
 of frames as one inter-frame stream) defining a ``LowresCodec``; adding one
@@ -15,12 +16,15 @@ from typing import Any
 from ..errors import FormatError
 from .base import LowresCodec
 from .jxl import JxlCodec
+from .lossy import AvifCodec, HevcCodec, is_lossy
 from .png import PngCodec
 from .stream import Ffv1StreamCodec, StreamCodec, X264StreamCodec, X265StreamCodec
 from .webp import WebpCodec
 from .zstd import ZstdCodec
 
 __all__ = [
+    "AvifCodec",
+    "HevcCodec",
     "JxlCodec",
     "LowresCodec",
     "Ffv1StreamCodec",
@@ -34,6 +38,7 @@ __all__ = [
     "canonical_id",
     "codec_class",
     "get_codec",
+    "is_lossy",
     "register_codec",
 ]
 
@@ -113,6 +118,8 @@ _BUILTIN = (
     X264StreamCodec,
     X265StreamCodec,
     Ffv1StreamCodec,
+    HevcCodec,
+    AvifCodec,
 )
 for _cls in _BUILTIN:
     register_codec(_cls)

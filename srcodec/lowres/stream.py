@@ -66,6 +66,13 @@ class StreamCodec(LowresCodec):
         for k, f in enumerate(frames):
             if f.shape != shape:
                 raise FrameError(f"{self.codec_id}: frame #{k} is {f.shape}, the group {shape}")
+        extradata, packets = self._encode_stream(frames)
+        stored = self._stored_frames(frames, extradata, packets)
+        return self._pack([zlib.crc32(f) for f in stored], extradata, packets)
+
+    def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
+        """The encoder's extradata and packets for ``frames`` (checked, of one shape)."""
+        shape = frames[0].shape
         channels = 1 if len(shape) == 2 else 3
         encoder, pix_fmt = self.encoders[channels]
         ctx = av.CodecContext.create(encoder, "w")
@@ -84,9 +91,19 @@ class StreamCodec(LowresCodec):
             packets += [bytes(p) for p in ctx.encode(None)]
         except av.FFmpegError as exc:
             raise FrameError(f"{self.codec_id}: {encoder} failed ({exc})") from None
-        extradata = bytes(ctx.extradata or b"")
-        parts = [_PREFIX.pack(_VERSION, len(frames))]
-        parts += [_U32.pack(zlib.crc32(f)) for f in frames]
+        return bytes(ctx.extradata or b""), packets
+
+    def _stored_frames(
+        self, frames: list[np.ndarray], extradata: bytes, packets: list[bytes]
+    ) -> list[np.ndarray]:
+        """The frames a decoder gives back, whose CRCs the payload stores: for a lossless
+        codec, the frames themselves."""
+        return frames
+
+    @staticmethod
+    def _pack(crcs: list[int], extradata: bytes, packets: list[bytes]) -> bytes:
+        parts = [_PREFIX.pack(_VERSION, len(crcs))]
+        parts += [_U32.pack(crc) for crc in crcs]
         parts.append(pack_blobs((extradata, *packets)))
         return b"".join(parts)
 
@@ -96,11 +113,20 @@ class StreamCodec(LowresCodec):
         """Decode a payload to exactly ``count`` frames of ``height x width`` (x3 if RGB), each
         checked against its stored CRC-32; ``CorruptError`` otherwise."""
         shape = check_shape(self.codec_id, width, height, channels)
-        data = bytes(data)
-        crcs, extradata, packets = self._split(data, count)
+        crcs, extradata, packets = self._split(bytes(data), count)
+        frames = self._decode_stream(extradata, packets, shape, count)
+        for k, (frame, crc) in enumerate(zip(frames, crcs, strict=True)):
+            if zlib.crc32(frame) != crc:
+                raise CorruptError(f"{self.codec_id}: frame #{k} fails its pixel checksum")
+        return frames
+
+    def _decode_stream(
+        self, extradata: bytes, packets: list[bytes], shape: tuple[int, ...], count: int
+    ) -> list[np.ndarray]:
+        """Exactly ``count`` frames of ``shape`` decoded from the stream (CRCs not checked)."""
         ctx = av.CodecContext.create(self.decoder, "r")
         if self.sized_decoder:
-            ctx.width, ctx.height = width, height
+            ctx.width, ctx.height = shape[1], shape[0]
         if extradata:
             ctx.extradata = extradata
         frames: list[np.ndarray] = []
@@ -114,9 +140,6 @@ class StreamCodec(LowresCodec):
             raise CorruptError(f"{self.codec_id}: stream does not decode ({exc})") from None
         if len(frames) != count:
             raise CorruptError(f"{self.codec_id}: {len(frames)} frames decoded, {count} stored")
-        for k, (frame, crc) in enumerate(zip(frames, crcs, strict=True)):
-            if zlib.crc32(frame) != crc:
-                raise CorruptError(f"{self.codec_id}: frame #{k} fails its pixel checksum")
         return frames
 
     def _split(self, data: bytes, count: int) -> tuple[list[int], bytes, list[bytes]]:

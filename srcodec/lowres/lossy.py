@@ -1,0 +1,170 @@
+"""Lossy codecs for the frames of a lossy archive (``--quality``/``--bpp``): ``srcodec.hevc``
+(x265 at a constant rate factor, 4:2:0, an inter-frame stream coding a group of frames) and
+``srcodec.avif`` (one AVIF still per frame, through Pillow).
+
+A ``srcodec.hevc`` payload stores the CRC-32 of the frames its decoder gives back, computed at
+encode time by decoding what was just coded, so that a damaged payload is still a
+``CorruptError`` and a decoder that rounds differently is caught rather than trusted; an AVIF
+payload is sealed with the CRC-32 of its bitstream. ``lossy = True`` tells the writer
+that the stored frames are not the frames it was given. Byte formats: docs/format.md, 9.7-9.8.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from ..errors import FrameError
+from ..frames import to_rgb
+from .base import LowresCodec, check_frame, check_int, check_shape, pillow_decode, seal, unseal
+from .stream import PRESETS, StreamCodec
+
+__all__ = ["AvifCodec", "HevcCodec", "code_frames", "is_lossy", "runs", "setting_for_quality"]
+
+T = TypeVar("T")
+
+
+def is_lossy(codec: LowresCodec) -> bool:
+    """Whether ``codec`` stores other pixels than it is given."""
+    return bool(getattr(codec, "lossy", False))
+
+
+def setting_for_quality(cls: type, quality: float) -> int:
+    """A lossy codec's quality parameter for ``quality`` 0..100 (higher is better): a straight
+    line from its ``settings`` worst to best (x265: CRF 51 at 0 to CRF 0 at 100)."""
+    worst, best = cls.settings
+    return round(worst + (best - worst) * quality / 100)
+
+
+def code_frames(codec: LowresCodec, frames: list[np.ndarray]) -> tuple[int, list[np.ndarray]]:
+    """``frames`` (one shape) coded by ``codec`` and decoded: the bytes and the decoded frames
+    (one stream if the codec codes groups, else each frame alone)."""
+    h, w = frames[0].shape[:2]
+    channels = 1 if frames[0].ndim == 2 else 3
+    if isinstance(codec, StreamCodec):
+        data = codec.encode_group(frames)
+        return len(data), codec.decode_group(data, w, h, channels, len(frames))
+    payloads = [codec.encode(f) for f in frames]
+    return sum(map(len, payloads)), [codec.decode(d, w, h, channels) for d in payloads]
+
+
+def runs(items: Iterable[T], key: Callable[[T], object], limit: int) -> Iterator[list[T]]:
+    """``items`` cut into runs of consecutive items of equal ``key`` (a frame's shape: what one
+    stream can code), each of at most ``limit`` items."""
+    run: list[T] = []
+    for item in items:
+        if run and (len(run) == limit or key(item) != key(run[0])):
+            yield run
+            run = []
+        run.append(item)
+    if run:
+        yield run
+
+
+#: The smallest width and height libx265 is given: smaller 4:2:0 pictures corrupt its heap
+#: (libx265 3.5 through FFmpeg, seen at 40x32 and 48x32), so they are padded up to this.
+MIN_CODED = 64
+
+
+def _coded_size(height: int, width: int) -> tuple[int, int]:
+    """The size a frame is coded at: even (4:2:0 needs it) and at least ``MIN_CODED``."""
+    return max(MIN_CODED, height + height % 2), max(MIN_CODED, width + width % 2)
+
+
+def _pad(frame: np.ndarray) -> np.ndarray:
+    """``frame`` with its last row/column repeated to its coded size."""
+    h, w = frame.shape[:2]
+    ch, cw = _coded_size(h, w)
+    if (ch, cw) == (h, w):
+        return frame
+    pad = ((0, ch - h), (0, cw - w)) + (((0, 0),) if frame.ndim == 3 else ())
+    return np.ascontiguousarray(np.pad(frame, pad, mode="edge"))
+
+
+class HevcCodec(StreamCodec):
+    """HEVC through libx265 at constant rate factor ``crf`` (0..51, lower is better), 4:2:0
+    (grey frames 4:0:0), preset ``preset``: what a camera stream would use. Odd and small sizes
+    are padded (``_coded_size``) by repeating the edge, and cropped back on decode."""
+
+    codec_id: ClassVar[str] = "srcodec.hevc"
+    aliases: ClassVar[tuple[str, ...]] = ("hevc",)
+    level_param: ClassVar[str | None] = None
+    lossy: ClassVar[bool] = True
+    #: The quality parameter and its (worst, best) values (``--quality`` 0..100 maps onto them).
+    quality_param: ClassVar[str] = "crf"
+    settings: ClassVar[tuple[int, int]] = (51, 0)
+    encoders = {3: ("libx265", "yuv420p"), 1: ("libx265", "gray")}
+    decoder = "hevc"
+
+    def __init__(self, crf: int = 28, preset: str = "medium") -> None:
+        self.crf = check_int(self.codec_id, "crf", crf, 0, 51)
+        if preset not in PRESETS:
+            raise FrameError(f"{self.codec_id}: preset {preset!r} is not one of {PRESETS}")
+        self.preset = preset
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "crf": self.crf, "preset": self.preset}
+
+    def options(self) -> dict[str, str]:
+        # info=0: no SEI spelling out the encoder settings (about 2 kB a stream, on every group).
+        return {
+            "crf": str(self.crf),
+            "preset": self.preset,
+            "x265-params": "log-level=error:info=0",
+        }
+
+    def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
+        return super()._encode_stream([_pad(f) for f in frames])
+
+    def _stored_frames(
+        self, frames: list[np.ndarray], extradata: bytes, packets: list[bytes]
+    ) -> list[np.ndarray]:
+        return self._decode_stream(extradata, packets, frames[0].shape, len(frames))
+
+    def _decode_stream(
+        self, extradata: bytes, packets: list[bytes], shape: tuple[int, ...], count: int
+    ) -> list[np.ndarray]:
+        h, w = shape[:2]
+        frames = super()._decode_stream(extradata, packets, (*_coded_size(h, w), *shape[2:]), count)
+        return [np.ascontiguousarray(f[:h, :w]) for f in frames]
+
+
+class AvifCodec(LowresCodec):
+    """One AVIF still per frame through Pillow (libavif), ``quality`` 0..100 (higher is
+    better), 4:2:0, sealed with a CRC-32 (AV1 does not checksum its pixels)."""
+
+    codec_id: ClassVar[str] = "srcodec.avif"
+    aliases: ClassVar[tuple[str, ...]] = ("avif",)
+    level_param: ClassVar[str | None] = "speed"
+    lossy: ClassVar[bool] = True
+    quality_param: ClassVar[str] = "quality"
+    settings: ClassVar[tuple[int, int]] = (0, 100)
+
+    def __init__(self, quality: int = 60, speed: int = 6) -> None:
+        self.quality = check_int(self.codec_id, "quality", quality, 0, 100)
+        self.speed = check_int(self.codec_id, "speed", speed, 0, 10)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "quality": self.quality, "speed": self.speed}
+
+    def encode(self, frame: np.ndarray) -> bytes:
+        frame = check_frame(frame)
+        buf = io.BytesIO()
+        try:
+            Image.fromarray(np.ascontiguousarray(to_rgb(frame))).save(
+                buf, format="AVIF", quality=self.quality, speed=self.speed, subsampling="4:2:0"
+            )
+        except (OSError, ValueError) as exc:
+            raise FrameError(f"{self.codec_id}: encoding failed ({exc})") from None
+        return seal(buf.getvalue())
+
+    def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
+        check_shape(self.codec_id, width, height, channels)
+        bitstream = unseal(self.codec_id, data)
+        array = pillow_decode(self.codec_id, "AVIF", bitstream, "RGB", (height, width, 3))
+        # A grey frame decodes to the luma of its RGB copy: a lossy codec keeps no equality.
+        return np.ascontiguousarray(array[..., 1]) if channels == 1 else array

@@ -1,0 +1,317 @@
+"""Lossy archives (``srcodec encode --quality Q`` / ``--bpp B``): frames coded by a lossy stream
+codec at scale 1 (full resolution, then an x1 restoration model trained on the codec's
+artefacts) or scale 2 (half resolution, then an x2 model), or by the base codec alone (the
+``srcodec.identity`` model: never worse than the codec srcodec wraps).
+
+The candidate is chosen by rate-distortion measured on the frames themselves, as AV1's superres
+mode decides: the first group is coded by every candidate at equal bytes (``--quality`` fixes
+the base codec's CRF and so the rate; ``--bpp`` searches each candidate's CRF for the rate),
+decoded and restored, and the best PSNR wins. Frames are written as GRUP chunks (one stream per
+run of up to ``group`` frames of one size and mode).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from itertools import chain
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ._version import __version__
+from .container import ArchiveWriter, FrameInfo, FrameRecord, GroupRecord, Header
+from .errors import FrameError, ModelError, SrcodecError
+from .identity import IDENTITY_MODEL, IdentityRestorer
+from .lowres import LowresCodec, StreamCodec, codec_class, get_codec, is_lossy
+from .lowres.lossy import code_frames, runs, setting_for_quality
+from .metrics import psnr
+from .pixels import mode_of
+from .registry import DEFAULT_MODEL, ModelInfo, resolve
+from .resample import downscale
+from .tiling import TiledRestorer
+from .writer import FrameSource, _check_names, _iter_inputs
+
+__all__ = [
+    "DEFAULT_CANDIDATES",
+    "LOSSY_CODEC",
+    "X1_MODEL",
+    "Candidate",
+    "LossySummary",
+    "Trial",
+    "Sample",
+    "choose",
+    "lossy_class",
+    "quality_setting",
+    "encode_lossy",
+]
+
+#: The lossy codec of ``--quality``/``--bpp`` archives.
+LOSSY_CODEC = "srcodec.hevc"
+#: The bundled x1 model trained on x265's artefacts (scripts/train_lossy.sh).
+X1_MODEL = "srcodec-hevc-x1"
+#: Frames per GRUP stream: an intra frame every 60 (6 s at 10 frames/s) keeps random access
+#: cheap while inter prediction does most of the saving.
+DEFAULT_GROUP = 60
+#: Frames of the first group (the sample every candidate codes) restored and measured: an x2
+#: network on a CPU is slow; the rate is taken over the whole group.
+MEASURED_FRAMES = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A way to code frames: its ``scale`` and the restoration ``model`` (id or name)."""
+
+    name: str
+    scale: int
+    model: str
+
+
+DEFAULT_CANDIDATES = (
+    Candidate("base", 1, IDENTITY_MODEL),
+    Candidate("x1", 1, X1_MODEL),
+    Candidate("x2", 2, DEFAULT_MODEL),
+)
+
+
+@dataclass
+class Trial:
+    """One candidate coded at one setting of the codec's quality parameter (x265: its CRF) on
+    the sample: its bytes and restored PSNR (RGB)."""
+
+    candidate: str
+    scale: int
+    model: str
+    setting: int
+    bytes: int
+    pixels: int
+    psnr: float
+
+    @property
+    def bpp(self) -> float:
+        """Bits per pixel of the full-resolution frames."""
+        return 8 * self.bytes / self.pixels
+
+
+def lossy_class(codec: str) -> type[LowresCodec]:
+    """The lossy codec class ``codec`` names; ``SrcodecError`` for a lossless one."""
+    cls = codec_class(codec)
+    if not is_lossy(cls):
+        raise SrcodecError(f"{cls.codec_id} is lossless: --quality/--bpp need a lossy codec")
+    return cls
+
+
+def quality_setting(codec: str, quality: float) -> int:
+    """``--quality`` 0..100 (higher is better) as ``codec``'s parameter (x265: CRF 51..0)."""
+    if not 0 <= quality <= 100:
+        raise SrcodecError(f"quality must be in 0..100, got {quality}")
+    return setting_for_quality(lossy_class(codec), quality)
+
+
+def _codec(codec: str, setting: int) -> LowresCodec:
+    cls = lossy_class(codec)
+    return get_codec({"id": cls.codec_id, cls.quality_param: setting})  # type: ignore[attr-defined]
+
+
+def _restorer(candidate: Candidate, weights: Iterable) -> tuple[TiledRestorer, str]:
+    """The candidate's restorer and the model id an archive records for it."""
+    if candidate.model == IDENTITY_MODEL:
+        return IdentityRestorer(), IDENTITY_MODEL
+    from .engine import make_restorer
+
+    info: ModelInfo = resolve(candidate.model, list(weights))
+    if info.scale != candidate.scale:
+        raise ModelError(f"candidate {candidate.name}: {info.short_id} is x{info.scale}")
+    return make_restorer(info), info.id
+
+
+class Sample:
+    """The frames a choice is made on (one size and mode), coded at each (scale, setting) asked
+    for once: the rate search only encodes, and only the setting it settles on is restored."""
+
+    def __init__(
+        self,
+        frames: Sequence[np.ndarray],
+        codec: str = LOSSY_CODEC,
+        measured: int = MEASURED_FRAMES,
+    ) -> None:
+        self.frames, self.codec = list(frames), codec
+        self.settings = lossy_class(codec).settings  # type: ignore[attr-defined]
+        self.pixels = sum(f.shape[0] * f.shape[1] for f in self.frames)
+        count = min(measured, len(self.frames))
+        self.picks = sorted({round(k) for k in np.linspace(0, len(self.frames) - 1, count)})
+        self._coded: dict[tuple[int, int], tuple[int, list[np.ndarray]]] = {}
+
+    def coded(self, scale: int, setting: int) -> tuple[int, list[np.ndarray]]:
+        """The bytes at ``scale`` and ``setting``, and the decoded frames."""
+        if (scale, setting) not in self._coded:
+            lows = [downscale(f, scale) for f in self.frames]
+            self._coded[scale, setting] = code_frames(_codec(self.codec, setting), lows)
+        return self._coded[scale, setting]
+
+    def bpp(self, scale: int, setting: int) -> float:
+        return 8 * self.coded(scale, setting)[0] / self.pixels
+
+    def setting_for_rate(self, scale: int, target_bpp: float) -> int:
+        """The best setting whose rate is at most ``target_bpp`` (the worst if none is): the
+        rate grows from the worst setting to the best, so a bisection finds it."""
+        worst, best = self.settings
+        step = 1 if best > worst else -1
+        lo, hi = 0, abs(best - worst)  # steps from the worst setting; lo always fits or is 0
+        if self.bpp(scale, worst + step * hi) <= target_bpp:
+            return best
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self.bpp(scale, worst + step * mid) <= target_bpp:
+                lo = mid
+            else:
+                hi = mid
+        return worst + step * lo
+
+    def measure(self, candidate: Candidate, restorer: TiledRestorer, setting: int) -> Trial:
+        """``candidate`` at ``setting``: the bytes and the mean PSNR (RGB) of the measured
+        frames restored."""
+        nbytes, decoded = self.coded(candidate.scale, setting)
+        size = (self.frames[0].shape[1], self.frames[0].shape[0])
+        picks = self.picks
+        restored = restorer.restore_batch([decoded[k] for k in picks], [size] * len(picks))
+        scores = [psnr(self.frames[k], r) for k, r in zip(picks, restored, strict=True)]
+        return Trial(
+            candidate.name,
+            candidate.scale,
+            candidate.model,
+            setting,
+            nbytes,
+            self.pixels,
+            float(np.mean(scores)),
+        )
+
+
+def choose(
+    sample: Sample,
+    candidates: Sequence[tuple[Candidate, TiledRestorer]],
+    *,
+    quality: float | None = None,
+    bpp: float | None = None,
+) -> tuple[Trial, list[Trial]]:
+    """The best candidate's trial on ``sample`` and each candidate's trial.
+
+    With ``quality``, the scale-1 stream at that quality's setting sets the rate, which scale-1
+    candidates meet exactly (the same stream) and others by their setting search (without a
+    scale-1 candidate, each codes at the quality's setting); with
+    ``bpp``, every candidate searches its setting for at most ``bpp``. The highest PSNR wins,
+    on a tie the earlier candidate; a lone candidate is not restored (nothing to choose).
+    """
+    if (quality is None) == (bpp is None):
+        raise SrcodecError("give a quality or a rate (bits per pixel), not one of each")
+    target = bpp
+    if quality is not None and any(c.scale == 1 for c, _ in candidates):
+        target = sample.bpp(1, quality_setting(sample.codec, quality))
+    trials = []
+    for candidate, restorer in candidates:
+        if target is None or (quality is not None and candidate.scale == 1):
+            # The quality's setting: the scale-1 stream, or with no scale-1 candidate to set
+            # the rate, each candidate's own stream.
+            setting = quality_setting(sample.codec, quality or 0)
+        else:
+            setting = sample.setting_for_rate(candidate.scale, target)
+        if len(candidates) == 1:
+            nbytes = sample.coded(candidate.scale, setting)[0]
+            c = candidate
+            only = Trial(c.name, c.scale, c.model, setting, nbytes, sample.pixels, np.nan)
+            return only, [only]
+        trials.append(sample.measure(candidate, restorer, setting))
+    # A candidate that cannot get down to the rate (its worst setting still over) loses to any
+    # that can.
+    rate = target if target is not None else max(t.bpp for t in trials)
+    best = max(trials, key=lambda t: (t.bpp <= rate * 1.0001, t.psnr))
+    return best, trials
+
+
+@dataclass
+class LossySummary:
+    """What ``encode_lossy`` did: the archive, its frames and bytes, the candidate chosen and
+    the trials that chose it."""
+
+    path: Path
+    frames: int
+    archive_bytes: int
+    model_id: str
+    chosen: Trial
+    trials: list[Trial] = field(default_factory=list)
+    pixels: int = 0
+
+    @property
+    def bpp(self) -> float:
+        """Bits per full-resolution pixel of the whole archive file (every byte counted)."""
+        return 8 * self.archive_bytes / max(1, self.pixels)
+
+
+def encode_lossy(
+    frames: FrameSource,
+    output: str | os.PathLike,
+    *,
+    quality: float | None = None,
+    bpp: float | None = None,
+    candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
+    weights: Iterable = (),
+    codec: str = LOSSY_CODEC,
+    group: int = DEFAULT_GROUP,
+    force: bool = False,
+    progress: bool = False,
+) -> LossySummary:
+    """Write ``frames`` (a folder, image files, or arrays / (name, array) pairs, as ``encode``
+    takes them) to a lossy archive ``output`` at ``quality`` (0..100) or ``bpp`` bits per pixel,
+    with the candidate that restores the first group best at equal bytes; candidates whose
+    model is not installed are left out."""
+    weights = list(weights)
+    usable: list[tuple[Candidate, TiledRestorer, str]] = []
+    for candidate in candidates:
+        try:
+            usable.append((candidate, *_restorer(candidate, weights)))
+        except ModelError:
+            continue  # not installed here: the others still compete
+    if not usable:
+        raise ModelError("no candidate model for a lossy archive is installed")
+    items = list(_iter_inputs(frames))
+    _check_names([name for name, _, _ in items])
+    loaded = ((name, load()) for name, _, load in items)
+    batches = runs(loaded, lambda item: item[1].shape, group)
+    first = next(batches, None)
+    if first is None:
+        raise FrameError("no frames to encode")
+    sample = Sample([f for _, f in first], codec)
+    best, trials = choose(sample, [(c, r) for c, r, _ in usable], quality=quality, bpp=bpp)
+    model_id = next(m for c, _, m in usable if c.name == best.candidate)
+    lossy = _codec(codec, best.setting)
+    header = Header(
+        model_id=model_id,
+        scale=best.scale,
+        codec=lossy.get_config(),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        srcodec_version=__version__,
+        # What was asked and chosen (the trials are reported, not stored: every header byte
+        # counts against the rate).
+        extra={"lossy": {"quality": quality, "bpp": bpp, "candidate": best.candidate}},
+    )
+    summary = LossySummary(Path(output), 0, 0, model_id, best, trials)
+    streams = isinstance(lossy, StreamCodec)  # else one FRAM payload per frame (AVIF)
+    with ArchiveWriter(output, header, force=force, groups=streams) as writer:
+        bar = tqdm(disable=not progress, unit="frame", desc="encode")
+        for batch in chain([first], batches):
+            lows = [downscale(f, best.scale) for _, f in batch]
+            infos = [FrameInfo(n, f.shape[1], f.shape[0], mode_of(f)) for n, f in batch]
+            if streams:
+                writer.add_group(GroupRecord(infos, lossy.encode_group(lows)))
+            else:
+                for i, low in zip(infos, lows, strict=True):
+                    writer.add(FrameRecord(i.name, i.width, i.height, i.mode, lossy.encode(low)))
+            summary.frames += len(batch)
+            summary.pixels += sum(f.shape[0] * f.shape[1] for _, f in batch)
+            bar.update(len(batch))
+        bar.close()
+    summary.archive_bytes = Path(output).stat().st_size
+    return summary

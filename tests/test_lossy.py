@@ -1,0 +1,215 @@
+"""Lossy archives: the lossy codecs (deterministic decode, CRC of the decoded frames), the
+identity model (no network needed), the candidate choice at equal bytes, the header, and
+training pairs made with a codec in the loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import srcodec
+from srcodec import engine
+from srcodec.degrade import parse_degradation
+from srcodec.errors import CorruptError, ModelError, SrcodecError
+from srcodec.identity import IDENTITY_MODEL, IdentityRestorer
+from srcodec.lowres import get_codec, is_lossy
+from srcodec.lowres.lossy import AvifCodec, HevcCodec
+from srcodec.metrics import psnr
+from srcodec.ratecontrol import Candidate, Sample, choose, encode_lossy, quality_setting
+from srcodec.resample import downscale
+from srcodec.tiling import TiledRestorer
+from srcodec.trainconfig import TrainConfig
+from srcodec.training import _build_model, load_pairs
+
+
+@pytest.fixture(scope="module")
+def clip(photo) -> list[np.ndarray]:
+    """Six 96x64 frames of a real photo panning (inter prediction has work to do)."""
+    return [np.ascontiguousarray(photo[100:164, 50 + 3 * k : 146 + 3 * k]) for k in range(6)]
+
+
+def test_hevc_group_round_trip_is_deterministic_and_checked(clip):
+    codec = HevcCodec(crf=30, preset="ultrafast")
+    data = codec.encode_group(clip)
+    first = codec.decode_group(data, 96, 64, 3, len(clip))
+    again = codec.decode_group(data, 96, 64, 3, len(clip))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    assert 25 < np.mean([psnr(a, b) for a, b in zip(clip, first, strict=True)]) < 60
+    assert not np.array_equal(first[0], clip[0])  # lossy: the CRC is of the decoded frames
+    damaged = bytearray(data)
+    damaged[-5] ^= 0x40
+    with pytest.raises(CorruptError):
+        codec.decode_group(bytes(damaged), 96, 64, 3, len(clip))
+
+
+def test_hevc_odd_and_grey_frames(clip):
+    codec = get_codec({"id": "hevc", "crf": 20, "preset": "ultrafast"})
+    assert is_lossy(codec) and codec.get_config()["crf"] == 20
+    odd = [f[:63, :95] for f in clip[:2]]
+    out = codec.decode_group(codec.encode_group(odd), 95, 63, 3, 2)
+    assert out[0].shape == (63, 95, 3) and psnr(odd[0], out[0]) > 30
+    grey = [f[:, :, 1] for f in clip[:2]]
+    out = codec.decode_group(codec.encode_group(grey), 96, 64, 1, 2)
+    assert out[1].shape == (64, 96) and psnr(grey[1], out[1]) > 30
+
+
+def test_avif_round_trip_and_seal(clip):
+    codec = AvifCodec(quality=60)
+    data = codec.encode(clip[0])
+    out = codec.decode(data, 96, 64, 3)
+    assert np.array_equal(out, codec.decode(data, 96, 64, 3)) and psnr(clip[0], out) > 25
+    with pytest.raises(CorruptError):
+        codec.decode(data[:-1] + bytes([data[-1] ^ 1]), 96, 64, 3)
+
+
+def test_quality_maps_onto_the_codec_setting():
+    assert [quality_setting("hevc", q) for q in (100, 0, 50)] == [0, 51, 26]
+    assert quality_setting("avif", 70) == 70
+    with pytest.raises(SrcodecError):
+        quality_setting("hevc", 101)
+    with pytest.raises(SrcodecError, match="lossless"):
+        quality_setting("png", 50)
+
+
+def test_rate_search_meets_the_rate(clip):
+    sample = Sample(clip)
+    target = sample.bpp(1, 30)
+    crf = sample.setting_for_rate(1, target)
+    assert crf <= 30 and sample.bpp(1, crf) <= target
+    assert crf == 0 or sample.bpp(1, crf - 1) > target  # the best quality within the rate
+
+
+class _Negative(TiledRestorer):
+    """A restorer that ruins frames (their negative)."""
+
+    def __init__(self) -> None:
+        super().__init__(1, 0)
+
+    def restore_batch(self, frames, sizes):
+        return [255 - f for f in frames]
+
+
+class _Oracle(TiledRestorer):
+    """A restorer that knows the originals of the measured frames."""
+
+    def __init__(self, originals) -> None:
+        super().__init__(1, 0)
+        self.originals = originals
+
+    def restore_batch(self, frames, sizes):
+        return [o.copy() for o in self.originals]
+
+
+def test_choice_picks_the_better_candidate(clip):
+    sample = Sample(clip)
+    base, bad = Candidate("base", 1, IDENTITY_MODEL), Candidate("bad", 1, "negative")
+    best, trials = choose(sample, [(base, IdentityRestorer()), (bad, _Negative())], quality=50)
+    assert best.candidate == "base" and len(trials) == 2
+    assert trials[0].bytes == trials[1].bytes  # scale-1 candidates: the same stream
+    good = Candidate("oracle", 1, "oracle")
+    oracle = _Oracle([clip[k] for k in sample.picks])
+    best, _ = choose(sample, [(base, IdentityRestorer()), (good, oracle)], bpp=sample.bpp(1, 35))
+    assert best.candidate == "oracle" and best.psnr == float("inf")
+
+
+def test_identity_archive_records_its_choice_and_decodes_without_a_network(
+    clip, tmp_path, monkeypatch
+):
+    frames = [(f"f{k}", f) for k, f in enumerate(clip)]
+    out = tmp_path / "lossy.src"
+    s = encode_lossy(
+        frames, out, quality=60, candidates=[Candidate("base", 1, IDENTITY_MODEL)], group=4
+    )
+    assert s.frames == 6 and s.archive_bytes == out.stat().st_size and s.bpp > 0
+    assert s.model_id == IDENTITY_MODEL and s.chosen.setting == quality_setting("hevc", 60)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a network was asked for")
+
+    monkeypatch.setattr(engine, "make_restorer", no_network)
+    with srcodec.open(out) as archive:
+        h = archive.header
+        assert (h.model_id, h.scale) == (IDENTITY_MODEL, 1)
+        assert h.codec == {"id": "srcodec.hevc", "crf": 20, "preset": "medium"}
+        assert h.extra["lossy"]["quality"] == 60 and h.extra["lossy"]["candidate"] == "base"
+        decoded = dict(archive.frames())
+        assert archive[4].shape == clip[4].shape
+    assert list(decoded) == [n for n, _ in frames]
+    assert all(psnr(f, decoded[n]) > 30 for n, f in frames)
+
+
+def test_avif_stills_archive(clip, tmp_path):
+    base = Candidate("base", 1, IDENTITY_MODEL)
+    s = encode_lossy(clip[:2], tmp_path / "a.src", bpp=3.0, codec="avif", candidates=[base])
+    assert s.bpp <= 3.0 * 1.2  # the sample's rate, plus the archive's own bytes
+    with srcodec.open(tmp_path / "a.src") as archive:
+        assert archive.header.codec["id"] == "srcodec.avif"
+        assert psnr(clip[1], archive[1]) > 25
+
+
+def test_candidates_without_their_model_are_left_out(clip, tmp_path):
+    missing = Candidate("x1", 1, "no-such-model")
+    base = Candidate("base", 1, IDENTITY_MODEL)
+    s = encode_lossy(clip[:2], tmp_path / "a.src", bpp=2.0, candidates=[missing, base])
+    assert [t.candidate for t in s.trials] == ["base"]
+    with pytest.raises(ModelError):
+        encode_lossy(clip[:2], tmp_path / "b.src", bpp=2.0, candidates=[missing])
+
+
+def test_degradation_spec():
+    d = parse_degradation("hevc:crf=22-38,copies=3,clip=4,preset=ultrafast")
+    assert (d.codec, d.low, d.high, d.copies, d.clip) == ("srcodec.hevc", 22, 38, 3, 4)
+    qs = d.qualities(np.random.default_rng(0))
+    assert len(qs) == 3 and all(22 <= q <= 38 for q in qs) and qs == sorted(qs)
+    for bad in ("png:level=1-3", "hevc", "hevc:crf=40-20", "hevc:crf=a", "nosuch:crf=1"):
+        with pytest.raises(SrcodecError):
+            parse_degradation(bad)
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_training_pairs_with_a_codec_in_the_loop(clip, tmp_path, scale):
+    from PIL import Image
+
+    for k, f in enumerate(clip[:4]):
+        Image.fromarray(f).save(tmp_path / f"f{k}.png")
+    d = parse_degradation("hevc:crf=30,copies=2,clip=4,preset=ultrafast")
+    pairs = load_pairs(tmp_path, scale=scale, degradation=d)
+    assert len(pairs) == 8 and pairs[0].name == "f0.png@30"
+    lows = [downscale(f, scale) for f in clip[:4]]
+    coded = HevcCodec(30, "ultrafast")
+    h, w = lows[0].shape[:2]
+    expected = coded.decode_group(coded.encode_group(lows), w, h, 3, 4)
+    for k, pair in enumerate(pairs):
+        assert np.array_equal(pair.hr, clip[k % 4])  # the target is the original
+        assert np.array_equal(pair.lr, expected[k % 4])  # the input is what the codec gives back
+
+
+def test_x1_models_train_only_with_a_degradation():
+    with pytest.raises(ModelError, match="degrade"):
+        _build_model(TrainConfig(family="plain", scale=1), None)
+    model, cfg, _ = _build_model(TrainConfig(family="plain", scale=1, degrade="hevc:crf=30"), None)
+    assert model.config.scale == 1 and cfg.scale == 1
+
+
+def test_cli_quality_writes_a_lossy_archive_and_reports_the_choice(clip, tmp_path):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from srcodec.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k, f in enumerate(clip[:3]):
+        Image.fromarray(f).save(folder / f"f{k}.png")
+    out = tmp_path / "a.src"
+    result = CliRunner().invoke(main, ["encode", str(folder), "-o", str(out), "--quality", "70"])
+    assert result.exit_code == 0, result.output
+    assert "candidate base (x1, srcodec.identity): crf 15" in result.output
+    assert "lossy" in result.output and out.is_file()
+    with srcodec.open(out) as archive:
+        assert archive.header.extra["lossy"]["quality"] == 70
+        assert len(list(archive.frames())) == 3
+    bad = CliRunner().invoke(
+        main, ["encode", str(folder), "-o", str(out), "--bpp", "1", "--append"]
+    )
+    assert bad.exit_code != 0 and "--append" in bad.output
