@@ -154,9 +154,9 @@ def test_bundled_int8_keeps_its_quality_on_a_clean_smooth_frame():
     smooth gradient with one soft-edged disc the shipped int8 export stays within a bound of the
     fp32 one that the int8 of before missed (`python -m benchmarks run int8` measures whole
     sets)."""
-    from srcodec.registry import list_models
+    from srcodec.registry import DEFAULT_MODEL, list_models
 
-    info = next(m for m in list_models() if m.source == "bundled")
+    info = next(m for m in list_models() if m.source == "bundled" and m.name == DEFAULT_MODEL)
     y, x = np.mgrid[0:192, 0:256] / 256.0
     hr = np.stack([60 + 150 * x, 200 - 120 * y, 90 + 80 * x * y], axis=2) * 0.3 + 160
     disc = np.sqrt((y - 0.4) ** 2 + (x - 0.6) ** 2)
