@@ -27,7 +27,7 @@ from common import ROOT, machine
 from srcodec.frames import iter_video, list_frames, read_frame, to_rgb
 from srcodec.metrics import psnr
 from srcodec.ortengine import OrtRestorer
-from srcodec.registry import list_models, onnx_name
+from srcodec.registry import DEFAULT_MODEL, list_models, onnx_name
 from srcodec.resample import downscale
 
 VTEST = Path("/work/cache/opencv-doc/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -150,7 +150,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    info = next(m for m in list_models() if m.source == "bundled")
+    # The default model (the bundled x1 restoration models have no int8 export).
+    info = next(m for m in list_models() if m.source == "bundled" and m.name == DEFAULT_MODEL)
     # This checkout's exports (an editable install may resolve the bundled ones elsewhere).
     files = {"shipped": ROOT / "weights" / onnx_name(info, "int8")}
     files.update(dict(spec.split("=", 1) for spec in args.int8))
