@@ -85,8 +85,9 @@ def model_info(spec: str) -> srcodec.ModelInfo:
 
 
 def find_models(given: list[str]) -> list[srcodec.ModelInfo]:
-    """The bundled models, then every model given (a weights file or an installed id)."""
-    found = [m for m in srcodec.list_models() if m.source == "bundled"]
+    """The bundled x2 models, then every model given (a weights file or an installed id). The
+    bundled x1 models restore codec artefacts, not halved frames: lossy_rd measures them."""
+    found = [m for m in srcodec.list_models() if m.source == "bundled" and m.scale == 2]
     found += [model_info(spec) for spec in given]
     unique: dict[str, srcodec.ModelInfo] = {}
     for m in found:

@@ -51,8 +51,9 @@ __all__ = [
 
 #: The lossy codec of ``--quality``/``--bpp`` archives.
 LOSSY_CODEC = "srcodec.hevc"
-#: The bundled x1 model trained on x265's artefacts (scripts/train_lossy.sh).
-X1_MODEL = "srcodec-hevc-x1"
+#: The bundled x1 model trained on x265's artefacts (scripts/train_lossy.sh; its first stage,
+#: srcodec-hevc-x1, stays bundled so that archives naming it decode).
+X1_MODEL = "srcodec-hevc-x1-v2"
 #: Frames per GRUP stream: an intra frame every 60 (6 s at 10 frames/s) keeps random access
 #: cheap while inter prediction does most of the saving.
 DEFAULT_GROUP = 60
