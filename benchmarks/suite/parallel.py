@@ -62,7 +62,7 @@ class Parallel(Benchmark):
     def run(self, ctx: Context) -> dict:
         cctv = ctx.sets["cctv"]
         frames = np.stack([p.lr for p in cctv.pairs])
-        repeat = 1 if ctx.quick else 2
+        repeat = 1 if ctx.quick else 3
         result: dict = {
             "frames": len(frames),
             "lowres": f"{frames.shape[2]}x{frames.shape[1]}",
