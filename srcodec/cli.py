@@ -131,11 +131,11 @@ def main() -> None:
 )
 @click.option(
     "--int8-recipe",
-    type=click.Choice(["default", "legacy"]),
+    type=click.Choice(["default", "minmax", "legacy"]),
     default=None,
-    help="With --int8: how to quantize (default: float first and last layers and upsampler, "
-    "calibrated on the frames and their smooth, dark and bright variants; legacy: before "
-    "issue 15).",
+    help="With --int8: how to quantize (default: percentile ranges calibrated on the frames and "
+    "their smooth, dark and bright variants, last layer and upsampler in float; minmax: "
+    "min-max ranges, first layer in float too; legacy: before issue 15).",
 )
 @click.option(
     "--onnx-dir",

@@ -508,6 +508,14 @@ def train(
     return TrainResult(run.best_info, run.step, run.history)
 
 
+def _report(step: int, e: dict, wall: float) -> None:
+    tqdm.write(
+        f"step {step}: val {e['psnr_rgb']:.2f} dB RGB / {e['psnr_y']:.2f} dB Y "
+        f"(bicubic {e['bicubic_rgb']:.2f} / {e['bicubic_y']:.2f}), "
+        f"loss {e['loss']:.3f}, {wall:.0f} s"
+    )
+
+
 def _loop(
     run: _Run,
     sampler: PatchSampler,
@@ -525,6 +533,10 @@ def _loop(
     run.model.train()
     if run.dev.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed patch shapes: pick the fastest kernels
+    if cfg.steps == 0 and not run.history:
+        # No training (``--steps 0 --init M``): the initial network, e.g. a model adopted into
+        # another family, validated once and written.
+        _report(run.step, run.validate(val_pairs, 0.0), 0.0)
     while run.step < cfg.steps:
         lr_now = run.train_step(sampler)
         out_of_time = time_limit is not None and time.monotonic() - start > time_limit
@@ -539,11 +551,7 @@ def _loop(
             wall = time.monotonic() - start
             e = run.validate(val_pairs, wall)
             last_psnr = e["psnr_rgb"]
-            tqdm.write(
-                f"step {run.step}: val {e['psnr_rgb']:.2f} dB RGB / {e['psnr_y']:.2f} dB Y "
-                f"(bicubic {e['bicubic_rgb']:.2f} / {e['bicubic_y']:.2f}), "
-                f"loss {e['loss']:.3f}, {wall:.0f} s"
-            )
+            _report(run.step, e, wall)
         if out_of_time:
             break
     bar.close()

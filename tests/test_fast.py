@@ -10,7 +10,7 @@ from srcodec.errors import ModelError
 from srcodec.metrics import psnr
 from srcodec.models import create_model, get_family
 from srcodec.models.fast import FastConfig
-from srcodec.registry import inspect_weights, load_model
+from srcodec.registry import inspect_weights, load_model, resolve
 from srcodec.resample import downscale
 from srcodec.training import Pair, PatchSampler, TrainConfig, teacher_targets, train
 
@@ -84,3 +84,35 @@ def test_distilled_student_starts_from_and_learns_its_teacher(
 def test_teacher_weight_is_checked():
     with pytest.raises(ValueError, match="teacher_weight"):
         TrainConfig(teacher_weight=1.5)
+
+
+def test_steps_zero_writes_the_adopted_init(photo_dir, tmp_path):
+    """``train --family fast --init EDSR --steps 0``: the student as adopted, validated once and
+    written (how weights/srcodec-fast-x2 is made). It failed before: no validation, nothing
+    written."""
+    teacher = tmp_path / "teacher.safetensors"
+    small = dict(blocks=2, features=8, patch=24, batch=2, lr=1e-3, seed=0, bicubic_skip=True)
+    train(photo_dir, photo_dir, teacher, config=TrainConfig(**small, steps=2, val_every=2),
+          device="cpu", progress=False)  # fmt: skip
+    out = tmp_path / "fast.safetensors"
+    cfg = TrainConfig(**{**small, "family": "fast"}, steps=0)
+    result = train(photo_dir, photo_dir, out, config=cfg, init=str(teacher), device="cpu",
+                   progress=False)  # fmt: skip
+    assert result.step == 0 and [h["step"] for h in result.history] == [0]
+    student, info = load_model(out)
+    edsr, _ = load_model(teacher)
+    assert info.family == "fast" and info.card["training"]["steps"] == 0
+    x = torch.rand(1, 3, 20, 26) * 255
+    with torch.no_grad():
+        assert (edsr(x) - student(x))[..., 2:-2, 2:-2].abs().max() < 1e-3
+
+
+def test_bundled_fast_model_is_the_bundled_model_folded():
+    """weights/srcodec-fast-x2 restores as srcodec-photo-x2 does (its upsampler and tail folded
+    into one low-resolution convolution) away from the frame's outermost pixels."""
+    fast, info = load_model(resolve("srcodec-fast-x2").path)
+    edsr, edsr_info = load_model(resolve("srcodec-photo-x2").path)
+    assert info.family == "fast" and info.card["training"]["init"] == edsr_info.id
+    x = torch.rand(1, 3, 24, 24) * 255
+    with torch.no_grad():
+        assert (edsr.eval()(x) - fast.eval()(x))[..., 2:-2, 2:-2].abs().max() < 1e-2
