@@ -1125,12 +1125,14 @@ class ArchiveReader:
     def losses(self) -> list[tuple[str | None, str]]:
         """What, beyond frames that fail when read, makes this archive not whole, as ``verify``
         names it: (frame name or None, why) for an unusable index and for every damaged byte
-        range the scan skipped (named by the frame whose chunk starts there, when readable)."""
+        range the scan skipped (named by the frames whose chunk starts there, when readable:
+        every frame of a damaged group)."""
         if not self.index_recovered:
             return []
         lost: list[tuple[str | None, str]] = [(None, f"index unusable ({self.index_problem})")]
         for d in self.scan_damage:
-            lost.append((d.name, f"bytes {d.offset}..{d.end} of {self.path}: {d.reason}"))
+            why = f"bytes {d.offset}..{d.end} of {self.path}: {d.reason}"
+            lost += [(name, why) for name in d.names or (d.name,)]
         return lost
 
     def records(self) -> Iterator[tuple[str, FrameRecord | CorruptError]]:

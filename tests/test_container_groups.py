@@ -87,7 +87,9 @@ def test_a_version_1_reader_refuses_a_grouped_archive_by_name(grouped, monkeypat
     path, _ = grouped
     version = struct.unpack_from("<H", path.read_bytes(), 8)[0]
     monkeypatch.setattr(container, "FORMAT_VERSION", 1)
-    with pytest.raises(FormatError, match=f"version {version}; this srcodec reads versions up to 1"):
+    with pytest.raises(
+        FormatError, match=f"version {version}; this srcodec reads versions up to 1"
+    ):
         ArchiveReader(path)
 
 
@@ -205,5 +207,6 @@ def test_copy_from_keeps_groups_and_needs_a_grouped_writer(grouped, tmp_path, ve
     with ArchiveReader(copy) as reader:
         assert reader.format_version == version and not reader.index_recovered
         assert [reader.entry(k).position for k in range(9)] == [0, 0, 1, 2, 3, 4, 0, 1, 2]
-        assert [np.array_equal(decode(r), low) for r, low in zip(reader, lows)] == [True] * 9
+        for record, low in zip(reader, lows, strict=True):
+            assert np.array_equal(decode(record), low)
         assert not reader.scan().damaged
