@@ -50,8 +50,8 @@ FORMAT_VERSION = 3  # the newest version this module reads and writes
 # Archives with GRUP chunks are version 2 or 3, so that version-1 readers refuse them by name
 # instead of finding index entries that point to chunks they skip; archives without stay
 # version 1, byte for byte. Version 3 stores the GRUP frame tables and the INDX data as zstd
-# frames (per frame ~50 bytes of names and offsets became ~2: docs/lossy.md); new grouped
-# archives are written as version 3, and appending to a version-2 archive keeps it version 2.
+# frames (on lossy CCTV frames, 54 bytes a frame of names and offsets became 5: docs/lossy.md);
+# new grouped archives are version 3, and appending to a version-2 archive keeps it version 2.
 GROUPS_VERSION = 2  # the first version with GRUP chunks
 COMPACT_VERSION = 3  # the first version with compressed tables
 PLAIN_VERSION = 1
@@ -88,7 +88,7 @@ _MAX_ENTRY_BYTES = _INDEX_ENTRY.size + MAX_NAME_BYTES
 #: bound proportional to the file, as version 2's index is. Measured: 80 lossy frames 15x;
 #: 20 000 sequential names of 18 bytes 68x, of 1008 bytes (1000 equal) 647x.
 MAX_INDEX_RATIO = 1024
-# zstd level of the tables: on 80 lossy vtest frames levels 9 and 19 gave the same bytes (155 B
+# zstd level of the tables: on 80 lossy CCTV frames levels 9 and 19 gave the same bytes (155 B
 # of index, 119 B for a group of 60; level 3: 172 B each), and 9 is several times faster.
 _TABLE_LEVEL = 9
 
