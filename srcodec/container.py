@@ -2,7 +2,8 @@
 
 A magic number and version, then PNG-like checksummed chunks: a JSON header, one chunk per frame
 (or, from format 2, per group of frames coded as one stream), an index and a fixed-size trailer;
-readers get random access and survive truncation.
+readers get random access and survive truncation. From format 3 the per-frame tables (a group's
+frame records, the index) are zstd-compressed, so that small lossy archives are not their tables.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import zstandard
+
 from .atomic import AtomicFile, exists_error
 from .errors import CorruptError, FormatError, FrameError, SrcodecError
 from .pixels import CHANNELS, MODES
 from .resample import lowres_size
 
 __all__ = [
+    "COMPACT_VERSION",
     "FORMAT_VERSION",
     "GROUPS_VERSION",
     "MAGIC",
@@ -42,10 +46,14 @@ __all__ = [
 ]
 
 MAGIC = b"\x89SRC\r\n\x1a\n"
-FORMAT_VERSION = 2  # the newest version this module reads and writes
-# Archives with GRUP chunks are version 2, so that version-1 readers refuse them by name instead
-# of finding index entries that point to chunks they skip; archives without stay version 1.
-GROUPS_VERSION = 2
+FORMAT_VERSION = 3  # the newest version this module reads and writes
+# Archives with GRUP chunks are version 2 or 3, so that version-1 readers refuse them by name
+# instead of finding index entries that point to chunks they skip; archives without stay
+# version 1, byte for byte. Version 3 stores the GRUP frame tables and the INDX data as zstd
+# frames (on lossy CCTV frames, 54 bytes a frame of names and offsets became 5: docs/lossy.md);
+# new grouped archives are version 3, and appending to a version-2 archive keeps it version 2.
+GROUPS_VERSION = 2  # the first version with GRUP chunks
+COMPACT_VERSION = 3  # the first version with compressed tables
 PLAIN_VERSION = 1
 
 # Bounds, enforced by the writer and the reader (docs/format.md, "Bounds").
@@ -70,6 +78,19 @@ _INDEX_ENTRY = struct.Struct("<QIH")  # chunk offset, chunk data length, name le
 _TAIL_DATA = struct.Struct("<QI")  # INDX chunk offset, frame count
 _CHUNK_OVERHEAD = _CHUNK_HEAD.size + _CRC.size
 TRAILER_SIZE = _CHUNK_OVERHEAD + _TAIL_DATA.size  # the whole TAIL chunk: 24 bytes
+
+# Version 3's compressed tables: what a reader lets each decompress to, checked against the zstd
+# frame's declared size before any buffer is allocated (docs/format.md, "Bounds").
+_MAX_RECORD_BYTES = _U16.size + MAX_NAME_BYTES + _FRAME_FIXED.size
+MAX_GROUP_TABLE_BYTES = _U32.size + MAX_GROUP_FRAMES * _MAX_RECORD_BYTES
+_MAX_ENTRY_BYTES = _INDEX_ENTRY.size + MAX_NAME_BYTES
+#: The INDX data decompresses to at most this many times its compressed size, plus 1 MiB: a
+#: bound proportional to the file, as version 2's index is. Measured: 80 lossy frames 15x;
+#: 20 000 sequential names of 18 bytes 68x, of 1008 bytes (1000 equal) 647x.
+MAX_INDEX_RATIO = 1024
+# zstd level of the tables: on 80 lossy CCTV frames levels 9 and 19 gave the same bytes (155 B
+# of index, 119 B for a group of 60; level 3: 172 B each), and 9 is several times faster.
+_TABLE_LEVEL = 9
 
 # Chunk types a resynchronising scan looks for after damage (docs/reliability.md), by version.
 _RESYNC_TAGS = re.compile(b"FRAM|INDX|TAIL")
@@ -108,11 +129,19 @@ class Header:
         if not isinstance(self.extra, dict):
             raise ValueError("header field 'extra' must be an object")
 
-    def to_json(self) -> bytes:
-        """The HEAD chunk data (UTF-8 JSON); raises ``ValueError`` if invalid or not JSON-safe."""
+    def to_json(self, *, compact: bool = False) -> bytes:
+        """The HEAD chunk data (UTF-8 JSON); raises ``ValueError`` if invalid or not JSON-safe.
+        ``compact``: without spaces after separators (how version-3 writers write it)."""
         self.validate()
+        separators = (",", ":") if compact else None
         try:
-            text = json.dumps(asdict(self), ensure_ascii=False, sort_keys=True, allow_nan=False)
+            text = json.dumps(
+                asdict(self),
+                ensure_ascii=False,
+                sort_keys=True,
+                allow_nan=False,
+                separators=separators,
+            )
         except (TypeError, ValueError) as exc:
             raise ValueError(f"header is not JSON-serialisable: {exc}") from None
         data = text.encode("utf-8")
@@ -320,7 +349,57 @@ def _group_problem(frames: list[FrameInfo], scale: int) -> str | None:
     return None
 
 
-def _pack_group(group: GroupRecord, scale: int) -> bytes:
+def _deflate(table: bytes) -> bytes:
+    """A version-3 table as one zstd frame declaring its size (no checksum: the chunk's CRC
+    covers it)."""
+    cctx = zstandard.ZstdCompressor(
+        level=_TABLE_LEVEL, write_content_size=True, write_checksum=False
+    )
+    return cctx.compress(table)
+
+
+def _inflate(data: bytes, bound: int, what: str) -> bytes:
+    """A version-3 table: ``data`` must be exactly one zstd frame that declares its size, at
+    most ``bound`` (checked before any buffer is allocated), and decompresses to it."""
+    try:
+        declared = zstandard.frame_content_size(data)
+    except zstandard.ZstdError as exc:
+        raise _Damage(f"{what} is not a zstd frame ({exc})") from None
+    if declared < 0:
+        raise _Damage(f"{what} does not declare its size")
+    if declared > bound:
+        raise _Damage(f"{what} claims {declared} bytes, at most {bound}")
+    try:
+        table = zstandard.ZstdDecompressor().decompress(data, allow_extra_data=False)
+    except zstandard.ZstdError as exc:
+        raise _Damage(f"{what} does not decompress ({exc})") from None
+    if len(table) != declared:
+        raise _Damage(f"{what} decompresses to {len(table)} bytes, not {declared}")
+    return table
+
+
+def _inflate_prefix(data: bytes, bound: int) -> bytes:
+    """As much of a damaged zstd frame as decompresses before the damage (a hint only: the
+    bytes may be wrong), at most ``bound`` bytes."""
+    dobj = zstandard.ZstdDecompressor().decompressobj()
+    out = bytearray()
+    try:
+        for pos in range(0, len(data), 256):
+            out += dobj.decompress(data[pos : pos + 256])
+            if len(out) >= bound:
+                break
+    except zstandard.ZstdError:
+        pass
+    return bytes(out[:bound])
+
+
+def _index_bound(count: int, compressed: int) -> int:
+    """The most a version-3 INDX frame of ``compressed`` bytes listing ``count`` frames may
+    decompress to."""
+    return min(_U32.size + count * _MAX_ENTRY_BYTES, MAX_INDEX_RATIO * compressed + (1 << 20))
+
+
+def _pack_group(group: GroupRecord, scale: int, version: int) -> bytes:
     if not isinstance(group.frames, (list, tuple)):
         raise FrameError("a group's frames must be a list")
     records = [_pack_info(info) for info in group.frames]
@@ -328,6 +407,9 @@ def _pack_group(group: GroupRecord, scale: int) -> bytes:
     if problem:
         raise FrameError(problem)
     head = b"".join((_U32.pack(len(records)), *records))
+    if version >= COMPACT_VERSION:
+        table = _deflate(head)
+        head = _U32.pack(len(table)) + table
     return _with_payload(f"group of {group.frames[0].name!r}", head, group.payload)
 
 
@@ -367,8 +449,8 @@ def _unpack_frame(data: bytes) -> FrameRecord:
 
 
 def _unpack_group_frames(data: bytes, end: int) -> tuple[list[FrameInfo], int]:
-    """The records of GRUP data up to ``end`` (all that can be read, if fewer than its count),
-    and where the payload starts."""
+    """The records of a group's frame table (version 2: GRUP data) up to ``end`` (all that can
+    be read, if fewer than its count), and where they end."""
     if end < _U32.size:
         raise _Damage("group frame count is cut off")
     (count,) = _U32.unpack_from(data)
@@ -382,21 +464,47 @@ def _unpack_group_frames(data: bytes, end: int) -> tuple[list[FrameInfo], int]:
     return frames, pos
 
 
-def _unpack_group(data: bytes, scale: int) -> GroupRecord:
-    frames, pos = _unpack_group_frames(data, len(data))
+def _compact_table(data: bytes) -> tuple[int, int]:
+    """Where a version-3 GRUP chunk's compressed frame table ends, after its u32 length."""
+    if len(data) < _U32.size:
+        raise _Damage("group frame table length is cut off")
+    end = _U32.size + _U32.unpack_from(data)[0]
+    if end > len(data):
+        raise _Damage("group frame table is cut off")
+    return end
+
+
+def _unpack_group(data: bytes, scale: int, version: int) -> GroupRecord:
+    if version >= COMPACT_VERSION:
+        pos = _compact_table(data)
+        table = _inflate(data[_U32.size : pos], MAX_GROUP_TABLE_BYTES, "group frame table")
+        frames, end = _unpack_group_frames(table, len(table))
+        if end != len(table):
+            raise _Damage("group frame table has trailing bytes")
+    else:
+        frames, pos = _unpack_group_frames(data, len(data))
     problem = _group_problem(frames, scale)
     if problem:
         raise _Damage(problem)
     return GroupRecord(frames, payload=data[pos:])
 
 
-def _pack_index(entries: list[IndexEntry]) -> bytes:
+def _pack_index(entries: list[IndexEntry], version: int) -> bytes:
     parts = [_U32.pack(len(entries))]
     for e in entries:
         name = e.name.encode("utf-8")
         parts.append(_INDEX_ENTRY.pack(e.offset, e.length, len(name)))
         parts.append(name)
-    return b"".join(parts)
+    data = b"".join(parts)
+    if version < COMPACT_VERSION:
+        return data
+    packed = _deflate(data)
+    if len(data) > _index_bound(len(entries), len(packed)):
+        raise SrcodecError(
+            f"the index of {len(entries)} frames compresses beyond the format's bound; "
+            "use shorter frame names"
+        )
+    return packed
 
 
 # --- writer ------------------------------------------------------------------------------------
@@ -419,21 +527,29 @@ class ArchiveWriter:
         raw_header: bytes | None = None,
         before_replace: Callable[[], None] | None = None,
         groups: bool = False,
+        version: int | None = None,
     ):
         """``raw_header``: HEAD data to write verbatim (an archive's own, keeping keys this
         version does not know) instead of ``header.to_json()``; it must parse to ``header``.
         ``before_replace``: called by ``close()`` just before the archive is moved into place;
         an exception from it discards the archive (used to refuse a stale append).
-        ``groups``: the archive may hold groups (``add_group``), so it is format version 2."""
+        ``groups``: the archive may hold groups (``add_group``), so it is format version 3.
+        ``version``: the format version to write instead (groups from 2 on; 2 to append to a
+        version-2 archive, which older srcodec then still reads)."""
         self.path = Path(path)
-        self.format_version = GROUPS_VERSION if groups else PLAIN_VERSION
+        if version is None:
+            version = FORMAT_VERSION if groups else PLAIN_VERSION
+        if not PLAIN_VERSION <= version <= FORMAT_VERSION or (groups and version < GROUPS_VERSION):
+            raise SrcodecError(f"cannot write {self.path} as format version {version}")
+        self.format_version = version
         self.force = force
         self.header = header
         self._before_replace = before_replace
         if not force and (self.path.exists() or self.path.is_symlink()):
             raise exists_error(self.path)
         try:
-            head = header.to_json() if raw_header is None else bytes(raw_header)
+            compact = version >= COMPACT_VERSION
+            head = header.to_json(compact=compact) if raw_header is None else bytes(raw_header)
             if raw_header is not None and Header.from_json(head) != header:
                 raise ValueError("raw header does not match the header")
             if len(head) > MAX_HEADER_BYTES:
@@ -482,7 +598,7 @@ class ArchiveWriter:
             raise SrcodecError(f"archive {self.path} is already closed")
         if self.format_version < GROUPS_VERSION:
             raise SrcodecError(f"{self.path}: groups need an archive opened with groups=True")
-        data = _pack_group(group, self.header.scale)
+        data = _pack_group(group, self.header.scale, self.format_version)
         return self._append(_GRUP, data, group.frames)
 
     def _append(self, ctype: bytes, data: bytes, frames: list[FrameInfo]) -> list[IndexEntry]:
@@ -514,8 +630,10 @@ class ArchiveWriter:
         """Copy verbatim every chunk between ``reader``'s HEAD and its index (its frames and any
         chunk of an unknown type), checking each CRC; returns the number of frames copied.
 
-        Refuses (``CorruptError``) an archive whose index is unusable, whose chunks fail their
-        checks, or whose chunks and index disagree: run ``srcodec recover`` on it first.
+        A group is re-packed when the two versions lay its frame table out differently (2 and
+        3), so that it is never misread. Refuses (``CorruptError``) an archive whose index is
+        unusable, whose chunks fail their checks, or whose chunks and index disagree: run
+        ``srcodec recover`` on it first.
         """
         if reader._index_offset is None:
             raise CorruptError(f"{reader.path} is damaged ({reader.damage}); recover it first")
@@ -531,7 +649,14 @@ class ArchiveWriter:
                         f"{reader.path} holds frame groups: {self.path} must be opened with "
                         "groups=True to take them"
                     )
+                if ctype == _GRUP and not reader._groups and self.format_version >= GROUPS_VERSION:
+                    # A chunk a version-1 reader skips, which this archive would read as a group.
+                    raise _Damage(f"unknown GRUP chunk at offset {offset}")
                 frames = reader._chunk_frames(ctype, data)
+                compact = self.format_version >= COMPACT_VERSION
+                if ctype == _GRUP and compact != (reader.format_version >= COMPACT_VERSION):
+                    group = _unpack_group(data, reader.header.scale, reader.format_version)
+                    data = _pack_group(group, self.header.scale, self.format_version)
                 if frames:
                     for position, info in enumerate(frames):
                         if info.name in self._by_name:
@@ -558,7 +683,7 @@ class ArchiveWriter:
         if self._file.fh is None:
             raise SrcodecError(f"archive {self.path} was aborted")
         index_offset = self._offset
-        self._write(_chunk(_INDX, _pack_index(self._entries)))
+        self._write(_chunk(_INDX, _pack_index(self._entries, self.format_version)))
         self._write(_chunk(_TAIL, _TAIL_DATA.pack(index_offset, len(self._entries))))
         before = self._before_replace
         self._file.commit(None if before is None else lambda _temp: before())
@@ -702,6 +827,8 @@ class ArchiveReader:
         return entries
 
     def _parse_index(self, data: bytes, count: int, limit: int) -> list[IndexEntry]:
+        if self.format_version >= COMPACT_VERSION:
+            data = _inflate(data, _index_bound(count, len(data)), "index")
         if len(data) < _U32.size or _U32.unpack_from(data)[0] != count:
             raise _Damage("index and trailer disagree on the frame count")
         # Each entry takes at least this many bytes, so a bogus count fails before any loop.
@@ -784,12 +911,12 @@ class ArchiveReader:
         return result
 
     def _chunk_frames(self, ctype: bytes, data: bytes) -> list[FrameInfo]:
-        """The frames an intact chunk holds: one for FRAM, a group's for GRUP (version 2), none
-        for any other type. ``_Damage`` if its fields are invalid."""
+        """The frames an intact chunk holds: one for FRAM, a group's for GRUP (from version 2),
+        none for any other type. ``_Damage`` if its fields are invalid."""
         if ctype == _FRAM:
             return [_unpack_frame(data)]
         if ctype == _GRUP and self._groups:
-            return _unpack_group(data, self.header.scale).frames
+            return _unpack_group(data, self.header.scale, self.format_version).frames
         return []
 
     def _damaged(self, offset: int, end: int, reason: str) -> DamagedRegion:
@@ -856,8 +983,16 @@ class ArchiveReader:
                 return []
         if ctype != _GRUP or not self._groups:
             return []
-        most = _U32.size + MAX_GROUP_FRAMES * (_U16.size + MAX_NAME_BYTES + _FRAME_FIXED.size)
-        head = self._pread(start, max(0, min(end - start, most)))
+        if self.format_version >= COMPACT_VERSION:
+            head = self._pread(start, max(0, min(end - start, _U32.size)))
+            if len(head) < _U32.size:
+                return []
+            # Up to the end of the compressed table, or of the damaged region if it ends first.
+            size = min(_U32.unpack(head)[0], end - start - _U32.size, MAX_GROUP_TABLE_BYTES)
+            table = self._pread(start + _U32.size, max(0, size))
+            head = _inflate_prefix(table, MAX_GROUP_TABLE_BYTES)
+        else:
+            head = self._pread(start, max(0, min(end - start, MAX_GROUP_TABLE_BYTES)))
         names: list[str] = []
         try:
             if len(head) < _U32.size:
@@ -946,7 +1081,7 @@ class ArchiveReader:
             return self._group_member(cached[2], e)
         ctype, data = self._read_data(e, trust_length=trust_length)
         if ctype == _GRUP and self._groups:
-            group = _unpack_group(data, self.header.scale)
+            group = _unpack_group(data, self.header.scale, self.format_version)
             # Frames of a group are read one after another: keep the last group read.
             self._last_group = (e.offset, e.length, group)
             return self._group_member(group, e)
@@ -990,12 +1125,14 @@ class ArchiveReader:
     def losses(self) -> list[tuple[str | None, str]]:
         """What, beyond frames that fail when read, makes this archive not whole, as ``verify``
         names it: (frame name or None, why) for an unusable index and for every damaged byte
-        range the scan skipped (named by the frame whose chunk starts there, when readable)."""
+        range the scan skipped (named by the frames whose chunk starts there, when readable:
+        every frame of a damaged group)."""
         if not self.index_recovered:
             return []
         lost: list[tuple[str | None, str]] = [(None, f"index unusable ({self.index_problem})")]
         for d in self.scan_damage:
-            lost.append((d.name, f"bytes {d.offset}..{d.end} of {self.path}: {d.reason}"))
+            why = f"bytes {d.offset}..{d.end} of {self.path}: {d.reason}"
+            lost += [(name, why) for name in d.names or (d.name,)]
         return lost
 
     def records(self) -> Iterator[tuple[str, FrameRecord | CorruptError]]:

@@ -12,7 +12,6 @@ from typing import Any
 
 from .archive import decode_group
 from .container import (
-    GROUPS_VERSION,
     ArchiveReader,
     ArchiveWriter,
     DamagedRegion,
@@ -249,7 +248,7 @@ def recover(
             header,
             force=force,
             raw_header=raw_header,
-            groups=reader.format_version >= GROUPS_VERSION,
+            version=reader.format_version,
         ) as writer:
             if update is not None:
                 writer.add_update(update)

@@ -20,8 +20,10 @@ from ._version import __version__
 from .atomic import exists_error
 from .autocodec import PER_FRAME_CODEC, PROBE_FRAMES, choose_codec
 from .container import (
+    FORMAT_VERSION,
     GROUPS_VERSION,
     MAX_GROUP_FRAMES,
+    PLAIN_VERSION,
     ArchiveReader,
     ArchiveWriter,
     FrameInfo,
@@ -408,7 +410,9 @@ def append(
             force=True,
             raw_header=reader.raw_header,
             before_replace=unchanged,
-            groups=isinstance(lowres, StreamCodec) or reader.format_version >= GROUPS_VERSION,
+            # The archive's own version if it has groups (a version-2 archive stays readable by
+            # the srcodec that wrote it), else version 3 if groups come now.
+            version=_append_version(reader.format_version, isinstance(lowres, StreamCodec)),
         )
         with writer:
             writer.copy_from(reader)
@@ -418,6 +422,14 @@ def append(
     summary.archive_bytes = path.stat().st_size
     summary.added_bytes = summary.archive_bytes - before.st_size
     return summary
+
+
+def _append_version(version: int, stream: bool) -> int:
+    """The format version an append writes: the archive's if it may hold groups, else
+    the newest if the new frames come in groups, else version 1 (unchanged)."""
+    if version >= GROUPS_VERSION:
+        return version
+    return FORMAT_VERSION if stream else PLAIN_VERSION
 
 
 def _codec_matches(asked: str | dict | LowresCodec, lowres: LowresCodec) -> bool:

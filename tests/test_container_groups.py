@@ -1,5 +1,6 @@
-"""Groups in archives (format 2, GRUP chunks): random access to a frame of a group, version
-refusal by older readers, writer checks, and damage or truncation costing one group only."""
+"""Groups in archives (GRUP chunks: format 2, and format 3 with compressed tables): random access
+to a frame of a group, version refusal by older readers, writer checks, and damage or truncation
+costing one group only, in both versions."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 import srcodec.container as container
 from srcodec.container import (
+    FORMAT_VERSION,
     GROUPS_VERSION,
     ArchiveReader,
     ArchiveWriter,
@@ -40,13 +42,14 @@ def make_group(photo, first: int, count: int, mode: str = "RGB") -> tuple[GroupR
     return GroupRecord(infos, CODEC.encode_group(lows)), lows
 
 
-@pytest.fixture
-def grouped(tmp_path, photo):
-    """An archive of a FRAM frame then two groups (RGB of 5, grey of 3); its low-res frames."""
+@pytest.fixture(params=[GROUPS_VERSION, FORMAT_VERSION], ids=["v2", "v3"])
+def grouped(request, tmp_path, photo):
+    """An archive of a FRAM frame then two groups (RGB of 5, grey of 3), written as format 2 and
+    as format 3; its low-res frames."""
     path = tmp_path / "g.src"
     rgb, rgb_lows = make_group(photo, 1, 5)
     grey, grey_lows = make_group(photo, 6, 3, "L")
-    with ArchiveWriter(path, header(), groups=True) as writer:
+    with ArchiveWriter(path, header(), groups=True, version=request.param) as writer:
         writer.add(FrameRecord("frame_000000", 61, 45, "RGB", CODEC.encode(rgb_lows[0])))
         entries = writer.add_group(rgb)
         writer.add_group(grey)
@@ -68,7 +71,7 @@ def decode(record: FrameRecord) -> np.ndarray:
 def test_random_access_to_group_frames(grouped):
     path, lows = grouped
     with ArchiveReader(path) as reader:
-        assert reader.format_version == GROUPS_VERSION and not reader.index_recovered
+        assert reader.format_version >= GROUPS_VERSION and not reader.index_recovered
         assert reader.names == [f"frame_{k:06d}" for k in range(9)]
         assert [reader.entry(k).position for k in range(9)] == [0, 0, 1, 2, 3, 4, 0, 1, 2]
         for k in (7, 0, 3, 8):
@@ -82,9 +85,26 @@ def test_random_access_to_group_frames(grouped):
 
 def test_a_version_1_reader_refuses_a_grouped_archive_by_name(grouped, monkeypatch):
     path, _ = grouped
+    version = struct.unpack_from("<H", path.read_bytes(), 8)[0]
     monkeypatch.setattr(container, "FORMAT_VERSION", 1)
-    with pytest.raises(FormatError, match="format version 2; this srcodec reads versions up to 1"):
+    with pytest.raises(
+        FormatError, match=f"version {version}; this srcodec reads versions up to 1"
+    ):
         ArchiveReader(path)
+
+
+def test_grouped_archives_are_written_as_version_3_which_version_2_readers_refuse(
+    tmp_path, photo, monkeypatch
+):
+    path = tmp_path / "new.src"
+    with ArchiveWriter(path, header(), groups=True) as writer:
+        writer.add_group(make_group(photo, 0, 2)[0])
+    assert struct.unpack_from("<H", path.read_bytes(), 8)[0] == FORMAT_VERSION == 3
+    monkeypatch.setattr(container, "FORMAT_VERSION", 2)
+    with pytest.raises(FormatError, match="version 3; this srcodec reads versions up to 2"):
+        ArchiveReader(path)
+    with pytest.raises(SrcodecError, match="as format version 1"):
+        ArchiveWriter(tmp_path / "no.src", header(), groups=True, version=1)
 
 
 def test_archives_without_groups_stay_version_1(tmp_path, photo):
@@ -171,11 +191,13 @@ def test_a_damaged_group_length_is_salvaged_whole(grouped, tmp_path):
         assert np.array_equal(decode(record), lows[3])
 
 
-def test_copy_from_keeps_groups_and_needs_a_grouped_writer(grouped, tmp_path):
+@pytest.mark.parametrize("version", [GROUPS_VERSION, FORMAT_VERSION])
+def test_copy_from_keeps_groups_and_needs_a_grouped_writer(grouped, tmp_path, version):
+    # Between versions 2 and 3, groups are re-packed (their frame table's layout differs).
     path, lows = grouped
     with ArchiveReader(path) as reader:
         copy = tmp_path / "copy.src"
-        with ArchiveWriter(copy, header(), groups=True) as writer:
+        with ArchiveWriter(copy, header(), groups=True, version=version) as writer:
             assert writer.copy_from(reader) == 9
             with pytest.raises(FrameError, match="belongs to a group"):
                 writer.add(reader.read(2))
@@ -183,5 +205,8 @@ def test_copy_from_keeps_groups_and_needs_a_grouped_writer(grouped, tmp_path):
             with pytest.raises(SrcodecError, match="groups=True"):
                 plain.copy_from(reader)
     with ArchiveReader(copy) as reader:
+        assert reader.format_version == version and not reader.index_recovered
         assert [reader.entry(k).position for k in range(9)] == [0, 0, 1, 2, 3, 4, 0, 1, 2]
-        assert np.array_equal(decode(reader.read(4)), lows[4])
+        for record, low in zip(reader, lows, strict=True):
+            assert np.array_equal(decode(record), low)
+        assert not reader.scan().damaged
