@@ -222,6 +222,8 @@ def test_cli_encode_adapt_and_adapt(model, frames, tmp_path):
     assert not (tmp_path / "c.safetensors").exists()
     out = runner.invoke(main, ["encode", str(folder), "-o", "x.src", "--adapt-steps", "3"])
     assert out.exit_code != 0 and "go with --adapt" in out.output
+    out = runner.invoke(main, ["encode", str(folder), "-o", "x.src", "--adapt-rank", "4"])
+    assert out.exit_code != 0 and "--adapt-rank go with --adapt" in out.output
 
 
 def test_lowrank_update_round_trip_and_format():
