@@ -403,6 +403,13 @@ def _summary_line(s) -> str:
 @click.option("--adapt-time", default=None, help="Tuning budget (e.g. 300, 90s, 5m; default 5m).")
 @click.option("--adapt-steps", type=int, default=None, help="Tuning budget in steps.")
 @click.option(
+    "--adapt-rank",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Rank of the low-rank updates of every conv (default 8); 0: a dense update of the "
+    "last block, body conv, upsampler and tail.",
+)
+@click.option(
     "--quality",
     type=click.FloatRange(0, 100),
     default=None,
@@ -435,6 +442,7 @@ def encode(
     adapt: bool,
     adapt_time: str | None,
     adapt_steps: int | None,
+    adapt_rank: int | None,
     quality: float | None,
     bpp: float | None,
     progress: bool | None,
@@ -482,8 +490,8 @@ def encode(
         if folders:
             raise FrameError(f"{folders[0]}: give one folder, or image files, not both")
         frames = list(sources)
-    if (adapt_time is not None or adapt_steps is not None) and not adapt:
-        raise SrcodecError("--adapt-time and --adapt-steps go with --adapt")
+    if (adapt_time, adapt_steps, adapt_rank) != (None, None, None) and not adapt:
+        raise SrcodecError("--adapt-time, --adapt-steps and --adapt-rank go with --adapt")
     if lossy:
         return _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show)
     if append:
@@ -513,7 +521,7 @@ def encode(
             force=force,
             skip_bad=skip_bad,
             progress=show,
-            adapt=_adapt_config(adapt_time, adapt_steps) if adapt else None,
+            adapt=_encode_adapt_config(adapt_time, adapt_steps, adapt_rank) if adapt else None,
             **video,
         )
     for name, why in s.skipped:
@@ -899,7 +907,9 @@ def import_zarr(
     click.echo(f"{store} -> {archive}: {describe(open_zarr(store))}")
 
 
-def _adapt_config(time_budget: str | None, steps: int | None, blocks: int | None = 1):
+def _adapt_config(
+    time_budget: str | None, steps: int | None, blocks: int | None = 1, rank: int = 0
+):
     """The tuning budget asked for: steps and/or time; 5 minutes when neither is given."""
     from .adapt import AdaptConfig, parse_duration
 
@@ -908,7 +918,16 @@ def _adapt_config(time_budget: str | None, steps: int | None, blocks: int | None
     seconds = parse_duration(time_budget) if time_budget is not None else None
     if seconds is None and steps is None:
         seconds = 300.0
-    return AdaptConfig(blocks=blocks, seconds=seconds, steps=steps)
+    return AdaptConfig(blocks=blocks, rank=rank, seconds=seconds, steps=steps)
+
+
+def _encode_adapt_config(time_budget: str | None, steps: int | None, rank: int | None):
+    """``encode --adapt``: low-rank updates of every conv, or (rank 0) a dense update of the
+    end of the network (every tensor dense would be several times the bytes)."""
+    from .adapt import AdaptConfig
+
+    rank = AdaptConfig.rank if rank is None else rank
+    return _adapt_config(time_budget, steps, None if rank else 1, rank)
 
 
 def _adapt_line(r) -> str:

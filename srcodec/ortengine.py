@@ -58,8 +58,8 @@ def with_update(path: Path, update: ModelUpdate) -> bytes:
     except Exception as exc:  # protobuf raises its own classes for a bad file
         raise ModelError(f"{path}: cannot load this ONNX model ({exc})") from None
     inits = {t.name: t for t in proto.graph.initializer}
-    prefix = "net." if all("net." + n in inits for n in update.deltas) else ""
-    names = [prefix + n for n in update.deltas]
+    prefix = "net." if all("net." + n in inits for n in update.names) else ""
+    names = [prefix + n for n in update.names]
     state = {k: numpy_helper.to_array(inits[k]) for k in names if k in inits}
     for key, value in update.apply(state, prefix).items():
         inits[key].CopyFrom(numpy_helper.from_array(value, key))

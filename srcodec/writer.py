@@ -106,13 +106,23 @@ def _video_inputs(
     path: Path, start: int | float | str | None, end: int | float | str | None, every: int
 ) -> tuple[list[Item], dict]:
     """A video's selected frames, each loaded in turn from one decoding pass (a first, cheaper
-    pass has listed their names and timestamps, which the header records before any frame)."""
+    pass has listed their names and timestamps, which the header records before any frame).
+    Loading an earlier frame again (``encode --adapt`` reads a sample of the frames before
+    writing them all) starts a new decoding pass."""
     info = probe_video(path)
     timeline = video_timeline(path, start, end, every)
-    decoded = read_video(path, start, end, every)
+    position = {name: k for k, (name, _) in enumerate(timeline)}
+    state = {"frames": read_video(path, start, end, every), "next": 0}
 
     def load(name: str) -> np.ndarray:
-        got, frame, _ = next(decoded, (None, None, None))
+        want = position[name]
+        if want < state["next"]:
+            state["frames"], state["next"] = read_video(path, start, end, every), 0
+        while True:
+            got, frame, _ = next(state["frames"], (None, None, None))
+            state["next"] += 1
+            if got is None or state["next"] > want:
+                break
         if got != name:
             raise FrameError(f"{path}: frame {name} did not decode on the second pass")
         return frame
@@ -208,7 +218,7 @@ def encode(
     )
     if not force and (Path(output).exists() or Path(output).is_symlink()):
         raise exists_error(Path(output))  # refused before minutes of tuning, not after
-    result = _adapt(info, items, lowres, adapt, progress) if adapt is not None else None
+    result = _adapt(info, items, lowres, adapt, progress, group) if adapt is not None else None
     if result is not None and result.update is not None:
         header.model_id = compose_id(info.id, result.sha256)
         header.extra["adaptation"] = result.summary()
@@ -231,9 +241,11 @@ def _adapt(
     lowres: LowresCodec,
     cfg: AdaptConfig,
     progress: bool,
+    group: int = DEFAULT_GROUP,
 ) -> AdaptResult:
-    """Tune the model on (a sample of) the frames; the archive's size is estimated from the
-    payloads of a few of them, for the check that the update pays for its bytes."""
+    """Tune the model on (a sample of) the frames; the archive's size is estimated (for the
+    check that the update pays for its bytes) from a few frames' payloads, or, with a stream
+    codec, from one group of consecutive frames."""
     from .adapt import adapt_archive, sample
 
     frames = []
@@ -247,11 +259,31 @@ def _adapt(
         raise FrameError("no readable frames to adapt the model to")
 
     def archive_bytes() -> int:
+        if isinstance(lowres, StreamCodec):
+            return _group_estimate(items, lowres, info.scale, group)
         few = [frame for _, frame in frames[:: max(1, len(frames) // 4)][:4]]
         per_frame = np.mean([len(lowres.encode(downscale(f, info.scale))) for f in few])
         return int(per_frame * len(items))
 
     return adapt_archive(info, frames, cfg, archive_bytes=archive_bytes, progress=progress)
+
+
+def _group_estimate(items: list[Item], stream: StreamCodec, scale: int, group: int) -> int:
+    """The frames' bytes in groups of ``group``, from the middle run of that many consecutive
+    frames coded as one group: coding single frames would count every frame as a key frame,
+    several times the bytes of a grouped archive of footage."""
+    first = max(0, (len(items) - group) // 2)
+    lows: list[np.ndarray] = []
+    for _, _, load in items[first : first + group]:
+        try:
+            low = downscale(load(), scale)
+        except FrameError:
+            continue
+        if not lows or low.shape == lows[0].shape:
+            lows.append(low)
+    if not lows:
+        return 0
+    return int(len(stream.encode_group(lows)) * len(items) / len(lows))
 
 
 def _check_group(group: int) -> None:

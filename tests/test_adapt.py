@@ -222,3 +222,115 @@ def test_cli_encode_adapt_and_adapt(model, frames, tmp_path):
     assert not (tmp_path / "c.safetensors").exists()
     out = runner.invoke(main, ["encode", str(folder), "-o", "x.src", "--adapt-steps", "3"])
     assert out.exit_code != 0 and "go with --adapt" in out.output
+    out = runner.invoke(main, ["encode", str(folder), "-o", "x.src", "--adapt-rank", "4"])
+    assert out.exit_code != 0 and "--adapt-rank go with --adapt" in out.output
+
+
+def test_lowrank_update_round_trip_and_format():
+    import json
+
+    import zstandard
+    from safetensors.numpy import load as st_load
+    from safetensors.numpy import save as st_save
+
+    from srcodec.update import FORMAT, FORMAT_LOWRANK, _metadata
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 0.3, (4, 64, 3, 3)), rng.normal(0, 0.01, (64, 4))
+    update = ModelUpdate.quantise(
+        "m@" + "a" * 64, {"body.0.bias": rng.normal(0, 0.01, 64)}, {"body.0.weight": (a, b)}
+    )
+    assert update.names == ["body.0.bias", "body.0.weight"]
+    assert update.parameters == 64 + 4 * 64 * 9 + 64 * 4  # the factors, not the dense tensor
+    data = update.to_bytes()
+    raw = zstandard.ZstdDecompressor().decompress(data)
+    assert json.loads(_metadata(raw)["srcodec-update"])["format"] == FORMAT_LOWRANK
+    back = ModelUpdate.from_bytes(data)
+    assert back.to_bytes() == data and list(back.lowrank) == ["body.0.weight"]
+    exact = (b @ a.reshape(4, -1)).reshape(64, 64, 3, 3)
+    got = back.delta("body.0.weight")
+    assert got.shape == exact.shape and np.abs(got - exact).max() < 0.02 * np.abs(exact).max()
+    state = {"body.0.weight": np.ones((64, 64, 3, 3), np.float32), "body.0.bias": np.zeros(64)}
+    assert np.allclose(back.apply(state)["body.0.weight"], 1 + got)
+    with pytest.raises(ModelError, match="does not fit"):
+        back.apply({**state, "body.0.weight": np.ones((64, 32, 3, 3), np.float32)})
+
+    def rewrite(fmt: str) -> bytes:
+        tensors = st_load(raw)
+        meta = json.dumps({"format": fmt, "base_model_id": update.base_id})
+        return zstandard.ZstdCompressor().compress(
+            st_save(tensors, metadata={"srcodec-update": meta})
+        )
+
+    with pytest.raises(CorruptError, match="unknown format"):
+        ModelUpdate.from_bytes(rewrite("srcodec-update/3"))
+    with pytest.raises(CorruptError, match="low-rank tensor 'body.0.weight' is malformed"):
+        ModelUpdate.from_bytes(rewrite(FORMAT))  # a /1 reader must not drop the factors
+
+
+def test_dense_update_bytes_are_unchanged():
+    """A dense update is written as srcodec-update/1 byte for byte as before low-rank updates
+    (the sha256 of this update as srcodec 0.x before them wrote it)."""
+    import hashlib
+
+    rng = np.random.default_rng(0)
+    deltas = {"tail.weight": rng.normal(0, 0.01, (3, 8, 3, 3)), "tail.bias": rng.normal(0, 0.01, 3)}
+    data = ModelUpdate.quantise("m@" + "a" * 64, deltas).to_bytes()
+    expected = "f665d9b12886a56c8ddd3fa66f51c6b218dfaee52a8e6047df0953d284388086"
+    assert hashlib.sha256(data).hexdigest() == expected
+
+
+def test_lowrank_archive_decodes_alike_on_both_engines(model, frames, tmp_path):
+    from srcodec.adapt import lowrank_names
+
+    cfg = AdaptConfig(**{**FAST, "steps": 30}, rank=2, max_share=1.0, min_gain_db=-100.0)
+    s = encode(frames, tmp_path / "r2.src", weights=[model], codec="png", adapt=cfg)
+    update = s.adapted.update
+    assert update is not None and update.lowrank, s.adapted.reason
+    with ArchiveReader(tmp_path / "r2.src") as reader:
+        assert ModelUpdate.from_bytes(reader.read_update()).to_bytes() == s.adapted.data
+    from srcodec.registry import load_model
+
+    net, _ = load_model(model)
+    convs = lowrank_names(net, list(net.state_dict()), 2)
+    assert list(update.lowrank) == sorted(convs) and all(
+        update.lowrank[k].a.shape[0] == 2 for k in convs
+    )
+    plain = encode(frames, tmp_path / "plain.src", weights=[model], codec="png")
+    general = _decode(plain.path, model, "torch")
+    by_torch = _decode(tmp_path / "r2.src", model, "torch")
+    by_onnx = _decode(tmp_path / "r2.src", model, "onnx")
+    for name in by_torch:
+        diff = np.abs(by_torch[name].astype(np.int16) - by_onnx[name].astype(np.int16))
+        assert diff.max() <= 1
+    assert any(not np.array_equal(by_torch[n], general[n]) for n in general)
+
+
+def test_grouped_archive_size_is_estimated_from_a_group(photo, tiny_weights, tmp_path):
+    """With a stream codec the share check's archive size comes from consecutive frames coded
+    as one group (single frames, all key frames, count several times the bytes); a video's
+    frames are read again after the sample the tuning took."""
+    from fractions import Fraction
+
+    from srcodec.lowres import get_codec
+    from srcodec.video import write_video
+
+    clip = [np.ascontiguousarray(photo[80:208, 20 + 2 * k : 180 + 2 * k]) for k in range(24)]
+    video = tmp_path / "clip.mkv"
+    write_video(video, clip, fps=Fraction(10))
+    cfg = AdaptConfig(**{**FAST, "steps": 1}, max_share=1.0, min_gain_db=-100.0)
+    s = encode(video, tmp_path / "a.src", weights=[tiny_weights], codec="x264", adapt=cfg)
+    assert s.frames == 24 and s.update_bytes > 0
+    with Archive(tmp_path / "a.src", weights=[tiny_weights], bicubic=True) as archive:
+        assert np.array_equal(archive.lowres(23), downscale_of(clip[23]))
+    frames_bytes = s.archive_bytes - s.update_bytes
+    assert abs(s.adapted.archive_estimate - frames_bytes) < 0.25 * frames_bytes
+    x264 = get_codec("x264")
+    intra = np.mean([len(x264.encode_group([downscale_of(f)])) for f in clip[::6]]) * len(clip)
+    assert intra > 1.5 * frames_bytes  # the old estimate
+
+
+def downscale_of(frame: np.ndarray) -> np.ndarray:
+    from srcodec.resample import downscale
+
+    return downscale(frame, 2)

@@ -4,6 +4,7 @@ model with the archive's update (onnx fp32 engine, as decode runs it) and of bic
 
     python -m benchmarks.studies.adapt_tradeoffs ARCHIVED/ LATER/ --blocks 1 --seconds 240 \
         --out trial.json
+    python -m benchmarks.studies.adapt_tradeoffs ARCHIVED/ LATER/ --blocks all --rank 8 ...
 
 With ``--camera FRAMES/`` it measures a camera model instead: tuned (adapt.adapt_camera) on
 those frames, then run on the archived and later frames, which it never saw.
@@ -98,6 +99,7 @@ def main() -> None:
     ap.add_argument("--blocks", default="1", help="last residual blocks tuned, or 'all'")
     ap.add_argument("--seconds", type=float, default=240)
     ap.add_argument("--lr", type=float, default=2e-4)
+    ap.add_argument("--rank", type=int, default=0, help="low-rank updates of the convs (0: dense)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads while tuning")
     ap.add_argument("--stride", type=int, default=4, help="archived frames measured: every Nth")
     ap.add_argument("--general-cache", type=Path, default=None)
@@ -107,7 +109,12 @@ def main() -> None:
     info = resolve(args.model)
     blocks = None if args.blocks == "all" else int(args.blocks)
     cfg = AdaptConfig(
-        blocks=blocks, seconds=args.seconds, lr=args.lr, max_share=1.0, threads=args.threads
+        blocks=blocks,
+        rank=args.rank,
+        seconds=args.seconds,
+        lr=args.lr,
+        max_share=1.0,
+        threads=args.threads,
     )
     cfg.min_gain_db = -99.0  # measure every update, kept or not by the default policy
     if args.camera is not None:
@@ -129,6 +136,7 @@ def main() -> None:
     result = {
         "model": info.short_id,
         "blocks": args.blocks,
+        "rank": args.rank,
         "budget_s": args.seconds,
         "lr": args.lr,
         "threads": args.threads,
@@ -146,7 +154,7 @@ def main() -> None:
         "load_avg": os.getloadavg(),
     }
     args.out.write_text(json.dumps(result, indent=1))
-    print(json.dumps({k: result[k] for k in ("blocks", "steps", "update_bytes")}))
+    print(json.dumps({k: result[k] for k in ("blocks", "rank", "steps", "update_bytes")}))
     for k in files:
         g, a = result["general"][k], result["adapted"][k]
         print(f"{k}: general {g['rgb']:.2f}/{g['y']:.2f}  adapted {a['rgb']:.2f}/{a['y']:.2f}")
