@@ -455,10 +455,12 @@ def encode(
     or --bpp, a lossy archive (srcodec.ratecontrol)."""
     show = _show_progress(progress, quiet)
     lossy = quality is not None or bpp is not None
-    if lossy and (append or workers or scheduler or model or level is not None or skip_bad):
+    if lossy and (
+        append or workers or scheduler or model or level is not None or skip_bad or adapt
+    ):
         raise SrcodecError(
             "--quality/--bpp write one new lossy archive: they do not go with --append, "
-            "--workers, --scheduler, --model, --level or --skip-bad"
+            "--workers, --scheduler, --model, --level, --skip-bad or --adapt"
         )
     from .errors import FrameError
     from .lowres import codec_class

@@ -213,3 +213,7 @@ def test_cli_quality_writes_a_lossy_archive_and_reports_the_choice(clip, tmp_pat
         main, ["encode", str(folder), "-o", str(out), "--bpp", "1", "--append"]
     )
     assert bad.exit_code != 0 and "--append" in bad.output
+    # --adapt has no lossy form yet: refused, not silently dropped (it was ignored before)
+    adapt = ["encode", str(folder), "-o", str(tmp_path / "b.src"), "--quality", "70", "--adapt"]
+    bad = CliRunner().invoke(main, adapt)
+    assert bad.exit_code != 0 and "--adapt" in bad.output and not (tmp_path / "b.src").exists()

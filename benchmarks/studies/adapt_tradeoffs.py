@@ -101,6 +101,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--rank", type=int, default=0, help="low-rank updates of the convs (0: dense)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads while tuning")
+    ap.add_argument("--patch", type=int, default=48, help="low-resolution patch size")
+    ap.add_argument("--batch", type=int, default=8, help="patches per step")
     ap.add_argument("--stride", type=int, default=4, help="archived frames measured: every Nth")
     ap.add_argument("--general-cache", type=Path, default=None)
     ap.add_argument("--camera", type=Path, default=None, help="tune a camera model on these")
@@ -115,6 +117,8 @@ def main() -> None:
         lr=args.lr,
         max_share=1.0,
         threads=args.threads,
+        patch=args.patch,
+        batch=args.batch,
     )
     cfg.min_gain_db = -99.0  # measure every update, kept or not by the default policy
     if args.camera is not None:
@@ -140,6 +144,8 @@ def main() -> None:
         "budget_s": args.seconds,
         "lr": args.lr,
         "threads": args.threads,
+        "patch": args.patch,
+        "batch": args.batch,
         "steps": s.adapted.steps,
         "tuned_parameters": s.adapted.parameters,
         "update_bytes": s.update_bytes,
