@@ -1,8 +1,9 @@
-"""Milliseconds per 400x400 output frame (a sample frame's 200x200 low-resolution crop) of one
-model on one engine, alone in a fresh process: torch eager fp32, ONNX Runtime fp32 or int8, 2
-threads, best and median of 12 runs after two warm-ups. Engines timed in one process take turns
-with each other's thread pools (ONNX Runtime's spin after each run and slow torch down), so the
-issue 15 speed ratios are quoted from this, one process per engine:
+"""Milliseconds per 400x400 output frame (the engines suite's 200x200 low-resolution input) of
+one model on one engine, alone in a fresh process: torch eager fp32 or ONNX Runtime fp32 / int8
+as the decoder runs it (``OrtRestorer``), best and median of 12 runs after two warm-ups. Engines
+timed in one process take turns with each other's thread pools (ONNX Runtime's spin after each
+run and slow torch down), so the issue 15 speed ratios are quoted from this, one process per
+engine:
 
     for m in srcodec-photo-x2 srcodec-fast-x2; do for e in eager fp32 int8; do
         python -m benchmarks.studies.isolated_speed $e $m; done; done
@@ -15,11 +16,11 @@ import time
 
 import numpy as np
 
-from srcodec.frames import list_frames, read_frame
+from srcodec.ortengine import OrtRestorer
 from srcodec.registry import find_onnx, load_model
-from srcodec.resample import downscale
 
-from ..context import ROOT, model_info
+from ..context import model_info
+from ..suite.engines import bench_inputs, torch_forward
 
 
 def main() -> None:
@@ -32,39 +33,23 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=12)
     args = ap.parse_args()
     info = model_info(args.model)
-    frame = downscale(read_frame(list_frames(ROOT / "samples" / "frames")[0]))
-    x = np.ascontiguousarray(frame[:200, :200].transpose(2, 0, 1)[None], np.float32)
+    x = bench_inputs()["200x200"]
     if args.engine == "eager":
         import torch
 
         torch.set_num_threads(args.threads)
-        model, _ = load_model(info.path, info.sha256)
-        model.eval()
-        tensor = torch.from_numpy(x)
-
-        def run() -> None:
-            with torch.no_grad():
-                model(tensor)
+        run = torch_forward(load_model(info.path, info.sha256)[0], False)
     else:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = args.threads
         path = find_onnx(info, args.engine)
         if path is None:
             raise SystemExit(f"{info.short_id} has no {args.engine} export")
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-
-        def run() -> None:
-            session.run(None, {name: x})
-
-    run()
-    run()
+        run = OrtRestorer(path, info.id, threads=args.threads).forward_float
+    run(x)
+    run(x)
     times = []
     for _ in range(args.runs):
         start = time.perf_counter()
-        run()
+        run(x)
         times.append(time.perf_counter() - start)
     best, median = 1000 * min(times), 1000 * float(np.median(times))
     print(f"{info.short_id} {args.engine}: best {best:.0f} ms, median {median:.0f} ms, "
