@@ -227,9 +227,14 @@ class ModelUpdate:
             elif key.startswith((_A, _B)):
                 name = key.partition("/")[2]
                 a, b = tensors.get(_A + name), tensors.get(_B + name)
-                if version != FORMAT_LOWRANK or a is None or b is None:
-                    raise CorruptError(f"the model update's low-rank tensor {name!r} is malformed")
-                if b.ndim != 2 or a.ndim < 2 or b.shape[1] != a.shape[0]:
+                if (
+                    version != FORMAT_LOWRANK
+                    or a is None
+                    or b is None
+                    or b.ndim != 2
+                    or a.ndim < 2
+                    or b.shape[1] != a.shape[0]
+                ):
                     raise CorruptError(f"the model update's low-rank tensor {name!r} is malformed")
                 a_scale = _scale(tensors, _SCALE_A + name, a, name)
                 lowrank[name] = LowRank(a, a_scale, b, _scale(tensors, _SCALE_B + name, b, name))
