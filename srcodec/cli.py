@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from .errors import SrcodecError
+from .export import RECIPES
 from .registry import short_id
 from .tiling import MIN_TILE
 
@@ -131,7 +132,7 @@ def main() -> None:
 )
 @click.option(
     "--int8-recipe",
-    type=click.Choice(["default", "minmax", "legacy"]),
+    type=click.Choice(list(RECIPES)),
     default=None,
     help="With --int8: how to quantize (default: percentile ranges calibrated on the frames and "
     "their smooth, dark and bright variants, last layer and upsampler in float; minmax: "
