@@ -695,10 +695,15 @@ def decode(
     )
     for name, why in s.damaged:
         click.echo(f"damaged {_show(name)}: {why}" if name else f"damaged: {why}", err=True)
+    # A loss without a name is damage no frame owns (an unusable index, a byte range): not a
+    # frame to count among those skipped.
+    frames = sum(1 for name, _ in s.damaged if name is not None)
+    regions = len(s.damaged) - frames
     click.echo(
         f"{archive}: {len(s.written)} frames restored into {s.folder}"
         + (f" at {_fps(archive)} fps" if to_video else "")
-        + (f", {len(s.damaged)} damaged frames skipped" if s.damaged else "")
+        + (f", {frames} damaged frames skipped" if frames else "")
+        + (f", {regions} other damage (above)" if regions else "")
     )
     if s.damaged:
         sys.exit(EXIT_DAMAGED)
