@@ -40,6 +40,9 @@ __all__ = [
 ]
 
 
+SCHEDULES = ("constant", "cosine")
+
+
 @dataclass
 class AdaptConfig:
     """How to tune. ``blocks``: how many of the last residual blocks are tuned, with the body
@@ -58,6 +61,9 @@ class AdaptConfig:
     batch: int = 8
     #: 1e-3 beat 2e-4 (dense) and 2e-3 (rank 8) in equal time.
     lr: float = 1e-3
+    #: "constant", or "cosine": from ``lr`` down to zero as the budget (time or steps,
+    #: whichever is nearer its end) runs out.
+    schedule: str = "constant"
     #: Frames of the archive tuned on (evenly spaced when it has more).
     max_frames: int = 64
     #: Whole frames held back for the check (every few frames; a lone frame's right half).
@@ -78,6 +84,18 @@ class AdaptConfig:
             raise ValueError(f"blocks must be >= 0, got {self.blocks}")
         if self.rank < 0:
             raise ValueError(f"rank must be >= 0, got {self.rank}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r} (use {' or '.join(SCHEDULES)})")
+
+    def rate(self, step: int, elapsed: float) -> float:
+        """The learning rate after ``step`` steps and ``elapsed`` seconds."""
+        if self.schedule == "constant":
+            return self.lr
+        done = max(
+            step / self.steps if self.steps else 0.0,
+            elapsed / self.seconds if self.seconds else 0.0,
+        )
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))
 
 
 @dataclass
@@ -275,6 +293,8 @@ def _tune(
                 cfg.seconds is not None and elapsed >= cfg.seconds
             ):
                 break
+            for group in opt.param_groups:
+                group["lr"] = cfg.rate(step, elapsed)
             lr, hr = sampler.batch(cfg.batch)
             loss = torch.nn.functional.l1_loss(model(lr), hr)
             opt.zero_grad(set_to_none=True)

@@ -371,9 +371,8 @@ def _summary_line(s) -> str:
 @click.option(
     "--group",
     type=click.IntRange(1, 4096),
-    default=32,
-    show_default=True,
-    help="Frames per group (one stream each) of a stream codec.",
+    default=None,
+    help="Frames per group (one stream each) of a stream codec (default 64; lossy: 60).",
 )
 @click.option("--start", default=None, help="Video input: first frame (number, or time: 12.5s).")
 @click.option("--end", default=None, help="Video input: frame or time to stop before.")
@@ -432,7 +431,7 @@ def encode(
     model: str | None,
     weights: tuple[str, ...],
     codec_id: str | None,
-    group: int,
+    group: int | None,
     start: str | None,
     end: str | None,
     every: int,
@@ -477,12 +476,14 @@ def encode(
         if param is None:
             raise SrcodecError(f"codec {codec['id']} has no --level")
         codec[param] = level
-    video = {"group": group, "start": start, "end": end, "every": every}
+    video = {"start": start, "end": end, "every": every}
+    if group is not None:  # else the library's default for the mode
+        video["group"] = group
     if workers or scheduler:
         if append:
             raise SrcodecError("--append does not go with --workers/--scheduler")
         options = {"model": model, "weights": weights, "codec": codec, "skip_bad": skip_bad}
-        options["group"] = group
+        options.update({k: v for k, v in video.items() if k == "group"})
         return _run_many("encode", sources, output, workers, scheduler, force=force, **options)
     if Path(output).is_dir():
         raise SrcodecError(f"{output} is a folder; -o names the archive to write")
@@ -496,7 +497,7 @@ def encode(
     if (adapt_time, adapt_steps, adapt_rank) != (None, None, None) and not adapt:
         raise SrcodecError("--adapt-time, --adapt-steps and --adapt-rank go with --adapt")
     if lossy:
-        return _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show)
+        return _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show, video)
     if append:
         if adapt:
             raise SrcodecError("--adapt makes a new archive; it does not go with --append")
@@ -534,7 +535,7 @@ def encode(
     click.echo(f"{output}: {'appended ' if append else ''}{_summary_line(s)}")
 
 
-def _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show) -> None:
+def _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show, video) -> None:
     """``encode --quality/--bpp``: a lossy archive (srcodec.ratecontrol), the trials on stderr."""
     from .ratecontrol import LOSSY_CODEC, encode_lossy, lossy_class
 
@@ -549,6 +550,7 @@ def _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show) 
         codec=codec,
         force=force,
         progress=show,
+        **video,
     )
     for t in s.trials:
         click.echo(

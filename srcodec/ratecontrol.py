@@ -33,7 +33,7 @@ from .pixels import mode_of
 from .registry import DEFAULT_MODEL, ModelInfo, resolve
 from .resample import downscale
 from .tiling import TiledRestorer
-from .writer import FrameSource, _check_names, _iter_inputs
+from .writer import FrameSource, _check_names, _inputs
 
 __all__ = [
     "DEFAULT_CANDIDATES",
@@ -261,13 +261,17 @@ def encode_lossy(
     weights: Iterable = (),
     codec: str = LOSSY_CODEC,
     group: int = DEFAULT_GROUP,
+    start: int | float | str | None = None,
+    end: int | float | str | None = None,
+    every: int = 1,
     force: bool = False,
     progress: bool = False,
 ) -> LossySummary:
-    """Write ``frames`` (a folder, image files, or arrays / (name, array) pairs, as ``encode``
-    takes them) to a lossy archive ``output`` at ``quality`` (0..100) or ``bpp`` bits per pixel,
-    with the candidate that restores the first group best at equal bytes; candidates whose
-    model is not installed are left out."""
+    """Write ``frames`` (a folder, image files, arrays / (name, array) pairs, or a video file
+    with ``start``/``end``/``every`` selecting its frames, as ``encode`` takes them) to a lossy
+    archive ``output`` at ``quality`` (0..100) or ``bpp`` bits per pixel, with the candidate
+    that restores the first group best at equal bytes; candidates whose model is not installed
+    are left out. A video's frame rate and timestamps are kept in the header."""
     weights = list(weights)
     usable: list[tuple[Candidate, TiledRestorer, str]] = []
     for candidate in candidates:
@@ -277,7 +281,7 @@ def encode_lossy(
             continue  # not installed here: the others still compete
     if not usable:
         raise ModelError("no candidate model for a lossy archive is installed")
-    items = list(_iter_inputs(frames))
+    items, timing = _inputs(frames, start, end, every)
     _check_names([name for name, _, _ in items])
     loaded = ((name, load()) for name, _, load in items)
     batches = runs(loaded, lambda item: item[1].shape, group)
@@ -296,7 +300,7 @@ def encode_lossy(
         srcodec_version=__version__,
         # What was asked and chosen (the trials are reported, not stored: every header byte
         # counts against the rate).
-        extra={"lossy": {"quality": quality, "bpp": bpp, "candidate": best.candidate}},
+        extra={**timing, "lossy": {"quality": quality, "bpp": bpp, "candidate": best.candidate}},
     )
     summary = LossySummary(Path(output), 0, 0, model_id, best, trials)
     streams = isinstance(lossy, StreamCodec)  # else one FRAM payload per frame (AVIF)
