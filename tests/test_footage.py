@@ -237,7 +237,16 @@ def test_cli_group_default_is_the_library_default(clip, tmp_path, tiny_weights):
     for k in range(40):
         Image.fromarray(clip[k % COUNT][:32, :32]).save(folder / f"f{k:02d}.png")
     out = tmp_path / "a.src"
-    args = ["encode", str(folder), "-o", str(out), "--codec", "x264", "--weights", str(tiny_weights)]
+    args = [
+        "encode",
+        str(folder),
+        "-o",
+        str(out),
+        "--codec",
+        "x264",
+        "--weights",
+        str(tiny_weights),
+    ]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     with Archive(out) as a:
