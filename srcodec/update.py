@@ -72,10 +72,13 @@ def base_id(model_id: str) -> str:
     return split_update_id(model_id)[0]
 
 
-def _int8(values: np.ndarray) -> tuple[np.ndarray, float]:
-    """Symmetric int8 with one scale: scale = max |values| / 127 (1.0 for all zeros)."""
+def _int8(values: np.ndarray, step: float | None = None) -> tuple[np.ndarray, float]:
+    """Symmetric int8 with one scale: ``step`` (at least max |values| / 127, so nothing is
+    clipped), by default max |values| / 127 (1.0 for all zeros). A coarser step leaves fewer
+    distinct values, which zstd stores in fewer bits."""
     peak = float(np.abs(values).max()) if values.size else 0.0
-    scale = np.float32(peak / 127.0) if peak > 0 else np.float32(1.0)
+    scale = np.float32(max(peak / 127.0, step or 0.0))
+    scale = scale if scale > 0 else np.float32(1.0)
     return np.clip(np.rint(values / scale), -127, 127).astype(np.int8), float(scale)
 
 
@@ -133,14 +136,18 @@ class ModelUpdate:
         base: str,
         deltas: dict[str, np.ndarray],
         factors: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+        steps: dict[str, float] | None = None,
     ) -> ModelUpdate:
-        """Per-tensor symmetric int8 (all-zero tensors are left out, they change nothing);
+        """Per-tensor symmetric int8 (all-zero tensors are left out, they change nothing), the
+        step of a dense delta ``steps[name]`` if given (see ``_int8``), else its peak / 127;
         ``factors``: name -> (A, B) of low-rank deltas ``B @ A`` (see ``LowRank``)."""
         out: dict[str, tuple[np.ndarray, float]] = {}
         for name, delta in sorted(deltas.items()):
             delta = np.asarray(delta, np.float32)
             if delta.size and np.abs(delta).max() > 0:
-                out[name] = _int8(delta)
+                q = _int8(delta, (steps or {}).get(name))
+                if q[0].any():
+                    out[name] = q
         low = {}
         for name, (a, b) in sorted((factors or {}).items()):
             pair = LowRank.quantise(a, b)

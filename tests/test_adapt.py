@@ -334,3 +334,58 @@ def downscale_of(frame: np.ndarray) -> np.ndarray:
     from srcodec.resample import downscale
 
     return downscale(frame, 2)
+
+
+def test_fitted_update_meets_its_byte_budget_without_clipping():
+    """Dense deltas quantised as finely as a byte budget allows (``fit_update``): the bytes
+    fit, each step is a common multiple of its tensor's RMS (never clipping the peak), small
+    tensors keep the finest step, and a decoder of srcodec-update/1 reads it unchanged."""
+    from srcodec.adapt import SMALL_TENSOR, fit_update, quantisation_steps
+
+    rng = np.random.default_rng(2)
+    deltas = {
+        "body.0.weight": rng.laplace(0, 0.01, (64, 64, 3, 3)).astype(np.float32),
+        "body.1.weight": rng.laplace(0, 0.003, (64, 64, 3, 3)).astype(np.float32),
+        "body.0.bias": rng.normal(0, 0.01, 64).astype(np.float32),
+    }
+    deltas["body.0.weight"][0, 0, 0, 0] = 0.5  # an outlier the step must not clip
+    base = "m@" + "a" * 64
+    finest = ModelUpdate.quantise(base, deltas).to_bytes()
+    update, data = fit_update(base, deltas, {}, len(finest) // 3)
+    assert len(finest) // 4 < len(data) <= len(finest) // 3
+    back = ModelUpdate.from_bytes(data)
+    assert back.to_bytes() == data and back.names == sorted(deltas)
+    _, bias_scale = back.deltas["body.0.bias"]
+    assert bias_scale == pytest.approx(np.abs(deltas["body.0.bias"]).max() / 127)
+    for name in ("body.0.weight", "body.1.weight"):
+        got, want = back.delta(name), deltas[name]
+        step = back.deltas[name][1]
+        assert np.abs(got - want).max() <= step / 2 + 1e-7  # rounding only, nothing clipped
+    steps = quantisation_steps(deltas, 2.0)
+    assert set(steps) == {"body.0.weight", "body.1.weight"} and 64 < SMALL_TENSOR
+    rms = np.sqrt(np.mean(deltas["body.1.weight"].astype(np.float64) ** 2))
+    assert steps["body.1.weight"] == pytest.approx(2 * rms)
+    # A budget that fits the finest quantisation keeps it; one nothing fits gives the coarsest.
+    assert fit_update(base, deltas, {}, len(finest))[1] == finest
+    assert len(fit_update(base, deltas, {}, 10)[1]) > 10
+
+
+def test_update_is_trained_as_stored_and_fits_its_share(model, frames):
+    """``target_share``: the update is at most that share of the archive's estimated bytes; with
+    ``qat`` the end of the tuning sees the dense deltas quantised, at the steps then stored."""
+    from srcodec.adapt import _run, adapt_archive
+    from srcodec.registry import inspect_weights
+
+    info = inspect_weights(model)
+    cfg = AdaptConfig(**{**FAST, "rank": 0, "steps": 40}, qat=0.5, max_share=0.5)
+    finest = adapt_archive(info, frames, AdaptConfig(**{**FAST, "rank": 0}, target_share=None))
+    estimate = 25 * finest.update_bytes  # an archive whose 3 % is 77 % of the finest update
+    r = adapt_archive(info, frames, cfg, archive_bytes=lambda: estimate)
+    assert r.update is not None, r.reason
+    assert r.update_bytes <= 0.03 / 0.97 * estimate < finest.update_bytes
+    run = _run(info, frames, cfg, False, budget=int(0.03 / 0.97 * estimate))
+    assert run.steps_qat and set(run.steps_qat) <= set(run.dense)
+    tuned, base = run.tuned.state_dict(), run.base.state_dict()
+    for name, step in run.steps_qat.items():  # the weights sit on the stored grid
+        q = (tuned[name] - base[name]).numpy() / step
+        assert np.abs(q - np.rint(q)).max() < 1e-2

@@ -103,6 +103,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads while tuning")
     ap.add_argument("--patch", type=int, default=48, help="low-resolution patch size")
     ap.add_argument("--batch", type=int, default=8, help="patches per step")
+    ap.add_argument("--schedule", default="constant", help="learning rate: constant or cosine")
+    ap.add_argument("--precision", default="auto", help="tuning precision: auto, fp32, bf16")
+    ap.add_argument("--qat", type=float, default=0.0, help="last share trained quantised")
+    ap.add_argument(
+        "--target-share", type=float, default=None, help="fit the update to this share"
+    )
     ap.add_argument("--stride", type=int, default=4, help="archived frames measured: every Nth")
     ap.add_argument("--general-cache", type=Path, default=None)
     ap.add_argument("--camera", type=Path, default=None, help="tune a camera model on these")
@@ -119,6 +125,10 @@ def main() -> None:
         threads=args.threads,
         patch=args.patch,
         batch=args.batch,
+        schedule=args.schedule,
+        precision=args.precision,
+        qat=args.qat,
+        target_share=args.target_share,
     )
     cfg.min_gain_db = -99.0  # measure every update, kept or not by the default policy
     if args.camera is not None:
@@ -146,6 +156,10 @@ def main() -> None:
         "threads": args.threads,
         "patch": args.patch,
         "batch": args.batch,
+        "schedule": args.schedule,
+        "precision": args.precision,
+        "qat": args.qat,
+        "target_share": args.target_share,
         "steps": s.adapted.steps,
         "tuned_parameters": s.adapted.parameters,
         "update_bytes": s.update_bytes,

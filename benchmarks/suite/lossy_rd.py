@@ -45,6 +45,10 @@ CLIP = (700, 740)
 CRFS = [17, 22, 27, 32, 37, 42]
 X2_CRFS = [14, 20, 26, 32]
 PHOTO_CRFS = [18, 23, 28, 33, 38, 43]
+#: srcodec.av1 (SVT-AV1) CRFs (0..63) spanning about the same rates.
+AV1_CRFS = [26, 34, 42, 50, 56, 62]
+PHOTO_AV1_CRFS = [20, 28, 36, 44, 52, 60]
+AV1 = "srcodec.av1"
 #: srcodec.avif qualities on the photos (srcodec's own AVIF archives).
 AVIF_Q = [20, 35, 50, 65, 80, 90]
 #: The rate windows of the issue's goals (bits per pixel).
@@ -169,7 +173,11 @@ def _lossless_decode_s(frames: list[np.ndarray], folder: Path) -> float:
 
 
 def _photo_points(
-    photos: list[np.ndarray], folder: Path, crfs: list[int], avif_qualities: list[int]
+    photos: list[np.ndarray],
+    folder: Path,
+    crfs: list[int],
+    av1_crfs: list[int],
+    avif_qualities: list[int],
 ) -> dict[str, list[dict]]:
     pixels = sum(p.shape[0] * p.shape[1] for p in photos)
     curves: dict[str, list[dict]] = {}
@@ -184,7 +192,11 @@ def _photo_points(
             nbytes = sum(n for n, _ in coded)
             curves.setdefault(name, []).append(_point(setting, nbytes, photos, decoded, pixels))
     measured: dict = {}
-    for codec, settings in (("srcodec.hevc", crfs), ("srcodec.avif", avif_qualities)):
+    for codec, settings in (
+        ("srcodec.hevc", crfs),
+        (AV1, av1_crfs),
+        ("srcodec.avif", avif_qualities),
+    ):
         for mode in ("base", "x1", "auto"):
             for setting in settings:
                 # Stills: each photo a group of one (intra only), all in one archive.
@@ -197,9 +209,9 @@ def _photo_points(
 @benchmark("lossy_rd", section=3.5)
 class LossyRd(Benchmark):
     def run(self, ctx: Context) -> dict:
-        clip, crfs, x2_crfs = _clip(), CRFS, X2_CRFS
-        if ctx.quick:  # a smoke test: 4 frames, 3 points a curve
-            clip, crfs, x2_crfs = clip[:4], CRFS[::3], X2_CRFS[::2]
+        clip, crfs, x2_crfs, av1_crfs = _clip(), CRFS, X2_CRFS, AV1_CRFS
+        if ctx.quick:  # a smoke test: 4 frames, 2-3 points a curve
+            clip, crfs, x2_crfs, av1_crfs = clip[:4], CRFS[::3], X2_CRFS[::2], AV1_CRFS[::3]
         curves: dict[str, list[dict]] = {}
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -212,13 +224,22 @@ class LossyRd(Benchmark):
                     ctx.progress(f"lossy_rd: srcodec {mode} CRF {crf}")
                     point = _archive(clip, mode, crf, folder, measured=measured)
                     curves.setdefault(f"srcodec {mode}", []).append(point)
+            for mode in ("base", "x1", "auto"):
+                for crf in av1_crfs:
+                    ctx.progress(f"lossy_rd: srcodec av1 {mode} CRF {crf}")
+                    point = _archive(
+                        clip, mode, crf, folder, measured=measured, codec="srcodec.av1"
+                    )
+                    curves.setdefault(f"srcodec av1 {mode}", []).append(point)
             ctx.progress("lossy_rd: lossless decode time")
             lossless_s = _lossless_decode_s(clip[:4], folder)
             ctx.progress("lossy_rd: photos")
             photo_dir = DEFAULT_SETS["photos"][0]
             photos = [to_rgb(f) for _, f in read_images(photo_dir)][: 2 if ctx.quick else None]
             thin = 3 if ctx.quick else 1
-            photo_curves = _photo_points(photos, folder, PHOTO_CRFS[::thin], AVIF_Q[::thin])
+            photo_curves = _photo_points(
+                photos, folder, PHOTO_CRFS[::thin], PHOTO_AV1_CRFS[::thin], AVIF_Q[::thin]
+            )
         return {
             "clip": {"frames": len(clip), "first": CLIP[0], "size": list(clip[0].shape[1::-1])},
             "cctv": _summarise(curves, "x265", WINDOWS["cctv"]),

@@ -1,5 +1,6 @@
 """Codecs for the low-resolution frames an archive stores, behind one registry: lossless ones,
-and the lossy ones of lossy archives (lossy.py: ``srcodec.hevc``, ``srcodec.avif``).
+and the lossy ones of lossy archives (lossy.py: ``srcodec.hevc``, ``srcodec.av1``,
+``srcodec.avif``).
 
 Each codec family is one module (png, zstd, webp, jxl; stream: x264, x265, ffv1 coding groups
 of frames as one inter-frame stream) defining a ``LowresCodec``; adding one
@@ -16,7 +17,7 @@ from typing import Any
 from ..errors import FormatError
 from .base import LowresCodec
 from .jxl import JxlCodec
-from .lossy import AvifCodec, HevcCodec, is_lossy
+from .lossy import Av1Codec, AvifCodec, HevcCodec, is_lossy
 from .png import PngCodec
 from .stream import Ffv1StreamCodec, StreamCodec, X264StreamCodec, X265StreamCodec
 from .webp import WebpCodec
@@ -24,6 +25,7 @@ from .zstd import ZstdCodec
 
 __all__ = [
     "AvifCodec",
+    "Av1Codec",
     "HevcCodec",
     "JxlCodec",
     "LowresCodec",
@@ -119,6 +121,7 @@ _BUILTIN = (
     X265StreamCodec,
     Ffv1StreamCodec,
     HevcCodec,
+    Av1Codec,
     AvifCodec,
 )
 for _cls in _BUILTIN:

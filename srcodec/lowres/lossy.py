@@ -1,9 +1,10 @@
 """Lossy codecs for the frames of a lossy archive (``--quality``/``--bpp``): ``srcodec.hevc``
-(x265 at a constant rate factor, 4:2:0, an inter-frame stream coding a group of frames) and
-``srcodec.avif`` (one AVIF still per frame, through Pillow).
+(x265 at a constant rate factor, 4:2:0, an inter-frame stream coding a group of frames),
+``srcodec.av1`` (the same through SVT-AV1, decoded by dav1d) and ``srcodec.avif`` (one AVIF
+still per frame, through Pillow).
 
-A ``srcodec.hevc`` payload stores the CRC-32 of the frames its decoder gives back, computed at
-encode time by decoding what was just coded, so that a damaged payload is still a
+A ``srcodec.hevc`` or ``srcodec.av1`` payload stores the CRC-32 of the frames its decoder gives
+back, computed at encode time by decoding what was just coded, so that a damaged payload is still a
 ``CorruptError`` and a decoder that rounds differently is caught rather than trusted; an AVIF
 payload is sealed with the CRC-32 of its bitstream. ``lossy = True`` tells the writer
 that the stored frames are not the frames it was given. Byte formats: docs/format.md, 9.7-9.8.
@@ -12,9 +13,11 @@ that the stored frames are not the frames it was given. Byte formats: docs/forma
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
+import av
 import numpy as np
 from PIL import Image
 
@@ -23,7 +26,15 @@ from ..frames import to_rgb
 from .base import LowresCodec, check_frame, check_int, check_shape, pillow_decode, seal, unseal
 from .stream import PRESETS, StreamCodec
 
-__all__ = ["AvifCodec", "HevcCodec", "code_frames", "is_lossy", "runs", "setting_for_quality"]
+__all__ = [
+    "Av1Codec",
+    "AvifCodec",
+    "HevcCodec",
+    "code_frames",
+    "is_lossy",
+    "runs",
+    "setting_for_quality",
+]
 
 T = TypeVar("T")
 
@@ -85,15 +96,36 @@ def _pad(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.pad(frame, pad, mode="edge"))
 
 
-class HevcCodec(StreamCodec):
+class _LossyStream(StreamCodec):
+    """A lossy inter-frame stream of a group: odd and small sizes padded (``_coded_size``) by
+    repeating the edge and cropped back on decode; the payload's CRCs are those of the frames
+    as decoded (the encoder decodes what it coded), not of the frames given."""
+
+    level_param: ClassVar[str | None] = None
+    lossy: ClassVar[bool] = True
+
+    def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
+        return super()._encode_stream([_pad(f) for f in frames])
+
+    def _stored_frames(
+        self, frames: list[np.ndarray], extradata: bytes, packets: list[bytes]
+    ) -> list[np.ndarray]:
+        return self._decode_stream(extradata, packets, frames[0].shape, len(frames))
+
+    def _decode_stream(
+        self, extradata: bytes, packets: list[bytes], shape: tuple[int, ...], count: int
+    ) -> list[np.ndarray]:
+        h, w = shape[:2]
+        frames = super()._decode_stream(extradata, packets, (*_coded_size(h, w), *shape[2:]), count)
+        return [np.ascontiguousarray(f[:h, :w]) for f in frames]
+
+
+class HevcCodec(_LossyStream):
     """HEVC through libx265 at constant rate factor ``crf`` (0..51, lower is better), 4:2:0
-    (grey frames 4:0:0), preset ``preset``: what a camera stream would use. Odd and small sizes
-    are padded (``_coded_size``) by repeating the edge, and cropped back on decode."""
+    (grey frames 4:0:0), preset ``preset``: what a camera stream would use."""
 
     codec_id: ClassVar[str] = "srcodec.hevc"
     aliases: ClassVar[tuple[str, ...]] = ("hevc",)
-    level_param: ClassVar[str | None] = None
-    lossy: ClassVar[bool] = True
     #: The quality parameter and its (worst, best) values (``--quality`` 0..100 maps onto them).
     quality_param: ClassVar[str] = "crf"
     settings: ClassVar[tuple[int, int]] = (51, 0)
@@ -117,20 +149,45 @@ class HevcCodec(StreamCodec):
             "x265-params": "log-level=error:info=0",
         }
 
+
+class Av1Codec(_LossyStream):
+    """AV1 through SVT-AV1 at constant rate factor ``crf`` (0..63, lower is better), 4:2:0,
+    ``preset`` 0..13 (lower is slower and smaller), one key frame per group; decoded by dav1d.
+    A grey frame is coded with neutral chroma; its decoded luma plane is the frame."""
+
+    codec_id: ClassVar[str] = "srcodec.av1"
+    aliases: ClassVar[tuple[str, ...]] = ("av1",)
+    quality_param: ClassVar[str] = "crf"
+    settings: ClassVar[tuple[int, int]] = (63, 0)
+    encoders = {3: ("libsvtav1", "yuv420p"), 1: ("libsvtav1", "yuv420p")}
+    decoder = "libdav1d"
+
+    def __init__(self, crf: int = 35, preset: int = 6) -> None:
+        self.crf = check_int(self.codec_id, "crf", crf, 0, 63)
+        self.preset = check_int(self.codec_id, "preset", preset, 0, 13)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "crf": self.crf, "preset": self.preset}
+
+    def options(self) -> dict[str, str]:
+        # keyint=-1: the group's first frame is its only key frame (a group is random access's
+        # unit already); PSNR tuning is SVT-AV1's default.
+        return {"crf": str(self.crf), "preset": str(self.preset), "svtav1-params": "keyint=-1"}
+
     def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
-        return super()._encode_stream([_pad(f) for f in frames])
+        # SVT-AV1 prints a banner on every encoder it opens unless told to report errors only.
+        os.environ.setdefault("SVT_LOG", "1")
+        return super()._encode_stream(frames)
 
-    def _stored_frames(
-        self, frames: list[np.ndarray], extradata: bytes, packets: list[bytes]
-    ) -> list[np.ndarray]:
-        return self._decode_stream(extradata, packets, frames[0].shape, len(frames))
-
-    def _decode_stream(
-        self, extradata: bytes, packets: list[bytes], shape: tuple[int, ...], count: int
-    ) -> list[np.ndarray]:
-        h, w = shape[:2]
-        frames = super()._decode_stream(extradata, packets, (*_coded_size(h, w), *shape[2:]), count)
-        return [np.ascontiguousarray(f[:h, :w]) for f in frames]
+    def _picture(self, frame: np.ndarray, pix_fmt: str) -> av.VideoFrame:
+        if frame.ndim == 3:
+            return super()._picture(frame, pix_fmt)
+        # SVT-AV1 codes no 4:0:0: the grey values themselves are the luma plane (no range
+        # conversion, which a gray -> yuv420p reformat would make), chroma neutral.
+        h, w = frame.shape
+        planes = np.full((h * 3 // 2, w), 128, np.uint8)
+        planes[:h] = frame
+        return av.VideoFrame.from_ndarray(planes, format="yuv420p")
 
 
 class AvifCodec(LowresCodec):

@@ -83,15 +83,18 @@ class StreamCodec(LowresCodec):
         packets: list[bytes] = []
         try:
             for k, f in enumerate(frames):
-                picture = av.VideoFrame.from_ndarray(f, format="gray" if channels == 1 else "rgb24")
-                if picture.format.name != pix_fmt:
-                    picture = picture.reformat(format=pix_fmt)
+                picture = self._picture(f, pix_fmt)
                 picture.pts = k
                 packets += [bytes(p) for p in ctx.encode(picture)]
             packets += [bytes(p) for p in ctx.encode(None)]
         except av.FFmpegError as exc:
             raise FrameError(f"{self.codec_id}: {encoder} failed ({exc})") from None
         return bytes(ctx.extradata or b""), packets
+
+    def _picture(self, frame: np.ndarray, pix_fmt: str) -> av.VideoFrame:
+        """``frame`` (HxW grey or HxWx3 RGB) as the encoder's picture in ``pix_fmt``."""
+        picture = av.VideoFrame.from_ndarray(frame, format="gray" if frame.ndim == 2 else "rgb24")
+        return picture if picture.format.name == pix_fmt else picture.reformat(format=pix_fmt)
 
     def _stored_frames(
         self, frames: list[np.ndarray], extradata: bytes, packets: list[bytes]
