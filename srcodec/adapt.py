@@ -67,10 +67,11 @@ class AdaptConfig:
     tensor dense); the budget is ``seconds`` of training and/or ``steps`` (whichever ends
     first; both None is refused)."""
 
-    #: Measured on the held-out vtest clip (docs/adaptation.md): rank 8 on every conv gained
-    #: +1.71 dB for 2 % of the archive in 9 minutes; rank 16 +0.08 dB more for twice the bytes.
+    #: Measured on the held-out vtest clip (docs/adaptation.md): every tensor dense, quantised
+    #: to fit 3 % of the archive, beat low-rank updates (rank 8 on every conv: +1.71 dB for 2 %
+    #: of the archive in 9 minutes; rank 16 +0.08 dB more for twice the bytes).
     blocks: int | None = None
-    rank: int = 8
+    rank: int = 0
     seconds: float | None = 300.0
     steps: int | None = None
     patch: int = 48
@@ -79,7 +80,7 @@ class AdaptConfig:
     lr: float = 1e-3
     #: "constant", or "cosine": from ``lr`` down to zero as the budget (time or steps,
     #: whichever is nearer its end) runs out.
-    schedule: str = "constant"
+    schedule: str = "cosine"
     #: Frames of the archive tuned on (evenly spaced when it has more).
     max_frames: int = 64
     #: Whole frames held back for the check (every few frames; a lone frame's right half).
@@ -212,12 +213,24 @@ def tuned_names(model: nn.Module, blocks: int | None) -> list[str]:
     return [k for k in names if k.startswith(prefixes)]
 
 
-def _pairs(frames: Sequence[tuple[str, np.ndarray]]) -> list[Pair]:
+def _pairs(
+    frames: Sequence[tuple[str, np.ndarray]],
+    lows: Sequence[np.ndarray] | None = None,
+    scale: int = 2,
+) -> list[Pair]:
+    """(HR, LR) pairs: LR the ``srcodec.downscale`` of each frame, or ``lows[k]`` (the frames
+    as the decoder receives them: a lossy archive's decoded frames), cropped so that HR is
+    exactly ``scale`` times LR."""
     pairs = []
-    for name, frame in frames:
+    for k, (name, frame) in enumerate(frames):
         hr = to_rgb(frame)
-        hr = hr[: hr.shape[0] // 2 * 2, : hr.shape[1] // 2 * 2]  # HR and LR pixel-aligned
-        pairs.append(Pair(name, hr, downscale(hr)))
+        if lows is None:
+            hr = hr[: hr.shape[0] // scale * scale, : hr.shape[1] // scale * scale]
+            pairs.append(Pair(name, hr, downscale(hr, scale)))
+            continue
+        lr = to_rgb(lows[k])
+        h, w = min(lr.shape[0], hr.shape[0] // scale), min(lr.shape[1], hr.shape[1] // scale)
+        pairs.append(Pair(name, hr[: h * scale, : w * scale], lr[:h, :w]))
     return pairs
 
 
@@ -226,10 +239,10 @@ def _split(pairs: list[Pair], held_back: int) -> tuple[list[Pair], list[Pair]]:
     frame is cut in two, its right half held back (cut on even pixels, keeping its real LR)."""
     if len(pairs) == 1:
         p = pairs[0]
-        cut = p.lr.shape[1] // 2
+        cut, scale = p.lr.shape[1] // 2, p.hr.shape[1] // p.lr.shape[1]
         return (
-            [Pair(p.name, p.hr[:, : 2 * cut], p.lr[:, :cut])],
-            [Pair(p.name + " (right half)", p.hr[:, 2 * cut :], p.lr[:, cut:])],
+            [Pair(p.name, p.hr[:, : scale * cut], p.lr[:, :cut])],
+            [Pair(p.name + " (right half)", p.hr[:, scale * cut :], p.lr[:, cut:])],
         )
     count = max(1, min(held_back, len(pairs) // 4))
     picks = {int(i) for i in np.linspace(0, len(pairs) - 1, count + 2)[1:-1].round()}
@@ -456,6 +469,7 @@ def _run(
     cfg: AdaptConfig,
     progress: bool,
     budget: int | None = None,
+    lows: Sequence[np.ndarray] | None = None,
 ) -> _Run:
     """Load the base twice, tune one copy (dense tensors and low-rank deltas); with a
     ``budget`` (bytes of the update) and ``cfg.qat``, the end of the tuning sees the dense
@@ -464,7 +478,7 @@ def _run(
         raise DataError("no frames to adapt the model to")
     base, _ = load_model(info.path, info.sha256, info.source)
     tuned, _ = load_model(info.path, info.sha256, info.source)
-    train_pairs, check_pairs = _split(_pairs(frames), cfg.held_back)
+    train_pairs, check_pairs = _split(_pairs(frames, lows, info.scale), cfg.held_back)
     names = tuned_names(tuned, cfg.blocks)
     low = lowrank_names(tuned, names, cfg.rank)
     dense = [k for k in names if k not in low]
@@ -516,18 +530,22 @@ def adapt_archive(
     *,
     archive_bytes: Callable[[], int] | None = None,
     progress: bool = False,
+    lows: Sequence[np.ndarray] | None = None,
 ) -> AdaptResult:
     """Tune ``info``'s model on ``frames`` and make the archive's update: the tuned tensors'
-    differences, int8 per tensor. The update is dropped (``result.update`` None, ``reason``
-    saying why) unless the model with the quantised update, as the decoder runs it, gains at
-    least ``cfg.min_gain_db`` on the held-back frames and its bytes are at most
-    ``cfg.max_share`` of the archive (``archive_bytes()``: the frames' estimated bytes)."""
+    differences, int8 per tensor (quantised to fit ``cfg.target_share``). ``lows``: the
+    model's input for each frame as the decoder will see it (a lossy archive's decoded
+    frames; default the frame's ``downscale`` by the model's scale). The update is dropped
+    (``result.update`` None, ``reason`` saying why) unless the model with the quantised
+    update, as the decoder runs it, gains at least ``cfg.min_gain_db`` on the held-back frames
+    and its bytes are at most ``cfg.max_share`` of the archive (``archive_bytes()``: the
+    frames' estimated bytes)."""
     estimate = budget = 0
     if cfg.target_share is not None and archive_bytes is not None:
         estimate = archive_bytes()
         budget = int(cfg.target_share / (1 - cfg.target_share) * estimate)
     with _threads(cfg.threads):
-        run = _run(info, frames, cfg, progress, budget)
+        run = _run(info, frames, cfg, progress, budget, lows)
         base_state, tuned_state = run.base.state_dict(), run.tuned.state_dict()
         deltas = {k: (tuned_state[k] - base_state[k]).numpy() for k in run.dense}
         if budget:

@@ -406,22 +406,23 @@ def _summary_line(s) -> str:
     "--adapt-rank",
     type=click.IntRange(min=0),
     default=None,
-    help="Rank of the low-rank updates of every conv (default 8); 0: a dense update of the "
-    "last block, body conv, upsampler and tail.",
+    help="0 (default): every tensor tuned, its update quantised to fit 3 % of the archive; "
+    "R > 0: low-rank (rank R) updates of every conv.",
 )
 @click.option(
     "--quality",
     type=click.FloatRange(0, 100),
     default=None,
-    help="Lossy archive at this quality (0-100, x265 CRF 51-0): the candidate (base codec, x1 "
-    "restoration, x2 super-resolution) with the best PSNR at that rate wins.",
+    help="Lossy archive at this quality (0-100: AV1 CRF 63-0; with --codec hevc, x265 CRF "
+    "51-0): the candidate (base codec, x1 restoration, x2 super-resolution) with the best PSNR "
+    "at that rate wins.",
 )
 @click.option(
     "--bpp",
     type=click.FloatRange(0, min_open=True),
     default=None,
     help="Lossy archive at this many bits per pixel: each candidate's quality setting (x265: "
-    "CRF) is searched for it. --codec avif codes stills as AVIF instead of x265.",
+    "CRF) is searched for it. --codec hevc codes x265 instead of AV1, --codec avif AVIF stills.",
 )
 @progress_option
 @parallel_options
@@ -455,12 +456,10 @@ def encode(
     or --bpp, a lossy archive (srcodec.ratecontrol)."""
     show = _show_progress(progress, quiet)
     lossy = quality is not None or bpp is not None
-    if lossy and (
-        append or workers or scheduler or model or level is not None or skip_bad or adapt
-    ):
+    if lossy and (append or workers or scheduler or model or level is not None or skip_bad):
         raise SrcodecError(
             "--quality/--bpp write one new lossy archive: they do not go with --append, "
-            "--workers, --scheduler, --model, --level, --skip-bad or --adapt"
+            "--workers, --scheduler, --model, --level or --skip-bad"
         )
     from .errors import FrameError
     from .lowres import codec_class
@@ -496,8 +495,11 @@ def encode(
         frames = list(sources)
     if (adapt_time, adapt_steps, adapt_rank) != (None, None, None) and not adapt:
         raise SrcodecError("--adapt-time, --adapt-steps and --adapt-rank go with --adapt")
+    adapt_cfg = _encode_adapt_config(adapt_time, adapt_steps, adapt_rank) if adapt else None
     if lossy:
-        return _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show, video)
+        return _encode_lossy(
+            frames, output, quality, bpp, weights, codec_id, force, show, video, adapt_cfg
+        )
     if append:
         if adapt:
             raise SrcodecError("--adapt makes a new archive; it does not go with --append")
@@ -525,7 +527,7 @@ def encode(
             force=force,
             skip_bad=skip_bad,
             progress=show,
-            adapt=_encode_adapt_config(adapt_time, adapt_steps, adapt_rank) if adapt else None,
+            adapt=adapt_cfg,
             **video,
         )
     for name, why in s.skipped:
@@ -535,7 +537,9 @@ def encode(
     click.echo(f"{output}: {'appended ' if append else ''}{_summary_line(s)}")
 
 
-def _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show, video) -> None:
+def _encode_lossy(
+    frames, output, quality, bpp, weights, codec_id, force, show, video, adapt
+) -> None:
     """``encode --quality/--bpp``: a lossy archive (srcodec.ratecontrol), the trials on stderr."""
     from .ratecontrol import LOSSY_CODEC, encode_lossy, lossy_class
 
@@ -550,6 +554,7 @@ def _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show, 
         codec=codec,
         force=force,
         progress=show,
+        adapt=adapt,
         **video,
     )
     for t in s.trials:
@@ -558,6 +563,8 @@ def _encode_lossy(frames, output, quality, bpp, weights, codec_id, force, show, 
             f"{t.bpp:.4f} bpp, {t.psnr:.2f} dB on the first group",
             err=True,
         )
+    if s.adapted is not None:
+        click.echo(_adapt_line(s.adapted) if s.adapted.steps else f"adapt: {s.adapted.reason}")
     click.echo(
         f"{output}: {s.frames} frames, {s.archive_bytes:,} bytes ({s.bpp:.4f} bpp), lossy "
         f"{s.chosen.candidate} (x{s.chosen.scale}, {param} {s.chosen.setting}) with model "
@@ -932,12 +939,12 @@ def _adapt_config(
 
 
 def _encode_adapt_config(time_budget: str | None, steps: int | None, rank: int | None):
-    """``encode --adapt``: low-rank updates of every conv, or (rank 0) a dense update of the
-    end of the network (every tensor dense would be several times the bytes)."""
+    """``encode --adapt``: every tensor, dense deltas quantised to fit 3 % of the archive (rank
+    0, the default), or low-rank updates of every conv."""
     from .adapt import AdaptConfig
 
     rank = AdaptConfig.rank if rank is None else rank
-    return _adapt_config(time_budget, steps, None if rank else 1, rank)
+    return _adapt_config(time_budget, steps, None, rank)
 
 
 def _adapt_line(r) -> str:

@@ -141,7 +141,7 @@ def test_identity_archive_records_its_choice_and_decodes_without_a_network(
         frames, out, quality=60, candidates=[Candidate("base", 1, IDENTITY_MODEL)], group=4
     )
     assert s.frames == 6 and s.archive_bytes == out.stat().st_size and s.bpp > 0
-    assert s.model_id == IDENTITY_MODEL and s.chosen.setting == quality_setting("hevc", 60)
+    assert s.model_id == IDENTITY_MODEL and s.chosen.setting == quality_setting("av1", 60)
 
     def no_network(*args, **kwargs):
         raise AssertionError("a network was asked for")
@@ -150,7 +150,7 @@ def test_identity_archive_records_its_choice_and_decodes_without_a_network(
     with srcodec.open(out) as archive:
         h = archive.header
         assert (h.model_id, h.scale) == (IDENTITY_MODEL, 1)
-        assert h.codec == {"id": "srcodec.hevc", "crf": 20, "preset": "medium"}
+        assert h.codec == {"id": "srcodec.av1", "crf": 25, "preset": 6}  # AV1 by default
         assert h.extra["lossy"]["quality"] == 60 and h.extra["lossy"]["candidate"] == "base"
         decoded = dict(archive.frames())
         assert archive[4].shape == clip[4].shape
@@ -224,7 +224,7 @@ def test_cli_quality_writes_a_lossy_archive_and_reports_the_choice(clip, tmp_pat
     out = tmp_path / "a.src"
     result = CliRunner().invoke(main, ["encode", str(folder), "-o", str(out), "--quality", "70"])
     assert result.exit_code == 0, result.output
-    assert "candidate base (x1, srcodec.identity): crf 15" in result.output
+    assert "candidate base (x1, srcodec.identity): crf 19" in result.output
     assert "lossy" in result.output and out.is_file()
     with srcodec.open(out) as archive:
         assert archive.header.extra["lossy"]["quality"] == 70
@@ -233,7 +233,43 @@ def test_cli_quality_writes_a_lossy_archive_and_reports_the_choice(clip, tmp_pat
         main, ["encode", str(folder), "-o", str(out), "--bpp", "1", "--append"]
     )
     assert bad.exit_code != 0 and "--append" in bad.output
-    # --adapt has no lossy form yet: refused, not silently dropped (it was ignored before)
+    # --adapt tunes the chosen candidate's model; the base codec alone has none (said so)
     adapt = ["encode", str(folder), "-o", str(tmp_path / "b.src"), "--quality", "70", "--adapt"]
-    bad = CliRunner().invoke(main, adapt)
-    assert bad.exit_code != 0 and "--adapt" in bad.output and not (tmp_path / "b.src").exists()
+    result = CliRunner().invoke(main, [*adapt, "--adapt-steps", "2"])
+    assert result.exit_code == 0, result.output
+    assert "adapt: the base codec alone (the identity model) has nothing to tune" in result.output
+
+
+def test_lossy_archive_carries_an_update_for_its_decoded_frames(photo, tmp_path):
+    """``encode --quality --adapt``: the x1 model is tuned on the frames as the archive decodes
+    them, the update stored (counted in the bytes), applied alike by both engines, and better
+    than the general x1 model on those frames."""
+    from srcodec.adapt import AdaptConfig
+    from srcodec.ratecontrol import X1_MODEL
+
+    frames = [
+        (f"f{k}", np.ascontiguousarray(photo[60:252, 20 + 4 * k : 276 + 4 * k])) for k in range(8)
+    ]
+    x1 = [Candidate("x1", 1, X1_MODEL)]
+    cfg = AdaptConfig(seconds=None, steps=60, patch=48, lr=2e-3, threads=1, max_share=1.0)
+    cfg.target_share = None  # the finest int8: this tiny archive's 3 % is a few hundred bytes
+    plain = encode_lossy(frames, tmp_path / "p.src", quality=45, candidates=x1, group=4)
+    s = encode_lossy(frames, tmp_path / "a.src", quality=45, candidates=x1, group=4, adapt=cfg)
+    assert s.adapted is not None and s.adapted.update is not None, s.adapted.reason
+    assert s.model_id.startswith(plain.model_id + "+update@")
+    assert s.archive_bytes == (tmp_path / "a.src").stat().st_size
+    assert s.archive_bytes >= plain.archive_bytes + s.update_bytes > plain.archive_bytes
+    hr = dict(frames)
+    restored = {}
+    for path, engine_name in ((plain.path, "torch"), (s.path, "torch"), (s.path, "onnx")):
+        with srcodec.open(path, engine=engine_name) as archive:
+            restored[path, engine_name] = dict(archive.frames())
+    by_torch, by_onnx = restored[s.path, "torch"], restored[s.path, "onnx"]
+    assert all(np.abs(by_torch[n].astype(int) - by_onnx[n].astype(int)).max() <= 1 for n in hr)
+    mean = lambda out: np.mean([psnr(hr[n], out[n]) for n in hr])  # noqa: E731
+    assert mean(by_torch) > mean(restored[plain.path, "torch"]) + 0.1
+    # The base codec alone has no model to tune: said, nothing stored.
+    base = [Candidate("base", 1, IDENTITY_MODEL)]
+    b = encode_lossy(frames, tmp_path / "b.src", quality=45, candidates=base, adapt=cfg)
+    assert b.adapted.update is None and "nothing to tune" in b.adapted.reason
+    assert b.model_id == IDENTITY_MODEL

@@ -106,9 +106,7 @@ def main() -> None:
     ap.add_argument("--schedule", default="constant", help="learning rate: constant or cosine")
     ap.add_argument("--precision", default="auto", help="tuning precision: auto, fp32, bf16")
     ap.add_argument("--qat", type=float, default=0.0, help="last share trained quantised")
-    ap.add_argument(
-        "--target-share", type=float, default=None, help="fit the update to this share"
-    )
+    ap.add_argument("--target-share", type=float, default=None, help="fit the update to this share")
     ap.add_argument("--stride", type=int, default=4, help="archived frames measured: every Nth")
     ap.add_argument("--general-cache", type=Path, default=None)
     ap.add_argument("--camera", type=Path, default=None, help="tune a camera model on these")

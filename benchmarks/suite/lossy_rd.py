@@ -46,9 +46,9 @@ CRFS = [17, 22, 27, 32, 37, 42]
 X2_CRFS = [14, 20, 26, 32]
 PHOTO_CRFS = [18, 23, 28, 33, 38, 43]
 #: srcodec.av1 (SVT-AV1) CRFs (0..63) spanning about the same rates.
-AV1_CRFS = [26, 34, 42, 50, 56, 62]
+AV1_CRFS = [18, 26, 34, 42, 50, 56, 62]
 PHOTO_AV1_CRFS = [20, 28, 36, 44, 52, 60]
-AV1 = "srcodec.av1"
+AV1, HEVC = "srcodec.av1", "srcodec.hevc"
 #: srcodec.avif qualities on the photos (srcodec's own AVIF archives).
 AVIF_Q = [20, 35, 50, 65, 80, 90]
 #: The rate windows of the issue's goals (bits per pixel).
@@ -193,7 +193,7 @@ def _photo_points(
             curves.setdefault(name, []).append(_point(setting, nbytes, photos, decoded, pixels))
     measured: dict = {}
     for codec, settings in (
-        ("srcodec.hevc", crfs),
+        (HEVC, crfs),
         (AV1, av1_crfs),
         ("srcodec.avif", avif_qualities),
     ):
@@ -221,9 +221,9 @@ class LossyRd(Benchmark):
             measured: dict = {}
             for mode, settings in (("base", crfs), ("x1", crfs), ("x2", x2_crfs), ("auto", crfs)):
                 for crf in settings:
-                    ctx.progress(f"lossy_rd: srcodec {mode} CRF {crf}")
-                    point = _archive(clip, mode, crf, folder, measured=measured)
-                    curves.setdefault(f"srcodec {mode}", []).append(point)
+                    ctx.progress(f"lossy_rd: srcodec hevc {mode} CRF {crf}")
+                    point = _archive(clip, mode, crf, folder, measured=measured, codec=HEVC)
+                    curves.setdefault(f"srcodec hevc {mode}", []).append(point)
             for mode in ("base", "x1", "auto"):
                 for crf in av1_crfs:
                     ctx.progress(f"lossy_rd: srcodec av1 {mode} CRF {crf}")
@@ -262,11 +262,12 @@ class LossyRd(Benchmark):
             f"({clip['size'][0]}x{clip['size'][1]}), PSNR RGB against bits per full-resolution "
             "pixel. x265: medium, 4:2:0, one stream, raw bitstream bytes. srcodec: real archive "
             "files (header, index, CRCs included) written by `srcodec encode --quality Q` "
-            "(CRF = 51 (100 - Q) / 100) with one candidate forced (base: x265 alone, the "
-            "identity model; x1: + the bundled x1 restoration model; x2: half-resolution x265 + "
-            f"the bundled x2 model) or chosen (auto); all frames' bytes, the PSNR of every "
-            f"{X1_STRIDE}nd frame restored by x1 and every {X2_STRIDE}th by x2 (EDSR on 2 CPU "
-            "cores). "
+            "with `--codec hevc` (x265 medium, CRF = 51 (100 - Q) / 100) or `av1` (SVT-AV1 "
+            "preset 6, CRF = 63 (100 - Q) / 100; the default) and one candidate forced (base: "
+            "the codec alone, the identity model; x1: + the bundled x1 restoration model; x2: "
+            "half-resolution stream + the bundled x2 model) or chosen (auto); all frames' "
+            f"bytes, the PSNR of every {X1_STRIDE}nd frame restored by x1 and every "
+            f"{X2_STRIDE}th by x2 (EDSR on 2 CPU cores). "
             f"BD-rate over the goals' windows ({WINDOWS['cctv'][0]}-{WINDOWS['cctv'][1]} bpp "
             f"on vtest, {WINDOWS['photos'][0]}-{WINDOWS['photos'][1]} bpp on photos).",
             "",
@@ -292,7 +293,8 @@ class LossyRd(Benchmark):
                 + ", ".join(f"{m} {v:+.1f} %" for m, v in vs_jxl.items() if v is not None),
                 "",
             ]
-        x1 = result["cctv"]["curves"].get("srcodec x1", [])
+        curves = result["cctv"]["curves"]
+        x1 = curves.get("srcodec av1 x1") or curves.get("srcodec x1", [])
         if x1:
             lines += [
                 f"Decode time per frame: lossy x1 {np.mean([p['decode_s'] for p in x1]):.3f} s, "
