@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from .adapt import AdaptConfig, AdaptResult
 
 __all__ = [
-    "DEFAULT_CANDIDATES",
+    "X1_MODELS",
+    "default_candidates",
     "LOSSY_CODEC",
     "X1_MODEL",
     "Candidate",
@@ -57,12 +58,15 @@ __all__ = [
 ]
 
 #: The lossy codec of ``--quality``/``--bpp`` archives: AV1 (SVT-AV1) needs about 25 % fewer
-#: bytes than x265 medium for the same PSNR on the held-out vtest clip, encodes as fast, and
-#: the bundled x1 model (trained on x265's artefacts) restores it as well (docs/lossy.md).
+#: bytes than x265 medium for the same PSNR on the held-out vtest clip and encodes as fast;
+#: with its x1 model, 37 % fewer (docs/lossy.md).
 LOSSY_CODEC = "srcodec.av1"
 #: The bundled x1 model trained on x265's artefacts (scripts/train_lossy.sh; its first stage,
 #: srcodec-hevc-x1, stays bundled so that archives naming it decode).
 X1_MODEL = "srcodec-hevc-x1-v2"
+#: The x1 model of each lossy codec: trained on that codec's artefacts (srcodec-av1-x1: the
+#: x265 one fine-tuned on SVT-AV1's, scripts/train_lossy.sh); other codecs get ``X1_MODEL``.
+X1_MODELS = {"srcodec.hevc": X1_MODEL, "srcodec.av1": "srcodec-av1-x1"}
 #: Frames per GRUP stream: an intra frame every 60 (6 s at 10 frames/s) keeps random access
 #: cheap while inter prediction does most of the saving.
 DEFAULT_GROUP = 60
@@ -80,11 +84,15 @@ class Candidate:
     model: str
 
 
-DEFAULT_CANDIDATES = (
-    Candidate("base", 1, IDENTITY_MODEL),
-    Candidate("x1", 1, X1_MODEL),
-    Candidate("x2", 2, DEFAULT_MODEL),
-)
+def default_candidates(codec: str = LOSSY_CODEC) -> tuple[Candidate, ...]:
+    """The candidates for ``codec``: the base codec alone, full resolution + the codec's x1
+    model (``X1_MODELS``), half resolution + the bundled x2 model."""
+    x1 = X1_MODELS.get(lossy_class(codec).codec_id, X1_MODEL)
+    return (
+        Candidate("base", 1, IDENTITY_MODEL),
+        Candidate("x1", 1, x1),
+        Candidate("x2", 2, DEFAULT_MODEL),
+    )
 
 
 @dataclass
@@ -270,7 +278,7 @@ def encode_lossy(
     *,
     quality: float | None = None,
     bpp: float | None = None,
-    candidates: Sequence[Candidate] = DEFAULT_CANDIDATES,
+    candidates: Sequence[Candidate] | None = None,
     weights: Iterable = (),
     codec: str = LOSSY_CODEC,
     group: int = DEFAULT_GROUP,
@@ -284,15 +292,16 @@ def encode_lossy(
     """Write ``frames`` (a folder, image files, arrays / (name, array) pairs, or a video file
     with ``start``/``end``/``every`` selecting its frames, as ``encode`` takes them) to a lossy
     archive ``output`` at ``quality`` (0..100) or ``bpp`` bits per pixel, with the candidate
-    that restores the first group best at equal bytes; candidates whose model is not installed
-    are left out. A video's frame rate and timestamps are kept in the header. ``adapt``: tune
-    the chosen candidate's model on the frames as decoded (srcodec.adapt, needs torch) and
-    store the update when it pays for its bytes (``summary.adapted`` says what happened)."""
+    (of ``candidates``, default ``default_candidates(codec)``) that restores the first group
+    best at equal bytes; candidates whose model is not installed are left out. A video's frame
+    rate and timestamps are kept in the header. ``adapt``: tune the chosen candidate's model on
+    the frames as decoded (srcodec.adapt, needs torch) and store the update when it pays for
+    its bytes (``summary.adapted`` says what happened)."""
     if adapt is not None and not force and (Path(output).exists() or Path(output).is_symlink()):
         raise exists_error(Path(output))  # refused before minutes of tuning, not after
     weights = list(weights)
     usable: list[tuple[Candidate, TiledRestorer, str]] = []
-    for candidate in candidates:
+    for candidate in default_candidates(codec) if candidates is None else candidates:
         try:
             usable.append((candidate, *_restorer(candidate, weights)))
         except ModelError:

@@ -233,11 +233,11 @@ def test_cli_quality_writes_a_lossy_archive_and_reports_the_choice(clip, tmp_pat
         main, ["encode", str(folder), "-o", str(out), "--bpp", "1", "--append"]
     )
     assert bad.exit_code != 0 and "--append" in bad.output
-    # --adapt tunes the chosen candidate's model; the base codec alone has none (said so)
+    # --adapt tunes the chosen candidate's model and says what came of it (it was refused)
     adapt = ["encode", str(folder), "-o", str(tmp_path / "b.src"), "--quality", "70", "--adapt"]
     result = CliRunner().invoke(main, [*adapt, "--adapt-steps", "2"])
     assert result.exit_code == 0, result.output
-    assert "adapt: the base codec alone (the identity model) has nothing to tune" in result.output
+    assert "\nadapt: " in result.output and (tmp_path / "b.src").is_file()
 
 
 def test_lossy_archive_carries_an_update_for_its_decoded_frames(photo, tmp_path):
@@ -273,3 +273,17 @@ def test_lossy_archive_carries_an_update_for_its_decoded_frames(photo, tmp_path)
     b = encode_lossy(frames, tmp_path / "b.src", quality=45, candidates=base, adapt=cfg)
     assert b.adapted.update is None and "nothing to tune" in b.adapted.reason
     assert b.model_id == IDENTITY_MODEL
+
+
+def test_each_codec_has_its_bundled_x1_model():
+    """AV1 archives are restored by the x1 model trained on AV1's artefacts, x265 ones by
+    x265's; AVIF (no model of its own) gets x265's. Both are bundled."""
+    from srcodec.ratecontrol import X1_MODEL, default_candidates
+    from srcodec.registry import resolve
+
+    x1 = {codec: default_candidates(codec)[1].model for codec in ("av1", "hevc", "avif")}
+    assert x1 == {"av1": "srcodec-av1-x1", "hevc": X1_MODEL, "avif": X1_MODEL}
+    for name in set(x1.values()):
+        info = resolve(name)
+        assert info.scale == 1 and info.path.is_file()
+    assert [c.name for c in default_candidates()] == ["base", "x1", "x2"]

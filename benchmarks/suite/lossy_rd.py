@@ -17,17 +17,14 @@ import numpy as np
 import srcodec
 from srcodec import psnr
 from srcodec.frames import read_images, to_rgb
-from srcodec.identity import IDENTITY_MODEL
 from srcodec.lowres.lossy import HevcCodec
 from srcodec.ratecontrol import (
-    DEFAULT_CANDIDATES,
     DEFAULT_GROUP,
     LOSSY_CODEC,
-    X1_MODEL,
+    default_candidates,
     encode_lossy,
     lossy_class,
 )
-from srcodec.registry import DEFAULT_MODEL
 
 from .. import Benchmark, benchmark
 from ..bdrate import bd_rate
@@ -56,12 +53,12 @@ WINDOWS = {"cctv": (0.01, 0.2), "photos": (0.1, 1.0)}
 #: Every how many frames of the clip one is restored for the PSNR (all bytes are counted): an
 #: x2 network (EDSR) on 2 CPU cores is slow, an x1 one less so.
 X2_STRIDE, X1_STRIDE = 8, 2
-MODES = {
-    "base": [c for c in DEFAULT_CANDIDATES if c.model == IDENTITY_MODEL],
-    "x1": [c for c in DEFAULT_CANDIDATES if c.model == X1_MODEL],
-    "x2": [c for c in DEFAULT_CANDIDATES if c.model == DEFAULT_MODEL],
-    "auto": list(DEFAULT_CANDIDATES),
-}
+
+
+def _candidates(codec: str, mode: str) -> list:
+    """The candidates of ``mode`` for ``codec``: one forced (base, x1, x2) or all (auto)."""
+    every = default_candidates(codec)
+    return list(every) if mode == "auto" else [c for c in every if c.name == mode]
 
 
 def _quality(codec: str, setting: int) -> float:
@@ -130,7 +127,7 @@ def _archive(
         named,
         out,
         quality=_quality(codec, crf),
-        candidates=MODES[mode],
+        candidates=_candidates(codec, mode),
         codec=codec,
         group=group,
         force=True,
