@@ -22,6 +22,7 @@ from .lowres import LowresCodec, available_codecs, get_codec, register_codec
 from .metrics import psnr
 from .models import create_model, families, get_family
 from .models.edsr import EDSRConfig
+from .ratecontrol import LossySummary, encode_lossy
 from .recovery import RecoverReport, VerifyReport, recover, verify
 from .registry import ModelInfo, list_models, load_model, resolve, save_model
 from .resample import downscale, upscale
@@ -32,6 +33,7 @@ from .writer import EncodeSummary, append, encode
 # Imported on first use: torch-backed names, so that decoding with onnxruntime needs no torch,
 # and the engine chooser, so that reading, verifying and recovering archives load no engine.
 _LAZY = {
+    "AdaptConfig": "adapt",
     "EDSR": "models.edsr",
     "Restorer": "torchengine",
     "TrainConfig": "trainconfig",
@@ -49,6 +51,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "AdaptConfig",
     "EDSR",
     "Archive",
     "CorruptError",
@@ -61,6 +64,7 @@ __all__ = [
     "FrameError",
     "FrameNotFoundError",
     "Header",
+    "LossySummary",
     "LowresCodec",
     "ModelError",
     "ModelInfo",
@@ -78,6 +82,7 @@ __all__ = [
     "decode_to_folder",
     "downscale",
     "encode",
+    "encode_lossy",
     "families",
     "get_codec",
     "get_family",

@@ -287,3 +287,17 @@ def test_each_codec_has_its_bundled_x1_model():
         info = resolve(name)
         assert info.scale == 1 and info.path.is_file()
     assert [c.name for c in default_candidates()] == ["base", "x1", "x2"]
+
+
+def test_lossy_and_adaptation_are_public_api():
+    """``import srcodec`` offers lossy archives and the adaptation config (lazily: no torch)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, srcodec; assert 'torch' not in sys.modules; "
+        "from srcodec.ratecontrol import encode_lossy; "
+        "assert srcodec.encode_lossy is encode_lossy; "
+        "assert srcodec.AdaptConfig().target_share == 0.03"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
