@@ -20,6 +20,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 from tqdm import tqdm
 
+from .bf16 import PRECISIONS, autocast, use_bf16
 from .errors import DataError, SrcodecError
 from .frames import to_rgb
 from .registry import ModelInfo, load_model, save_model
@@ -41,22 +42,6 @@ __all__ = [
 
 
 SCHEDULES = ("constant", "cosine")
-PRECISIONS = ("auto", "fp32", "bf16")
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); oneDNN emulates it
-    on others, slower than fp32."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = set(f.read().split())
-    except OSError:
-        return False
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
-
-
-def _bf16(cfg: AdaptConfig) -> bool:
-    return cfg.precision == "bf16" or (cfg.precision == "auto" and cpu_has_bf16())
 
 
 @dataclass
@@ -344,7 +329,7 @@ def _tune(
     if not params:
         return 0, 0.0
     opt = torch.optim.Adam(params, lr=cfg.lr)
-    bf16 = _bf16(cfg)
+    bf16 = use_bf16(cfg.precision)
     sampler = PatchSampler(pairs, patch, np.random.default_rng(cfg.seed))
     torch.manual_seed(cfg.seed)
     by_steps = cfg.steps is not None
@@ -365,7 +350,7 @@ def _tune(
             for group in opt.param_groups:
                 group["lr"] = cfg.rate(step, elapsed)
             lr, hr = sampler.batch(cfg.batch)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            with autocast(bf16):
                 out = model(lr)
             loss = torch.nn.functional.l1_loss(out.float(), hr)
             opt.zero_grad(set_to_none=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
+from .bf16 import PRECISIONS
 from .models import ModelConfig, families, get_family
 
 #: Losses by name, as the torch.nn.functional function each one is. L1 trains faster and is
@@ -98,6 +99,14 @@ class TrainConfig:
         metadata=_opt(
             "Codec in the loop: train on frames coded by a lossy codec (decoded -> original), "
             "e.g. hevc:crf=22-38,copies=3 (srcodec.degrade). Empty: clean low-resolution frames."
+        ),
+    )
+    precision: str = field(
+        default="auto",
+        metadata=_opt(
+            "Forward pass in bf16 (auto: on CPUs with AVX512-BF16 or AMX, about twice the "
+            "steps; fp32 elsewhere and on GPUs) or fp32; weights and optimizer stay fp32.",
+            choices=PRECISIONS,
         ),
     )
     val_every: int = field(default=1000, metadata=_opt("Validate every N steps."))

@@ -23,6 +23,7 @@ from torch import nn
 from tqdm import tqdm
 
 from .atomic import write_bytes
+from .bf16 import autocast, use_bf16
 from .degrade import Degradation, parse_degradation
 from .errors import DataError, FrameError, ModelError, SrcodecError
 from .frames import read_images, to_rgb
@@ -345,6 +346,7 @@ class _Run:
         card: dict,
     ) -> None:
         self.cfg, self.dev, self.output, self.card = cfg, dev, output, card
+        self.bf16 = use_bf16(cfg.precision, dev)
         self.model = model.to(dev)
         self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
         self.loss_fn = getattr(torch.nn.functional, LOSSES[cfg.loss])
@@ -381,7 +383,9 @@ class _Run:
         for group in self.opt.param_groups:
             group["lr"] = lr_now
         lr_b, *targets = (t.to(self.dev, non_blocking=True) for t in sampler.draw(self.cfg.batch))
-        loss = self.loss(self.model(lr_b), *targets)
+        with autocast(self.bf16, self.dev):
+            out = self.model(lr_b)
+        loss = self.loss(out.float(), *targets)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()

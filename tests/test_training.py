@@ -229,3 +229,20 @@ def test_l2_loss_trains_and_is_recorded(photo_dir, tmp_path):
     assert result.best.card["training"]["config"]["loss"] == "l2"
     with pytest.raises(ValueError, match="loss"):
         TrainConfig(loss="huber")
+
+
+def test_bf16_precision_choice():
+    """"auto" computes in bf16 only on a CPU with bf16 instructions (never on a GPU, never on
+    an emulating CPU); a forced choice wins; an unknown one is refused."""
+    from srcodec import bf16
+
+    assert bf16.use_bf16("bf16") and not bf16.use_bf16("fp32")
+    assert bf16.use_bf16("auto", "cpu") == bf16.cpu_has_bf16()
+    assert not bf16.use_bf16("auto", "cuda")
+    with pytest.raises(ValueError, match="precision"):
+        bf16.use_bf16("fp16")
+    with bf16.autocast(True):
+        import torch
+
+        out = torch.nn.functional.conv2d(torch.ones(1, 1, 4, 4), torch.ones(1, 1, 3, 3))
+    assert out.dtype == torch.bfloat16
