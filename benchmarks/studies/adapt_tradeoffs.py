@@ -2,9 +2,10 @@
 archived frames and on later frames the tuning never saw, the PSNR of the general model, of the
 model with the archive's update (onnx fp32 engine, as decode runs it) and of bicubic.
 
-    python -m benchmarks.studies.adapt_tradeoffs ARCHIVED/ LATER/ --blocks 1 --seconds 240 \
-        --out trial.json
-    python -m benchmarks.studies.adapt_tradeoffs ARCHIVED/ LATER/ --blocks all --rank 8 ...
+    python -m benchmarks.studies.adapt_tradeoffs ARCHIVED/ LATER/ --seconds 540 --out trial.json
+    python -m benchmarks.studies.adapt_tradeoffs ARCHIVED/ LATER/ --rank 8 --schedule constant ...
+
+Defaults are ``encode --adapt``'s (``AdaptConfig()``), but for the budget (``--seconds``).
 
 With ``--camera FRAMES/`` it measures a camera model instead: tuned (adapt.adapt_camera) on
 those frames, then run on the archived and later frames, which it never saw.
@@ -96,17 +97,21 @@ def main() -> None:
     ap.add_argument("archived", type=Path)
     ap.add_argument("later", type=Path)
     ap.add_argument("--model", default=DEFAULT_MODEL)
-    ap.add_argument("--blocks", default="1", help="last residual blocks tuned, or 'all'")
+    # Defaults: those of ``encode --adapt`` (AdaptConfig), but for the budget.
+    d = AdaptConfig()
+    ap.add_argument("--blocks", default="all", help="last residual blocks tuned, or 'all'")
     ap.add_argument("--seconds", type=float, default=240)
-    ap.add_argument("--lr", type=float, default=2e-4)
-    ap.add_argument("--rank", type=int, default=0, help="low-rank updates of the convs (0: dense)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads while tuning")
-    ap.add_argument("--patch", type=int, default=48, help="low-resolution patch size")
-    ap.add_argument("--batch", type=int, default=8, help="patches per step")
-    ap.add_argument("--schedule", default="constant", help="learning rate: constant or cosine")
-    ap.add_argument("--precision", default="auto", help="tuning precision: auto, fp32, bf16")
-    ap.add_argument("--qat", type=float, default=0.0, help="last share trained quantised")
-    ap.add_argument("--target-share", type=float, default=None, help="fit the update to this share")
+    ap.add_argument("--lr", type=float, default=d.lr)
+    ap.add_argument("--rank", type=int, default=d.rank, help="low-rank updates (0: dense)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads while tuning")
+    ap.add_argument("--patch", type=int, default=d.patch, help="low-resolution patch size")
+    ap.add_argument("--batch", type=int, default=d.batch, help="patches per step")
+    ap.add_argument("--schedule", default=d.schedule, help="learning rate: constant or cosine")
+    ap.add_argument("--precision", default=d.precision, help="tuning: auto, fp32, bf16")
+    ap.add_argument("--qat", type=float, default=d.qat, help="last share trained quantised")
+    ap.add_argument(
+        "--target-share", type=float, default=d.target_share, help="fit the update to this share"
+    )
     ap.add_argument("--stride", type=int, default=4, help="archived frames measured: every Nth")
     ap.add_argument("--general-cache", type=Path, default=None)
     ap.add_argument("--camera", type=Path, default=None, help="tune a camera model on these")
