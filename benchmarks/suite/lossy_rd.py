@@ -26,7 +26,7 @@ from srcodec.ratecontrol import (
     lossy_class,
 )
 
-from .. import Benchmark, benchmark
+from .. import Benchmark, BenchmarkError, benchmark
 from ..bdrate import bd_rate
 from ..context import DEFAULT_SETS, ROOT, Context, md_table, rel
 from .rd import coders
@@ -250,6 +250,12 @@ class LossyRd(Benchmark):
             "photo_set": f"{len(photos)} photos of {rel(photo_dir)}",
         }
 
+    def figures(self, result: dict, folder: Path) -> list[str]:
+        return [
+            _plot(result[key], title, Path(folder) / PLOTS[key])
+            for key, title in (("cctv", "held-out vtest, 40 frames"), ("photos", "photos"))
+        ]
+
     def render(self, result: dict) -> str:
         clip = result["clip"]
         lines = [
@@ -272,6 +278,7 @@ class LossyRd(Benchmark):
         for key, title in (("cctv", "vtest"), ("photos", "photos")):
             block = result[key]
             lines += [f"**{title}** (BD-rate against {block['reference']})", ""]
+            lines += [f"![lossy RD {title}]({PLOTS[key]})", ""]
             head = ["method", "BD-rate", "points: setting -> bpp, PSNR (chosen)"]
             rows = []
             for name, curve in block["curves"].items():
@@ -300,6 +307,44 @@ class LossyRd(Benchmark):
             ]
         lines.append(f"Photos: {result['photo_set']}; source: {rel(__file__)}.")
         return "\n".join(lines)
+
+
+#: The plots, written beside the rendered page (docs/).
+PLOTS = {"cctv": "lossy_rd_vtest.png", "photos": "lossy_rd_photos.png"}
+
+
+def _plot(block: dict, title: str, out: Path) -> str:
+    """PSNR against bits per pixel (log scale) of every curve of ``block``; returns the path."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise BenchmarkError(
+            "the plots need matplotlib (pip install -e '.[bench]'), or render without plots: "
+            "python -m benchmarks report --no-figures"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    low, high = block["window_bpp"]
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for k, (name, curve) in enumerate(block["curves"].items()):
+        pts = sorted((p["bpp"], p["psnr"]) for p in curve)
+        bd = block["bd_rate"].get(name)
+        label = name if bd is None else f"{name} ({bd:+.1f} %)"
+        style = "o--" if name == block["reference"] else "o-"
+        width = 2.2 if name.endswith("auto") else 1.0
+        ax.plot(*zip(*pts, strict=True), style, ms=3, lw=width, label=label, color=f"C{k % 10}")
+    ax.axvspan(low, high, color="0.9", zorder=0)
+    ax.set_xscale("log")
+    ax.set_xlabel("bits per full-resolution pixel (all archive bytes)")
+    ax.set_ylabel("PSNR RGB (dB, 2 px shaved)")
+    ax.set_title(f"Lossy archives, {title}: BD-rate against {block['reference']} (shaded window)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return str(out)
 
 
 def _pts(curve: list[dict]) -> list[tuple[float, float]]:
