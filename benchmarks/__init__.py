@@ -23,6 +23,22 @@ class BenchmarkError(Exception):
     """A benchmark name, order or stored result the suite cannot use."""
 
 
+def pyplot() -> Any:
+    """matplotlib.pyplot with the file-only Agg backend, or ``BenchmarkError`` saying how to
+    get it (the ``bench`` extra) or render without plots."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise BenchmarkError(
+            "the plots need matplotlib (pip install -e '.[bench]'), or render without plots: "
+            "python -m benchmarks report --no-figures"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 class Benchmark:
     """One section of docs/benchmarks.md. Subclasses set ``name``, ``section`` (the report's
     order; 4.1 follows 4), ``requires`` (benchmarks whose results ``run`` reads through

@@ -232,7 +232,7 @@ def test_l2_loss_trains_and_is_recorded(photo_dir, tmp_path):
 
 
 def test_bf16_precision_choice():
-    """"auto" computes in bf16 only on a CPU with bf16 instructions (never on a GPU, never on
+    """ "auto" computes in bf16 only on a CPU with bf16 instructions (never on a GPU, never on
     an emulating CPU); a forced choice wins; an unknown one is refused."""
     from srcodec import bf16
 

@@ -26,7 +26,7 @@ from srcodec.ratecontrol import (
     lossy_class,
 )
 
-from .. import Benchmark, BenchmarkError, benchmark
+from .. import Benchmark, benchmark, pyplot
 from ..bdrate import bd_rate
 from ..context import DEFAULT_SETS, ROOT, Context, md_table, rel
 from .rd import coders
@@ -315,16 +315,7 @@ PLOTS = {"cctv": "lossy_rd_vtest.png", "photos": "lossy_rd_photos.png"}
 
 def _plot(block: dict, title: str, out: Path) -> str:
     """PSNR against bits per pixel (log scale) of every curve of ``block``; returns the path."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise BenchmarkError(
-            "the plots need matplotlib (pip install -e '.[bench]'), or render without plots: "
-            "python -m benchmarks report --no-figures"
-        ) from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     low, high = block["window_bpp"]
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for k, (name, curve) in enumerate(block["curves"].items()):

@@ -14,7 +14,7 @@ from PIL import Image, features
 
 from srcodec import psnr
 
-from .. import Benchmark, BenchmarkError, benchmark
+from .. import Benchmark, benchmark, pyplot
 from ..context import Context, EvalSet, md_table, rel
 from .size import archive_bytes, default_configs, label
 
@@ -202,16 +202,7 @@ def plot_name(name: str) -> str:
 
 
 def plot(res: dict, title: str, out: Path) -> str:
-    try:
-        import matplotlib
-    except ImportError:
-        raise BenchmarkError(
-            "the rate-distortion plots need matplotlib (pip install -e '.[bench]'), "
-            "or render without plots: python -m benchmarks report --no-figures"
-        ) from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 5))
     for cname, curve in res["curves"].items():
         ax.plot([p["bpp"] for p in curve], [p["psnr"] for p in curve], "o-", ms=3, label=cname)
