@@ -413,7 +413,7 @@ def _summary_line(s) -> str:
     "--quality",
     type=click.FloatRange(0, 100),
     default=None,
-    help="Lossy archive at this quality (0-100: AV1 CRF 63-0; with --codec hevc, x265 CRF "
+    help="Lossy archive at this quality (0-100: AV1 CRF 63-1; with --codec hevc, x265 CRF "
     "51-0): the candidate (base codec, x1 restoration, x2 super-resolution) with the best PSNR "
     "at that rate wins.",
 )

@@ -123,7 +123,7 @@ def lossy_class(codec: str) -> type[LowresCodec]:
 
 
 def quality_setting(codec: str, quality: float) -> int:
-    """``--quality`` 0..100 (higher is better) as ``codec``'s parameter (AV1: CRF 63..0, x265:
+    """``--quality`` 0..100 (higher is better) as ``codec``'s parameter (AV1: CRF 63..1, x265:
     CRF 51..0)."""
     if not 0 <= quality <= 100:
         raise SrcodecError(f"quality must be in 0..100, got {quality}")

@@ -10,7 +10,7 @@ import pytest
 import srcodec
 from srcodec import engine
 from srcodec.degrade import parse_degradation
-from srcodec.errors import CorruptError, ModelError, SrcodecError
+from srcodec.errors import CorruptError, FormatError, ModelError, SrcodecError
 from srcodec.identity import IDENTITY_MODEL, IdentityRestorer
 from srcodec.lowres import get_codec, is_lossy
 from srcodec.lowres.lossy import Av1Codec, AvifCodec, HevcCodec
@@ -84,7 +84,7 @@ def test_avif_round_trip_and_seal(clip):
 def test_quality_maps_onto_the_codec_setting():
     assert [quality_setting("hevc", q) for q in (100, 0, 50)] == [0, 51, 26]
     assert quality_setting("avif", 70) == 70
-    assert [quality_setting("av1", q) for q in (100, 0, 50)] == [0, 63, 32]
+    assert [quality_setting("av1", q) for q in (100, 0, 50)] == [1, 63, 32]
     with pytest.raises(SrcodecError):
         quality_setting("hevc", 101)
     with pytest.raises(SrcodecError, match="lossless"):
@@ -150,7 +150,7 @@ def test_identity_archive_records_its_choice_and_decodes_without_a_network(
     with srcodec.open(out) as archive:
         h = archive.header
         assert (h.model_id, h.scale) == (IDENTITY_MODEL, 1)
-        assert h.codec == {"id": "srcodec.av1", "crf": 25, "preset": 6}  # AV1 by default
+        assert h.codec == {"id": "srcodec.av1", "crf": 26, "preset": 6}  # AV1 by default
         assert h.extra["lossy"]["quality"] == 60 and h.extra["lossy"]["candidate"] == "base"
         decoded = dict(archive.frames())
         assert archive[4].shape == clip[4].shape
@@ -224,7 +224,7 @@ def test_cli_quality_writes_a_lossy_archive_and_reports_the_choice(clip, tmp_pat
     out = tmp_path / "a.src"
     result = CliRunner().invoke(main, ["encode", str(folder), "-o", str(out), "--quality", "70"])
     assert result.exit_code == 0, result.output
-    assert "candidate base (x1, srcodec.identity): crf 19" in result.output
+    assert "candidate base (x1, srcodec.identity): crf 20" in result.output
     assert "lossy" in result.output and out.is_file()
     with srcodec.open(out) as archive:
         assert archive.header.extra["lossy"]["quality"] == 70
@@ -301,3 +301,13 @@ def test_lossy_and_adaptation_are_public_api():
         "assert srcodec.AdaptConfig().target_share == 0.03"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_av1_rate_grows_to_its_best_setting(clip):
+    """The rate search assumes more bytes at each better setting: AV1's best is CRF 1, since
+    FFmpeg's SVT-AV1 wrapper codes CRF 0 as if unset (its default, 35: a rate search for a high
+    rate settled on CRF 0 and got a low one). CRF 0 is refused."""
+    sizes = [len(Av1Codec(crf).encode_group(clip[:3])) for crf in (1, 10, 35, 63)]
+    assert sizes == sorted(sizes, reverse=True)
+    with pytest.raises(FormatError, match="crf"):
+        Av1Codec(0)

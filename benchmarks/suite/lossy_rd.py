@@ -266,7 +266,7 @@ class LossyRd(Benchmark):
             "pixel. x265: medium, 4:2:0, one stream, raw bitstream bytes. srcodec: real archive "
             "files (header, index, CRCs included) written by `srcodec encode --quality Q` "
             "with `--codec hevc` (x265 medium, CRF = 51 (100 - Q) / 100) or `av1` (SVT-AV1 "
-            "preset 6, CRF = 63 (100 - Q) / 100; the default) and one candidate forced (base: "
+            "preset 6, CRF = 63 - 62 Q / 100; the default) and one candidate forced (base: "
             "the codec alone, the identity model; x1: + the bundled x1 restoration model; x2: "
             "half-resolution stream + the bundled x2 model) or chosen (auto); all frames' "
             f"bytes, the PSNR of every {X1_STRIDE}nd frame restored by x1 and every "

@@ -151,19 +151,20 @@ class HevcCodec(_LossyStream):
 
 
 class Av1Codec(_LossyStream):
-    """AV1 through SVT-AV1 at constant rate factor ``crf`` (0..63, lower is better), 4:2:0,
+    """AV1 through SVT-AV1 at constant rate factor ``crf`` (1..63, lower is better), 4:2:0,
     ``preset`` 0..13 (lower is slower and smaller), one key frame per group; decoded by dav1d.
     A grey frame is coded with neutral chroma; its decoded luma plane is the frame."""
 
     codec_id: ClassVar[str] = "srcodec.av1"
     aliases: ClassVar[tuple[str, ...]] = ("av1",)
     quality_param: ClassVar[str] = "crf"
-    settings: ClassVar[tuple[int, int]] = (63, 0)
+    #: Not 0: FFmpeg's SVT-AV1 wrapper reads crf 0 as "unset" and codes at its default (35).
+    settings: ClassVar[tuple[int, int]] = (63, 1)
     encoders = {3: ("libsvtav1", "yuv420p"), 1: ("libsvtav1", "yuv420p")}
     decoder = "libdav1d"
 
     def __init__(self, crf: int = 35, preset: int = 6) -> None:
-        self.crf = check_int(self.codec_id, "crf", crf, 0, 63)
+        self.crf = check_int(self.codec_id, "crf", crf, 1, 63)
         self.preset = check_int(self.codec_id, "preset", preset, 0, 13)
 
     def get_config(self) -> dict[str, Any]:
