@@ -481,6 +481,12 @@ def encode(
     if workers or scheduler:
         if append:
             raise SrcodecError("--append does not go with --workers/--scheduler")
+        # Each source becomes its own plain archive: options a worker would not carry out are
+        # refused rather than dropped in silence.
+        unused = [flag for flag, given in (("--adapt", adapt), ("--start", start is not None),
+                  ("--end", end is not None), ("--every", every != 1)) if given]  # fmt: skip
+        if unused:
+            raise SrcodecError(f"{', '.join(unused)} do(es) not go with --workers/--scheduler")
         options = {"model": model, "weights": weights, "codec": codec, "skip_bad": skip_bad}
         options.update({k: v for k, v in video.items() if k == "group"})
         return _run_many("encode", sources, output, workers, scheduler, force=force, **options)

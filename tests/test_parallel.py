@@ -221,3 +221,15 @@ def test_cli_many_inputs_and_zarr(cluster, sources, tmp_path, tiny_weights):
     r = runner.invoke(main, ["decode", *archives, *args, "--bicubic", "-q"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "archives" / "second" / "coffee.png").is_file()
+
+
+def test_encode_options_a_worker_would_drop_are_refused(tmp_path, photo_dir):
+    """``encode --workers/--scheduler`` writes plain archives: --adapt and the video selection
+    were dropped in silence (archives without the update asked for); now refused, nothing
+    started."""
+    out = tmp_path / "archives"
+    for extra in (["--adapt"], ["--every", "2"], ["--start", "3"]):
+        args = ["encode", str(photo_dir), "-o", str(out), "--workers", "1", *extra]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 1 and extra[0] in r.output and "--workers" in r.output, r.output
+    assert not out.exists()
