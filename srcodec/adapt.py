@@ -480,11 +480,10 @@ def _run(
         current = {k: (now[k] - base_state[k]).numpy() for k in dense}
         factors_now = {k: d.factors(base_state[k].shape) for k, d in deltas.items()}
         update, _ = fit_update(info.id, current, factors_now, budget or 0)
-        big = quantisation_steps(current, 1.0)
         for name in dense:
-            q, step = update.deltas.get(name, (None, 0.0))
-            if q is None or name not in big:
+            if name not in update.deltas or current[name].size < SMALL_TENSOR:
                 continue  # all zero, or small: stored at the finest step
+            step = update.deltas[name][1]
             owner, _, attr = name.rpartition(".")
             quant = _QuantisedDelta(base_state[name], step)
             parametrize.register_parametrization(modules[owner], attr, quant)
@@ -535,9 +534,11 @@ def adapt_archive(
         deltas = {k: (tuned_state[k] - base_state[k]).numpy() for k in run.dense}
         if budget:
             # The steps trained at, if they still fit; else the finest that does.
-            update = ModelUpdate.quantise(info.id, deltas, run.factors, run.steps_qat)
-            data = update.to_bytes()
-            if not run.steps_qat or len(data) > budget:
+            data = b""
+            if run.steps_qat:
+                update = ModelUpdate.quantise(info.id, deltas, run.factors, run.steps_qat)
+                data = update.to_bytes()
+            if not data or len(data) > budget:
                 update, data = fit_update(info.id, deltas, run.factors, budget)
         else:
             update = ModelUpdate.quantise(info.id, deltas, run.factors)

@@ -35,7 +35,7 @@ from .lowres.lossy import code_frames, runs, setting_for_quality
 from .metrics import psnr
 from .pixels import mode_of
 from .registry import DEFAULT_MODEL, ModelInfo, resolve
-from .resample import downscale
+from .resample import downscale, lowres_size
 from .tiling import TiledRestorer
 from .writer import FrameSource, _check_names, _inputs
 
@@ -395,8 +395,8 @@ def _adapt_lossy(
         records.append((infos, payloads))
         picks = [k for k in range(len(batch)) if position + k in keep]
         if picks and best.model != IDENTITY_MODEL:
-            low = [downscale(f, best.scale) for _, f in batch]
-            h, w, channels = low[0].shape[0], low[0].shape[1], 1 if low[0].ndim == 2 else 3
+            w, h = lowres_size(infos[0].width, infos[0].height, best.scale)
+            channels = 1 if batch[0][1].ndim == 2 else 3
             if isinstance(lossy, StreamCodec):
                 out = lossy.decode_group(payloads[0], w, h, channels, len(batch))
             else:

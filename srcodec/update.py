@@ -143,11 +143,9 @@ class ModelUpdate:
         ``factors``: name -> (A, B) of low-rank deltas ``B @ A`` (see ``LowRank``)."""
         out: dict[str, tuple[np.ndarray, float]] = {}
         for name, delta in sorted(deltas.items()):
-            delta = np.asarray(delta, np.float32)
-            if delta.size and np.abs(delta).max() > 0:
-                q = _int8(delta, (steps or {}).get(name))
-                if q[0].any():
-                    out[name] = q
+            q = _int8(np.asarray(delta, np.float32), (steps or {}).get(name))
+            if q[0].any():
+                out[name] = q
         low = {}
         for name, (a, b) in sorted((factors or {}).items()):
             pair = LowRank.quantise(a, b)
