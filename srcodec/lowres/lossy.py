@@ -103,6 +103,13 @@ class _LossyStream(StreamCodec):
 
     level_param: ClassVar[str | None] = None
     lossy: ClassVar[bool] = True
+    #: The quality parameter (``--quality`` 0..100 maps onto ``settings``, its (worst, best)).
+    quality_param: ClassVar[str] = "crf"
+    crf: int
+    preset: int | str
+
+    def get_config(self) -> dict[str, Any]:
+        return {"id": self.codec_id, "crf": self.crf, "preset": self.preset}
 
     def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
         return super()._encode_stream([_pad(f) for f in frames])
@@ -126,8 +133,6 @@ class HevcCodec(_LossyStream):
 
     codec_id: ClassVar[str] = "srcodec.hevc"
     aliases: ClassVar[tuple[str, ...]] = ("hevc",)
-    #: The quality parameter and its (worst, best) values (``--quality`` 0..100 maps onto them).
-    quality_param: ClassVar[str] = "crf"
     settings: ClassVar[tuple[int, int]] = (51, 0)
     encoders = {3: ("libx265", "yuv420p"), 1: ("libx265", "gray")}
     decoder = "hevc"
@@ -137,9 +142,6 @@ class HevcCodec(_LossyStream):
         if preset not in PRESETS:
             raise FrameError(f"{self.codec_id}: preset {preset!r} is not one of {PRESETS}")
         self.preset = preset
-
-    def get_config(self) -> dict[str, Any]:
-        return {"id": self.codec_id, "crf": self.crf, "preset": self.preset}
 
     def options(self) -> dict[str, str]:
         # info=0: no SEI spelling out the encoder settings (about 2 kB a stream, on every group).
@@ -157,7 +159,6 @@ class Av1Codec(_LossyStream):
 
     codec_id: ClassVar[str] = "srcodec.av1"
     aliases: ClassVar[tuple[str, ...]] = ("av1",)
-    quality_param: ClassVar[str] = "crf"
     #: Not 0: FFmpeg's SVT-AV1 wrapper reads crf 0 as "unset" and codes at its default (35).
     settings: ClassVar[tuple[int, int]] = (63, 1)
     encoders = {3: ("libsvtav1", "yuv420p"), 1: ("libsvtav1", "yuv420p")}
@@ -166,9 +167,6 @@ class Av1Codec(_LossyStream):
     def __init__(self, crf: int = 35, preset: int = 6) -> None:
         self.crf = check_int(self.codec_id, "crf", crf, 1, 63)
         self.preset = check_int(self.codec_id, "preset", preset, 0, 13)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"id": self.codec_id, "crf": self.crf, "preset": self.preset}
 
     def options(self) -> dict[str, str]:
         # keyint=-1: the group's first frame is its only key frame (a group is random access's
