@@ -488,7 +488,8 @@ def encode(
         if unused:
             raise SrcodecError(f"{', '.join(unused)} do(es) not go with --workers/--scheduler")
         options = {"model": model, "weights": weights, "codec": codec, "skip_bad": skip_bad}
-        options.update({k: v for k, v in video.items() if k == "group"})
+        if group is not None:
+            options["group"] = group
         return _run_many("encode", sources, output, workers, scheduler, force=force, **options)
     if Path(output).is_dir():
         raise SrcodecError(f"{output} is a folder; -o names the archive to write")
@@ -501,7 +502,7 @@ def encode(
         frames = list(sources)
     if (adapt_time, adapt_steps, adapt_rank) != (None, None, None) and not adapt:
         raise SrcodecError("--adapt-time, --adapt-steps and --adapt-rank go with --adapt")
-    adapt_cfg = _encode_adapt_config(adapt_time, adapt_steps, adapt_rank) if adapt else None
+    adapt_cfg = _adapt_config(adapt_time, adapt_steps, rank=adapt_rank) if adapt else None
     if lossy:
         return _encode_lossy(
             frames, output, quality, bpp, weights, codec_id, force, show, video, adapt_cfg
@@ -931,9 +932,14 @@ def import_zarr(
 
 
 def _adapt_config(
-    time_budget: str | None, steps: int | None, blocks: int | None = 1, rank: int = 0
+    time_budget: str | None,
+    steps: int | None,
+    blocks: int | None = None,
+    rank: int | None = None,
 ):
-    """The tuning budget asked for: steps and/or time; 5 minutes when neither is given."""
+    """The tuning asked for: steps and/or time (5 minutes when neither is given), the last
+    ``blocks`` residual blocks (None: every tensor), low-rank updates of ``rank`` (None: the
+    default, dense)."""
     from .adapt import AdaptConfig, parse_duration
 
     if steps is not None and steps < 0:
@@ -941,16 +947,8 @@ def _adapt_config(
     seconds = parse_duration(time_budget) if time_budget is not None else None
     if seconds is None and steps is None:
         seconds = 300.0
-    return AdaptConfig(blocks=blocks, rank=rank, seconds=seconds, steps=steps)
-
-
-def _encode_adapt_config(time_budget: str | None, steps: int | None, rank: int | None):
-    """``encode --adapt``: every tensor, dense deltas quantised to fit 3 % of the archive (rank
-    0, the default), or low-rank updates of every conv."""
-    from .adapt import AdaptConfig
-
     rank = AdaptConfig.rank if rank is None else rank
-    return _adapt_config(time_budget, steps, None, rank)
+    return AdaptConfig(blocks=blocks, rank=rank, seconds=seconds, steps=steps)
 
 
 def _adapt_line(r) -> str:
