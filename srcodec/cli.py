@@ -486,7 +486,8 @@ def encode(
         unused = [flag for flag, given in (("--adapt", adapt), ("--start", start is not None),
                   ("--end", end is not None), ("--every", every != 1)) if given]  # fmt: skip
         if unused:
-            raise SrcodecError(f"{', '.join(unused)} do(es) not go with --workers/--scheduler")
+            verb = "does" if len(unused) == 1 else "do"
+            raise SrcodecError(f"{', '.join(unused)} {verb} not go with --workers/--scheduler")
         options = {"model": model, "weights": weights, "codec": codec, "skip_bad": skip_bad}
         if group is not None:
             options["group"] = group
