@@ -25,7 +25,7 @@ import srcodec
 from . import RESULTS, load_result
 
 if TYPE_CHECKING:
-    from srcodec.training import Pair
+    from srcodec.training.trainer import Pair
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -64,7 +64,7 @@ def rel(path: str | Path) -> str:
 
 def load_set(name: str, folder: str | Path, stride: int = 1, limit: int | None = None) -> EvalSet:
     """HR frames and their LR twins made by srcodec's one downscale (``load_pairs``)."""
-    from srcodec.training import load_pairs
+    from srcodec.training.trainer import load_pairs
 
     pairs = load_pairs(folder, role=name)[::stride]
     return EvalSet(name, Path(folder), stride, pairs[:limit] if limit else pairs)

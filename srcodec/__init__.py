@@ -6,9 +6,27 @@ for name, frame in srcodec.decode("archive.src"): ...
 srcodec.open("archive.src")[0]
 """
 
+from . import _aliases
 from ._version import __version__
-from .archive import Archive, decode, open
-from .container import FrameNotFoundError, Header
+from .archive import (
+    Archive,
+    DecodeSummary,
+    EncodeSummary,
+    FrameNotFoundError,
+    Header,
+    LossySummary,
+    RecoverReport,
+    VerifyReport,
+    append,
+    decode,
+    decode_to_folder,
+    encode,
+    encode_lossy,
+    open,
+    recover,
+    verify,
+)
+from .engines.tiling import TiledRestorer
 from .errors import (
     CorruptError,
     DamagedArchiveError,
@@ -22,23 +40,20 @@ from .lowres import LowresCodec, available_codecs, get_codec, register_codec
 from .metrics import psnr
 from .models import create_model, families, get_family
 from .models.edsr import EDSRConfig
-from .ratecontrol import LossySummary, encode_lossy
-from .recovery import RecoverReport, VerifyReport, recover, verify
-from .registry import ModelInfo, list_models, load_model, resolve, save_model
+from .models.store import ModelInfo, list_models, load_model, resolve, save_model
 from .resample import downscale, upscale
-from .tiling import TiledRestorer
-from .tofolder import DecodeSummary, decode_to_folder
-from .writer import EncodeSummary, append, encode
+
+_aliases.install()
 
 # Imported on first use: torch-backed names, so that decoding with onnxruntime needs no torch,
 # and the engine chooser, so that reading, verifying and recovering archives load no engine.
 _LAZY = {
-    "AdaptConfig": "adapt",
+    "AdaptConfig": "training.adaptconfig",
     "EDSR": "models.edsr",
-    "Restorer": "torchengine",
-    "TrainConfig": "trainconfig",
-    "make_restorer": "engine",
-    "train": "training",
+    "Restorer": "engines.torchengine",
+    "TrainConfig": "training.config",
+    "make_restorer": "engines.choose",
+    "train": "training.trainer",
 }
 
 

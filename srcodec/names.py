@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
-from .errors import CorruptError
+from .errors import CorruptError, FrameError
 
 __all__ = [
     "MAX_OUTPUT_NAME_BYTES",
+    "check_names",
     "output_key",
     "output_name_problem",
     "output_targets",
@@ -99,3 +100,21 @@ def output_targets(names: Iterable[str], folder: Path) -> tuple[dict[str, Path],
             continue
         targets[name] = folder / out
     return targets, refused
+
+
+def check_names(names: list[str], existing: Collection[str] = (), archive: object = None) -> None:
+    """Refuse names that could not be decoded to a folder, repeat a name, or would restore to
+    the same file as another frame (new or already in ``archive``)."""
+    outputs = {output_key(restored_name(n)): n for n in existing}
+    for name in names:
+        problem = output_name_problem(name)
+        if problem:
+            raise FrameError(f"frame name {name!r} {problem}")
+        if name in existing:
+            raise FrameError(f"frame {name!r} is already in {archive}; rename it")
+        other = outputs.setdefault(output_key(restored_name(name)), name)
+        if other != name:
+            raise FrameError(
+                f"frames {other!r} and {name!r} would both restore to "
+                f"{restored_name(name)!r}; rename one"
+            )

@@ -38,3 +38,8 @@ def check_frame(frame: Any, name: str | None = None) -> np.ndarray:
 def mode_of(frame: np.ndarray) -> str:
     """The mode ("L" or "RGB") of a frame that ``check_frame`` accepts."""
     return MODES[1 if frame.ndim == 2 else frame.shape[2]]
+
+
+def to_rgb(frame: np.ndarray) -> np.ndarray:
+    """Grayscale frames repeated into three channels; RGB frames unchanged."""
+    return np.repeat(frame[:, :, None], 3, axis=2) if frame.ndim == 2 else frame

@@ -16,7 +16,7 @@ import numpy as np
 
 from .atomic import AtomicFile
 from .errors import FrameError, SrcodecError
-from .frames import VIDEO_SUFFIXES, to_rgb
+from .pixels import to_rgb
 
 __all__ = [
     "VIDEO_CODECS",
@@ -30,6 +30,8 @@ __all__ = [
     "video_timeline",
     "write_video",
 ]
+
+VIDEO_SUFFIXES = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".mpg", ".mpeg")
 
 # FFmpeg muxer of each suffix write_video accepts (av.open cannot guess it from a temporary name).
 _MUXERS = {".mkv": "matroska", ".mp4": "mp4", ".mov": "mov", ".avi": "avi", ".webm": "webm"}

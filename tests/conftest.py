@@ -57,8 +57,8 @@ def tiny_weights(tmp_path_factory) -> Path:
 def tiny_exported(tiny_weights, tmp_path_factory):
     """The tiny model's ModelInfo and its fp32 and int8 ONNX exports, beside a copy of its
     weights (where decoders look for them), calibrated on two real photos."""
-    from srcodec.export import export_model
-    from srcodec.registry import inspect_weights
+    from srcodec.engines.export import export_model
+    from srcodec.models.store import inspect_weights
 
     folder = tmp_path_factory.mktemp("exported")
     weights = folder / tiny_weights.name
@@ -90,7 +90,7 @@ def train_family(root: Path, family: list[str]):
     from click.testing import CliRunner
 
     from srcodec.cli import main
-    from srcodec.registry import inspect_weights
+    from srcodec.models.store import inspect_weights
 
     photos = root / "photos"
     photos.mkdir()

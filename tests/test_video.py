@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from srcodec.errors import FrameError, SrcodecError
-from srcodec.frames import iter_video, read_images
+from srcodec.inputs import iter_video, read_images
 from srcodec.video import is_video, parse_position, probe_video, read_video, write_video
 
 

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 import srcodec
-from srcodec.engine import PRECISIONS, Restorer
+from srcodec.engines.choose import PRECISIONS, Restorer
 from srcodec.metrics import psnr
-from srcodec.registry import DEFAULT_MODEL, inspect_weights, load_model, resolve
+from srcodec.models.store import DEFAULT_MODEL, inspect_weights, load_model, resolve
 from srcodec.resample import downscale
 
 from ..suite.speed import frame_sets

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 
 import srcodec
-from srcodec.adapt import AdaptConfig
-from srcodec.frames import read_images, to_rgb
+from srcodec.inputs import read_images
 from srcodec.metrics import psnr
+from srcodec.pixels import to_rgb
+from srcodec.training.adapt import AdaptConfig
 
 
 def main() -> None:

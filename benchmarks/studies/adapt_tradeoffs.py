@@ -22,15 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
-from srcodec.adapt import AdaptConfig
-from srcodec.container import ArchiveReader
-from srcodec.engine import make_restorer
-from srcodec.frames import list_frames, read_frame
+from srcodec.archive.filereader import ArchiveReader
+from srcodec.archive.writer import encode
+from srcodec.engines.choose import make_restorer
+from srcodec.inputs import list_frames, read_frame
 from srcodec.metrics import psnr
-from srcodec.registry import DEFAULT_MODEL, resolve
+from srcodec.models.store import DEFAULT_MODEL, resolve
+from srcodec.models.update import archive_update
 from srcodec.resample import downscale, upscale
-from srcodec.update import archive_update
-from srcodec.writer import encode
+from srcodec.training.adapt import AdaptConfig
 
 
 def measure(restorer, files: list[Path]) -> dict:
@@ -63,9 +63,9 @@ def general_psnr(args, info, files) -> dict:
 
 
 def camera(args, info, cfg: AdaptConfig) -> None:
-    from srcodec.adapt import adapt_camera
-    from srcodec.frames import read_images
-    from srcodec.registry import inspect_weights
+    from srcodec.inputs import read_images
+    from srcodec.models.store import inspect_weights
+    from srcodec.training.adapt import adapt_camera
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "cam.safetensors"

@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from srcodec.engine import Restorer, pick_device
+from srcodec.engines.choose import Restorer, pick_device
 from srcodec.models.edsr import EDSR, EDSRConfig
-from srcodec.training import TrainConfig, evaluate, load_pairs, train
+from srcodec.training.trainer import TrainConfig, evaluate, load_pairs, train
 
 
 def run(args: argparse.Namespace) -> None:

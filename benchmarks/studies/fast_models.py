@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 
-from srcodec.engine import make_restorer
-from srcodec.frames import list_frames, read_frame
+from srcodec.engines.choose import make_restorer
+from srcodec.inputs import list_frames, read_frame
 from srcodec.metrics import psnr
-from srcodec.registry import find_onnx
+from srcodec.models.store import find_onnx
 from srcodec.resample import downscale
 
 from ..context import ROOT, load_set, model_info, parse_set

@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from srcodec.ortengine import OrtRestorer
-from srcodec.registry import find_onnx, load_model
+from srcodec.engines.ortengine import OrtRestorer
+from srcodec.models.store import find_onnx, load_model
 
 from ..context import model_info
 from ..suite.engines import bench_inputs, torch_forward

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 import srcodec
-from srcodec.adapt import AdaptConfig
+from srcodec.archive.lossywriter import encode_lossy
 from srcodec.metrics import psnr
-from srcodec.ratecontrol import encode_lossy
+from srcodec.training.adapt import AdaptConfig
 from srcodec.video import read_video
 
 from ..bdrate import bd_rate

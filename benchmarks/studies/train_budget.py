@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from srcodec.cli import main as srcodec_main
-from srcodec.engine import pick_device
+from srcodec.engines.choose import pick_device
 from srcodec.models.edsr import EDSR, EDSRConfig
-from srcodec.training import PatchSampler, load_pairs
+from srcodec.training.trainer import PatchSampler, load_pairs
 
 
 def steps_per_second(args: argparse.Namespace, pairs: list, device: torch.device) -> float:

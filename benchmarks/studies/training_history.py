@@ -10,7 +10,7 @@ from pathlib import Path
 
 from safetensors import safe_open
 
-from srcodec.training import CKPT_KEY
+from srcodec.training.trainer import CKPT_KEY
 
 
 def history(ckpt: str | Path) -> list[dict]:

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from srcodec.adapt import AdaptConfig, _run, lowrank_names, sample
-from srcodec.frames import list_frames, read_frame
-from srcodec.registry import DEFAULT_MODEL, load_model, resolve
-from srcodec.torchengine import Restorer
-from srcodec.update import ModelUpdate
+from srcodec.engines.torchengine import Restorer
+from srcodec.inputs import list_frames, read_frame
+from srcodec.models.store import DEFAULT_MODEL, load_model, resolve
+from srcodec.models.update import ModelUpdate
+from srcodec.training.adapt import AdaptConfig, _run, lowrank_names, sample
 
 from .adapt_tradeoffs import measure
 

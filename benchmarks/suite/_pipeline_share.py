@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import srcodec
-from srcodec.frames import list_frames, read_frame
+from srcodec.inputs import list_frames, read_frame
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -29,15 +29,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from srcodec.engine import make_restorer
-from srcodec.export import calibration_patches, export_fp32, quantize_int8
-from srcodec.frames import list_frames, read_frame
+from srcodec.engines.choose import make_restorer
+from srcodec.engines.export import calibration_patches, export_fp32, quantize_int8
+from srcodec.engines.ortengine import OrtRestorer
+from srcodec.engines.tiling import to_uint8
+from srcodec.inputs import list_frames, read_frame
 from srcodec.metrics import psnr
 from srcodec.models.edsr import EDSR, EDSRConfig
-from srcodec.ortengine import OrtRestorer
-from srcodec.registry import ModelInfo, find_onnx, load_model, onnx_name, save_model
+from srcodec.models.store import ModelInfo, find_onnx, load_model, onnx_name, save_model
 from srcodec.resample import downscale, upscale
-from srcodec.tiling import to_uint8
 
 from .. import Benchmark, benchmark
 from ..context import (

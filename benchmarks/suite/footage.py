@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 import srcodec
-from srcodec.archive import Archive
+from srcodec.archive.reader import Archive
 from srcodec.video import probe_video, read_video
 
 from .. import Benchmark, BenchmarkError, benchmark

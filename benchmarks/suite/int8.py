@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from srcodec.engines.ortengine import OrtRestorer
 from srcodec.metrics import psnr
-from srcodec.ortengine import OrtRestorer
-from srcodec.registry import ModelInfo, find_onnx, load_model
+from srcodec.models.store import ModelInfo, find_onnx, load_model
 from srcodec.resample import downscale
-from srcodec.training import Pair
+from srcodec.training.trainer import Pair
 
 from .. import Benchmark, benchmark
 from ..context import DEFAULT_SETS, Context, md_table, run_module, seconds

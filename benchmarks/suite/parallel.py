@@ -1,5 +1,6 @@
 """Dask scale-out: frames per second restoring the same low-resolution frames (the suite's CCTV
-set: 384x288 low-res, a 768x576 camera archived at half size) with ``srcodec.dask.restore`` on
+set: 384x288 low-res, a 768x576 camera archived at half size) with
+``srcodec.distributed.daskarray.restore`` on
 1 worker x 1 thread and on 2 workers x 1 thread (local processes, one network thread per
 worker), in one run; their ratio (issue 12's goal: >= 1.8x on 2 free cores) and the load.
 """
@@ -11,8 +12,8 @@ import time
 
 import numpy as np
 
-from srcodec.dask import cached_restorer, restore
-from srcodec.registry import ModelInfo, find_onnx
+from srcodec.distributed.daskarray import cached_restorer, restore
+from srcodec.models.store import ModelInfo, find_onnx
 
 from .. import Benchmark, benchmark
 from ..context import Context, md_table
@@ -87,7 +88,8 @@ class Parallel(Benchmark):
         lines = [
             "## 7. Parallel restoration with Dask",
             "",
-            f"`srcodec.dask.restore` of {result['frames']} low-resolution frames of "
+            "`srcodec.distributed.daskarray.restore` of "
+            f"{result['frames']} low-resolution frames of "
             f"{result['lowres']} ({result['set']}), one frame per block, on a local Dask cluster "
             "of worker processes with 1 thread each and one network thread per worker; every "
             "worker loads the model before the clock starts; best of "

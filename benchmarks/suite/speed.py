@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 import srcodec
-from srcodec.frames import list_frames, read_frame
+from srcodec.inputs import list_frames, read_frame
 
 from .. import Benchmark, benchmark
 from ..context import ROOT, Context, md_table, run_module

@@ -13,7 +13,7 @@ import time
 import torch
 
 import srcodec
-from srcodec.training import Pair, evaluate
+from srcodec.training.trainer import Pair, evaluate
 
 from ..context import load_set, model_info, parse_set
 

@@ -16,9 +16,9 @@ import json
 from pathlib import Path
 
 import srcodec
-from srcodec.degrade import parse_degradation
-from srcodec.training import ARCH_FIELDS, evaluate
-from srcodec.training import load_pairs as coded_pairs
+from srcodec.training.degrade import parse_degradation
+from srcodec.training.trainer import ARCH_FIELDS, evaluate
+from srcodec.training.trainer import load_pairs as coded_pairs
 
 from ..context import parse_set
 from .evaluate import load_pairs, table

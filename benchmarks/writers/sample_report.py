@@ -11,7 +11,7 @@ import numpy as np
 
 import srcodec
 from srcodec import psnr, upscale
-from srcodec.frames import list_frames, read_frame
+from srcodec.inputs import list_frames, read_frame
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import FrameError
-from ..frames import to_rgb
+from ..pixels import to_rgb
 from .base import LowresCodec, check_frame, check_int, check_shape, pillow_decode, seal, unseal
 from .stream import PRESETS, StreamCodec
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import av
 import numpy as np
 
-from ..container import MAX_GROUP_FRAMES
+from ..archive.layout import MAX_GROUP_FRAMES
 from ..errors import CorruptError, FormatError, FrameError
 from ..pixels import check_frame
 from .base import LowresCodec, check_int, check_shape, pack_blobs, unpack_blobs

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import CorruptError, FrameError
-from ..frames import to_rgb
+from ..pixels import to_rgb
 from .base import LowresCodec, check_frame, check_int, check_shape, pillow_decode, seal, unseal
 
 #: Largest width or height a WebP image can have.

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import RGB_MEAN, Family, ModelConfig, register_family
+from .family import Family, ModelConfig, register_family
 
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["RGB_MEAN", "EDSRConfig"]
+__all__ = ["EDSRConfig"]
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class EDSRConfig(ModelConfig):
 
 
 @cache
-def _network() -> dict[str, type]:
+def network() -> dict[str, type]:
     """The torch classes, defined on first use: reading configs must not import torch."""
     import torch
     from torch import nn
@@ -108,7 +108,7 @@ def _network() -> dict[str, type]:
 
 
 def _build(config: EDSRConfig) -> nn.Module:
-    return _network()["EDSR"](config)
+    return network()["EDSR"](config)
 
 
 FAMILY = register_family(Family("edsr", EDSRConfig, _build))
@@ -117,5 +117,5 @@ FAMILY = register_family(Family("edsr", EDSRConfig, _build))
 def __getattr__(name: str) -> Any:
     # ``EDSR`` and ``ResBlock`` exist once torch is asked for.
     if name in ("EDSR", "ResBlock"):
-        return _network()[name]
+        return network()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

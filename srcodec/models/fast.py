@@ -18,7 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ModelError
-from . import Family, ModelConfig, register_family
+from .family import Family, ModelConfig, register_family
 
 if TYPE_CHECKING:
     from torch import nn
@@ -64,7 +64,7 @@ def _network() -> type:
     import torch
     from torch import nn
 
-    from .edsr import _network as edsr_network
+    from .edsr import network as edsr_network
     from .skip import SkipNetwork
 
     ResBlock = edsr_network()["ResBlock"]

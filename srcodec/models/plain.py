@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from . import Family, ModelConfig, register_family
+from .family import Family, ModelConfig, register_family
 
 if TYPE_CHECKING:
     from torch import nn

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import RGB_MEAN
+#: DIV2K's RGB mean, as in the EDSR paper: networks centre their inputs on it in [0, 255] units.
+RGB_MEAN = (0.4488, 0.4371, 0.4040)
 
 
 def _cubic(x: float, a: float = -0.75) -> float:

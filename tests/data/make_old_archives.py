@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from srcodec.container import ArchiveWriter, FrameInfo, FrameRecord, GroupRecord, Header
+from srcodec.archive.filewriter import ArchiveWriter
+from srcodec.archive.layout import FrameInfo, FrameRecord, GroupRecord, Header
 from srcodec.lowres import get_codec
 from srcodec.resample import downscale
 

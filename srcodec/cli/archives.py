@@ -1,0 +1,128 @@
+"""``srcodec info``, ``verify`` and ``recover``: what an archive holds, whether it is intact, and
+a copy of every intact frame of a damaged one.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from .common import EXIT_DAMAGED, PathArg, show_name
+
+
+@click.command()
+@click.argument("archive", type=PathArg(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--frames", "show_frames", is_flag=True, help="List every frame.")
+def info(archive: str, as_json: bool, show_frames: bool) -> None:
+    """Describe an archive: header, model, codec, frames and sizes."""
+    from ..archive.reader import open as open_archive
+
+    with open_archive(archive) as a:
+        d = a.info()
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    click.echo(
+        f"archive      {d['path']} ({d['file_bytes']:,} bytes, format {d['format_version']})"
+    )
+    click.echo(f"model        {d['model_id']}")
+    click.echo(f"scale        x{d['scale']}")
+    click.echo(f"codec        {json.dumps(d['codec'])}")
+    click.echo(f"created      {d['created']} by srcodec {d['srcodec_version']}")
+    click.echo(f"frames       {d['frames']} ({d['payload_bytes']:,} payload bytes)")
+    if d["fps"]:
+        click.echo(f"frame rate   {d['fps']} fps")
+    if d["groups"]:
+        sizes = sorted({g["frames"] for g in d["groups"]})
+        click.echo(
+            f"groups       {len(d['groups'])} of {'/'.join(map(str, sizes))} frames "
+            f"({sum(g['payload_bytes'] for g in d['groups']):,} payload bytes)"
+        )
+    if d["damage"]:
+        click.echo(f"damage       {d['damage']}")
+    for size, count in d["sizes"].items():
+        click.echo(f"  {count} x {size}")
+    if show_frames:
+        for f in d["frame_list"]:
+            if f.get("damaged"):
+                click.echo(f"  {show_name(f['name'])}  DAMAGED: {f['damaged']}")
+            else:
+                where = f"group {f['group']}" if "group" in f else f"{f['payload_bytes']:,} bytes"
+                click.echo(f"  {show_name(f['name'])}  {f['size']} {f['mode']}  {where}")
+
+
+@click.command()
+@click.argument("archive", type=PathArg(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def verify(archive: str, as_json: bool) -> None:
+    """Check every checksum, the index and every frame's payload (no network is run).
+
+    Exit status: 0 if the archive is intact, 3 if anything is damaged, 1 if it is unreadable.
+    """
+    from ..archive.recovery import verify as run
+
+    r = run(archive)
+    if as_json:
+        click.echo(json.dumps(r.to_dict(), indent=2))
+    else:
+        if not r.index_ok:
+            click.echo(f"index: {r.index_problem}; frames found by scanning the chunks")
+        if r.update_problem:
+            click.echo(f"model update: {r.update_problem}")
+        for d in r.damaged_regions:
+            where = f" (frame {show_name(d.name)})" if d.name else ""
+            click.echo(f"damaged bytes {d.offset}..{d.end}{where}: {d.reason}")
+        for name in r.not_in_index:
+            click.echo(f"frame {show_name(name)} is in the file but not in the index")
+        for name in r.not_found_by_scan:
+            click.echo(f"frame {show_name(name)} is in the index but not found by the scan")
+        for name, why in r.damaged:
+            click.echo(f"damaged {show_name(name)}: {why}")
+        if r.model_problem:
+            click.echo(f"model: {r.model_problem}")
+        state = "intact" if r.ok else "DAMAGED"
+        click.echo(f"{archive}: {state}: {len(r.intact)} of {r.frames} frames intact")
+    if not r.ok:
+        sys.exit(EXIT_DAMAGED)
+
+
+@click.command()
+@click.argument("archive", type=PathArg(dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=PathArg(dir_okay=False),
+    help="Archive to write with every intact frame.",
+)
+@click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def recover(archive: str, output: str, force: bool, as_json: bool) -> None:
+    """Copy every intact frame of a damaged ARCHIVE into a new archive OUTPUT.
+
+    Exit status: 0 if nothing was lost; 3 if frames were lost or damage was found where no
+    frame name can be read (OUTPUT is written either way).
+    """
+    from ..archive.recovery import recover as run
+
+    r = run(archive, output, force=force)
+    if as_json:
+        click.echo(json.dumps(r.to_dict(), indent=2))
+    else:
+        for name, why in r.lost:
+            click.echo(f"lost {show_name(name)}: {why}")
+        for d in r.unnamed_damage:
+            click.echo(f"damaged bytes {d.offset}..{d.end}: {d.reason}")
+        if r.update_dropped:
+            click.echo(
+                f"model update DROPPED ({r.update_dropped}); {output} names the general model"
+            )
+        click.echo(
+            f"{output}: {len(r.recovered)} frames recovered from {archive}"
+            + (f", {len(r.lost)} lost" if r.lost else "")
+        )
+    if r.lost or r.unnamed_damage or r.update_dropped:
+        sys.exit(EXIT_DAMAGED)
