@@ -62,9 +62,9 @@ def verify(archive: str, as_json: bool) -> None:
 
     Exit status: 0 if the archive is intact, 3 if anything is damaged, 1 if it is unreadable.
     """
-    from ..archive.recovery import verify as run
+    from ..archive.recovery import verify as verify_archive
 
-    r = run(archive)
+    r = verify_archive(archive)
     if as_json:
         click.echo(json.dumps(r.to_dict(), indent=2))
     else:
@@ -106,9 +106,9 @@ def recover(archive: str, output: str, force: bool, as_json: bool) -> None:
     Exit status: 0 if nothing was lost; 3 if frames were lost or damage was found where no
     frame name can be read (OUTPUT is written either way).
     """
-    from ..archive.recovery import recover as run
+    from ..archive.recovery import recover as recover_archive
 
-    r = run(archive, output, force=force)
+    r = recover_archive(archive, output, force=force)
     if as_json:
         click.echo(json.dumps(r.to_dict(), indent=2))
     else:

@@ -13,16 +13,11 @@ from ..errors import SrcodecError
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
-
+#: Exit statuses. Damage has its own, so a script can tell "some frames are lost" from a usage
+#: mistake (Click's 2) or any other error.
 EXIT_ERROR = 1
-
-
 EXIT_USAGE = 2
-
-
 EXIT_DAMAGED = 3
-
-
 EXIT_STATUSES = (
     "Exit status: 0 success; 1 error; 2 usage error; 3 the archive is damaged (every intact "
     "frame was still handled, the damaged ones are named on stderr)."

@@ -131,10 +131,10 @@ def decode(
     if (video_codec or crf is not None) and not to_video:
         raise click.UsageError("--video-codec and --crf go with a video output (-o out.mkv)")
     if to_video:
-        run = partial(decode_to_video, video_codec=video_codec, crf=crf)
+        restore = partial(decode_to_video, video_codec=video_codec, crf=crf)
     else:
-        run = partial(decode_to_folder, progress=show_progress(progress, quiet))
-    s = run(
+        restore = partial(decode_to_folder, progress=show_progress(progress, quiet))
+    s = restore(
         archive,
         output,
         force=force,

@@ -145,8 +145,8 @@ def encode(
             "--workers, --scheduler, --model, --level or --skip-bad"
         )
     from ..archive.writer import DEFAULT_CODEC
-    from ..archive.writer import append as run_append
-    from ..archive.writer import encode as run
+    from ..archive.writer import append as append_archive
+    from ..archive.writer import encode as encode_archive
     from ..errors import FrameError
     from ..lowres import codec_class
     from ..video import is_video
@@ -199,7 +199,7 @@ def encode(
             raise SrcodecError("--append and --force do not go together")
         if not Path(output).is_file():
             raise SrcodecError(f"{output}: no such archive to append to")
-        s = run_append(
+        s = append_archive(
             frames,
             output,
             model=model,
@@ -210,7 +210,7 @@ def encode(
             progress=show,
         )
     else:
-        s = run(
+        s = encode_archive(
             frames,
             output,
             model=model,
