@@ -81,7 +81,7 @@ def model_info(spec: str) -> srcodec.ModelInfo:
     """The model ``spec`` names: a weights file or an installed id."""
     if Path(spec).is_file():
         return srcodec.list_models([spec])[0]
-    return srcodec.resolve(spec)
+    return srcodec.get_model(spec)
 
 
 def find_models(given: list[str]) -> list[srcodec.ModelInfo]:

@@ -6,7 +6,7 @@ for name, frame in srcodec.decode("archive.src"): ...
 srcodec.open("archive.src")[0]
 """
 
-from . import _aliases
+from . import compat
 from ._version import __version__
 from .archive import (
     Archive,
@@ -36,20 +36,27 @@ from .errors import (
     ModelError,
     SrcodecError,
 )
-from .lowres import LowresCodec, available_codecs, get_codec, register_codec
+from .lowres import LowresCodec, available_codecs, get_codec, list_codecs, register_codec
 from .metrics import psnr
-from .models import create_model, families, get_family
-from .models.edsr import EDSRConfig
-from .models.store import ModelInfo, list_models, load_model, resolve, save_model
+from .models import create_model, families, get_family, list_families, register_family
+from .models.store import (
+    ModelInfo,
+    get_model,
+    list_models,
+    load_model,
+    load_weights,
+    register_model,
+    resolve,
+    save_model,
+)
 from .resample import downscale, upscale
 
-_aliases.install()
+compat.install()
 
 # Imported on first use: torch-backed names, so that decoding with onnxruntime needs no torch,
 # and the engine chooser, so that reading, verifying and recovering archives load no engine.
 _LAZY = {
     "AdaptConfig": "training.adaptconfig",
-    "EDSR": "models.edsr",
     "Restorer": "engines.torchengine",
     "TrainConfig": "training.config",
     "make_restorer": "engines.choose",
@@ -57,23 +64,35 @@ _LAZY = {
 }
 
 
+#: srcodec 0.1 exported one family's classes here; families are reached through the registry.
+_DEPRECATED = {"EDSR": "models.edsr", "EDSRConfig": "models.edsr"}
+
+
 def __getattr__(name: str):
-    if name in _LAZY:
+    if name in _LAZY or name in _DEPRECATED:
         from importlib import import_module
 
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        if name in _DEPRECATED:
+            import warnings
+
+            warnings.warn(
+                f"srcodec.{name} is deprecated: use srcodec.create_model('edsr', ...) or "
+                f"srcodec.{_DEPRECATED[name]}.{name}",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        module = _LAZY.get(name) or _DEPRECATED[name]
+        return getattr(import_module(f".{module}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
     "AdaptConfig",
-    "EDSR",
     "Archive",
     "CorruptError",
     "DamagedArchiveError",
     "DataError",
     "DecodeSummary",
-    "EDSRConfig",
     "EncodeSummary",
     "FormatError",
     "FrameError",
@@ -101,13 +120,19 @@ __all__ = [
     "families",
     "get_codec",
     "get_family",
+    "get_model",
+    "list_codecs",
+    "list_families",
     "list_models",
     "load_model",
+    "load_weights",
     "make_restorer",
     "open",
     "psnr",
     "recover",
     "register_codec",
+    "register_family",
+    "register_model",
     "resolve",
     "save_model",
     "train",

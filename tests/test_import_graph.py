@@ -132,3 +132,64 @@ def test_no_module_imports_upward():
 def test_no_module_is_over_600_lines(name):
     lines = MODULES[name].read_text().count("\n")
     assert lines <= MAX_LINES, f"{MODULES[name]}: {lines} lines; split it by what it holds"
+
+
+#: docs/architecture.md's layers, lowest first, by the first name under srcodec.
+LAYERS = [
+    {"_version", "errors", "atomic", "pixels", "resample", "metrics", "names", "frametimes"}
+    | {"video", "inputs", "plugins", "compat"},
+    {"lowres", "models"},
+    {"engines"},
+    {"training"},
+    {"archive"},
+    {"distributed"},
+    {"cli", "__main__"},
+]
+#: Imports that go up a layer, each for a reason docs/architecture.md gives.
+UPWARD = {("srcodec.lowres.stream", "srcodec.archive.layout")}
+
+
+def layer(name: str) -> int:
+    if name == "srcodec":
+        return len(LAYERS)
+    first = name.split(".")[1]
+    return next(k for k, names in enumerate(LAYERS) if first in names)
+
+
+def test_every_module_has_a_layer():
+    assert [layer(name) for name in MODULES]
+
+
+def test_modules_import_only_their_layer_or_below():
+    up = [
+        f"{i.source}:{i.line} imports {i.target}"
+        for i in IMPORTS
+        if not i.type_only
+        and layer(i.target) > layer(i.source)
+        and (i.source, i.target) not in UPWARD
+    ]
+    assert not up, "\n".join(up)
+
+
+def test_the_floor_plan_names_every_subpackage_and_module():
+    """docs/architecture.md names each subpackage as ``srcodec/NAME/`` and each module by its
+    path under srcodec/ (``archive/layout.py``, ``inputs.py``), or by its file name on a line
+    that names its subpackage."""
+    plan = (ROOT / "docs" / "architecture.md").read_text()
+    missing = []
+    for path in MODULES.values():
+        relative = path.relative_to(PACKAGE).as_posix()
+        if "/" not in relative:
+            found = f"`{relative}`" in plan or (path.name == "__init__.py")
+        elif path.name == "__init__.py":
+            found = f"`srcodec/{path.parent.name}/`" in plan
+        else:
+            found = f"`{relative}`" in plan or any(
+                f"`srcodec/{path.parent.name}/`" in line and f"`{path.name}`" in line
+                for line in plan.splitlines()
+            )
+        if not found:
+            missing.append(
+                relative if path.name != "__init__.py" else f"srcodec/{path.parent.name}/"
+            )
+    assert not missing, f"add to docs/architecture.md: {', '.join(missing)}"

@@ -28,7 +28,7 @@ import torch
 import srcodec
 from srcodec.engines.choose import PRECISIONS, Restorer
 from srcodec.metrics import psnr
-from srcodec.models.store import DEFAULT_MODEL, inspect_weights, load_model, resolve
+from srcodec.models.store import DEFAULT_MODEL, get_model, inspect_weights, load_weights
 from srcodec.resample import downscale
 
 from ..suite.speed import frame_sets
@@ -89,7 +89,7 @@ def network_runs(model_path: Path, frames: int, device: str) -> list[dict]:
     h, w = lr[0].shape[:2]
     runs, reference = [], None
     for precision in PRECISIONS if device == "cuda" else ["fp32"]:
-        model, _ = load_model(info.path, info.sha256)
+        model, _ = load_weights(info.path, info.sha256)
         for batch in (1, 8, 32):
             tile = int(math.sqrt(batch * h * w)) + 1  # a tile budget of exactly `batch` frames
             r = Restorer(model, device, tile=tile, precision=precision)
@@ -137,7 +137,7 @@ def main() -> int:
         "archives": [],
         "network": [],
     }
-    paths = [Path(w) for w in args.weights] or [resolve(DEFAULT_MODEL).path]
+    paths = [Path(w) for w in args.weights] or [get_model(DEFAULT_MODEL).path]
     for path in paths:
         report["archives"] += archive_runs([str(path)], args.repeat, args.device)
         report["network"] += network_runs(path, args.frames, args.device)

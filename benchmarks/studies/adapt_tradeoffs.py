@@ -27,7 +27,7 @@ from srcodec.archive.writer import encode
 from srcodec.engines.choose import make_restorer
 from srcodec.inputs import list_frames, read_frame
 from srcodec.metrics import psnr
-from srcodec.models.store import DEFAULT_MODEL, resolve
+from srcodec.models.store import DEFAULT_MODEL, get_model
 from srcodec.models.update import archive_update
 from srcodec.resample import downscale, upscale
 from srcodec.training.adapt import AdaptConfig
@@ -117,7 +117,7 @@ def main() -> None:
     ap.add_argument("--camera", type=Path, default=None, help="tune a camera model on these")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    info = resolve(args.model)
+    info = get_model(args.model)
     blocks = None if args.blocks == "all" else int(args.blocks)
     cfg = AdaptConfig(
         blocks=blocks,

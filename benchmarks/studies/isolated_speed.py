@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from srcodec.engines.ortengine import OrtRestorer
-from srcodec.models.store import find_onnx, load_model
+from srcodec.models.store import find_onnx, load_weights
 
 from ..context import model_info
 from ..suite.engines import bench_inputs, torch_forward
@@ -38,7 +38,7 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-        run = torch_forward(load_model(info.path, info.sha256)[0], False)
+        run = torch_forward(load_weights(info.path, info.sha256)[0], False)
     else:
         path = find_onnx(info, args.engine)
         if path is None:

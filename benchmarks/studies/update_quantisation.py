@@ -23,7 +23,7 @@ import torch
 
 from srcodec.engines.torchengine import Restorer
 from srcodec.inputs import list_frames, read_frame
-from srcodec.models.store import DEFAULT_MODEL, load_model, resolve
+from srcodec.models.store import DEFAULT_MODEL, get_model, load_weights
 from srcodec.models.update import ModelUpdate
 from srcodec.training.adapt import AdaptConfig, _run, lowrank_names, sample
 
@@ -33,7 +33,7 @@ from .adapt_tradeoffs import measure
 def step_times(info, threads: int = 2, steps: int = 6) -> dict:
     """Seconds per training step (batch 8 of 48 px) in fp32 and under bf16 autocast."""
     torch.set_num_threads(threads)
-    model, _ = load_model(info.path, info.sha256, info.source)
+    model, _ = load_weights(info.path, info.sha256, info.source)
     model.train()
     opt = torch.optim.Adam(model.parameters(), 1e-4)
     x, y = torch.rand(8, 3, 48, 48) * 255, torch.rand(8, 3, 96, 96) * 255
@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("--step-times", action="store_true")
     ap.add_argument("--stride", type=int, default=8, help="frames measured: every Nth")
     args = ap.parse_args()
-    info = resolve(DEFAULT_MODEL)
+    info = get_model(DEFAULT_MODEL)
     args.out.mkdir(parents=True, exist_ok=True)
     rows: dict = {}
     if args.step_times:
@@ -86,7 +86,7 @@ def main() -> None:
     base = {k: v.numpy() for k, v in saved["base"].items()}
     delta = {k: saved["tuned"][k].numpy() - base[k] for k in base}
     torch.set_num_threads(2)
-    model, _ = load_model(info.path, info.sha256, info.source)
+    model, _ = load_weights(info.path, info.sha256, info.source)
     measured = files[:: args.stride]
 
     def add(label: str, update: ModelUpdate | None) -> None:

@@ -36,7 +36,7 @@ from srcodec.engines.tiling import to_uint8
 from srcodec.inputs import list_frames, read_frame
 from srcodec.metrics import psnr
 from srcodec.models.edsr import EDSR, EDSRConfig
-from srcodec.models.store import ModelInfo, find_onnx, load_model, onnx_name, save_model
+from srcodec.models.store import ModelInfo, find_onnx, load_weights, onnx_name, save_model
 from srcodec.resample import downscale, upscale
 
 from .. import Benchmark, benchmark
@@ -198,7 +198,7 @@ def measure(args: argparse.Namespace, log: Progress) -> dict:
         models = [(m, True) for m in find_models(args.model)]
         models += [(random_model(a, tmp), False) for a in args.arch]
         for info, measured_quality in models:
-            model, _ = load_model(info.path, info.sha256)
+            model, _ = load_weights(info.path, info.sha256)
             # Random weights need no careful calibration: 16 patches keep the run short.
             patches = 48 if measured_quality else 16
             files = onnx_files(info, tmp, calibration, patches, log)

@@ -27,7 +27,7 @@ import torch
 
 from srcodec.engines.ortengine import OrtRestorer
 from srcodec.metrics import psnr
-from srcodec.models.store import ModelInfo, find_onnx, load_model
+from srcodec.models.store import ModelInfo, find_onnx, load_weights
 from srcodec.resample import downscale
 from srcodec.training.trainer import Pair
 
@@ -110,7 +110,7 @@ def measure_model(
             quality[label][set_name] = compare(ref, scores(r, pairs))
     ctx.progress(f"int8: {info.short_id} speed")
     torch.set_num_threads(ctx.threads)
-    model, _ = load_model(info.path, info.sha256)
+    model, _ = load_weights(info.path, info.sha256)
     size, x = next(iter(bench_inputs().items()))
     engines = {EAGER: torch_forward(model, False), "onnxruntime fp32": fp32.forward_float}
     engines.update({f"onnxruntime int8 {k}": r.forward_float for k, r in restorers.items()})

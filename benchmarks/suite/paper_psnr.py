@@ -49,7 +49,7 @@ class PaperPsnr(Benchmark):
     def run(self, ctx: Context) -> dict:
         samples = load_set("samples", ROOT / "samples" / "frames", limit=ctx.limit)
         info = ctx.models[0]
-        model, _ = srcodec.load_model(info.path, info.sha256)
+        model, _ = srcodec.models.store.load_weights(info.path, info.sha256)
         restorer = srcodec.Restorer(model, "cpu")
         rows: dict[str, dict[str, list[float]]] = {}
         for p in samples.pairs:

@@ -67,7 +67,7 @@ def waifu2x_upscaler(threads: int) -> tuple[Upscaler | None, str]:
 
 
 def srcodec_upscaler(info: srcodec.ModelInfo, self_ensemble: bool = False) -> Upscaler:
-    model, _ = srcodec.load_model(info.path, info.sha256)
+    model, _ = srcodec.models.store.load_weights(info.path, info.sha256)
     restorer = srcodec.Restorer(model, "cpu", self_ensemble=self_ensemble)
     return lambda lr, size: restorer.restore(lr, size)
 

@@ -75,7 +75,7 @@ def main() -> None:
     restorers = {}
     for spec in args.model:
         info = model_info(spec)
-        model, info = srcodec.load_model(info.path, info.sha256)
+        model, info = srcodec.models.store.load_weights(info.path, info.sha256)
         restorers[f"{info.short_id} ({info.config.name})"] = srcodec.Restorer(model, "cpu")
     for spec in args.sets:
         name, pairs = load_pairs(spec)

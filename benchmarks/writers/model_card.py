@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--notes", help="Markdown file with the training commands and history")
     ap.add_argument("-o", "--output", default="weights/README.md")
     args = ap.parse_args()
-    model, info = srcodec.load_model(args.weights)
+    model, info = srcodec.models.store.load_weights(args.weights)
     card, training = info.card, info.card["training"]
     val = card["validation"]
     hyper = training["config"]

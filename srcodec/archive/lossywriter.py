@@ -34,7 +34,7 @@ from ..inputs import FrameSource, frame_items
 from ..lowres import LowresCodec, StreamCodec, codec_class, get_codec, is_lossy
 from ..lowres.lossy import code_frames, runs, setting_for_quality
 from ..metrics import psnr
-from ..models.store import DEFAULT_MODEL, ModelInfo, resolve
+from ..models.store import DEFAULT_MODEL, ModelInfo, get_model
 from ..names import check_names
 from ..pixels import mode_of
 from ..resample import downscale, lowres_size
@@ -143,7 +143,7 @@ def _restorer(candidate: Candidate, weights: Iterable) -> tuple[TiledRestorer, s
         return IdentityRestorer(), IDENTITY_MODEL
     from ..engines.choose import make_restorer
 
-    info: ModelInfo = resolve(candidate.model, list(weights))
+    info: ModelInfo = get_model(candidate.model, list(weights))
     if info.scale != candidate.scale:
         raise ModelError(f"candidate {candidate.name}: {info.short_id} is x{info.scale}")
     return make_restorer(info), info.id
@@ -412,7 +412,7 @@ def _adapt_lossy(
         summary.adapted = AdaptResult(nothing, nothing, 0, 0.0, 0, [])
         summary.adapted.reason = "the base codec alone (the identity model) has nothing to tune"
         return records, b""
-    info = resolve(best.model, weights)
+    info = get_model(best.model, weights)
     frame_bytes = sum(len(p) for _, payloads in records for p in payloads)
     bar.clear()
     result = adapt_archive(

@@ -17,7 +17,7 @@ from ..engines.identity import IdentityRestorer, is_identity
 from ..engines.tiling import TiledRestorer
 from ..errors import CorruptError, DamagedArchiveError, ModelError
 from ..lowres import LowresCodec, StreamCodec, get_codec
-from ..models.store import ModelInfo, inspect_weights, resolve, scale_problem, short_id, split_id
+from ..models.store import ModelInfo, get_model, inspect_weights, scale_problem, short_id, split_id
 from ..models.update import archive_update, base_id
 from ..resample import lowres_size, upscale
 from .filereader import ArchiveReader
@@ -101,7 +101,7 @@ class Archive:
         """The model the header asks for, found among installed and ``weights`` files;
         ``ModelError`` if it is not found or does not restore the archive's scale."""
         try:
-            info = resolve(base_id(self.header.model_id), self.weights)
+            info = get_model(base_id(self.header.model_id), self.weights)
         except ModelError:
             given = ", ".join(f"{w} is {inspect_weights(w).short_id}" for w in self.weights)
             raise ModelError(

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import CorruptError, ModelError
 from ..lowres import LowresCodec, get_codec
-from ..models.store import resolve, scale_problem
+from ..models.store import get_model, scale_problem
 from ..models.update import archive_update, base_id
 from ..names import output_name_problem
 from ..resample import lowres_size
@@ -120,7 +120,7 @@ class _GroupChecks:
 def _model_problem(header: Header) -> str | None:
     """Whether the model the header names, if installed, can restore the archive."""
     try:
-        info = resolve(base_id(header.model_id))
+        info = get_model(base_id(header.model_id))
     except ModelError:
         return None
     return scale_problem(header.scale, info)

@@ -85,14 +85,14 @@ def adapt(
     then makes archives of that camera that need no update."""
     from ..atomic import exists_error
     from ..inputs import read_images
-    from ..models.store import DEFAULT_MODEL, inspect_weights, resolve
+    from ..models.store import DEFAULT_MODEL, get_model, inspect_weights
     from ..training.adapt import adapt_camera
 
     if Path(output).exists() and not force:
         raise exists_error(Path(output))
     if blocks != "all" and not blocks.isdigit():
         raise SrcodecError(f"--blocks takes a number or 'all', not {blocks!r}")
-    info = inspect_weights(weights) if weights else resolve(model or DEFAULT_MODEL)
+    info = inspect_weights(weights) if weights else get_model(model or DEFAULT_MODEL)
     cfg = adapt_config(time_budget, steps, None if blocks == "all" else int(blocks))
     cfg.threads = threads
     new, r = adapt_camera(

@@ -59,10 +59,10 @@ def models(
 ) -> None:
     """List the installed models (bundled, user directory, and --weights files), with their
     ONNX exports; install weights files, or export models to ONNX."""
-    from ..models.store import PRECISIONS, find_onnx, install_model, list_models, user_dir
+    from ..models.store import PRECISIONS, find_onnx, list_models, register_model, user_dir
 
     for path in install:
-        info = install_model(path)
+        info = register_model(path)
         click.echo(f"installed {info.short_id} as {info.path}", err=as_json)
     if (int8 or calibration or int8_recipe or onnx_dir) and not export:
         raise SrcodecError(
@@ -70,9 +70,9 @@ def models(
         )
     for spec in export:
         from ..engines.export import export_model
-        from ..models.store import inspect_weights, resolve
+        from ..models.store import get_model, inspect_weights
 
-        info = inspect_weights(spec) if Path(spec).is_file() else resolve(spec, list(weights))
+        info = inspect_weights(spec) if Path(spec).is_file() else get_model(spec, list(weights))
         for path in export_model(
             info,
             onnx_dir,
@@ -207,7 +207,7 @@ def train(
         raise SrcodecError("srcodec train needs PyTorch: pip install 'srcodec[torch]'") from None
 
     from ..training.config import TrainConfig
-    from ..training.trainer import train as run
+    from ..training.trainer import train as train_model
 
     try:
         cfg = TrainConfig(**options)
@@ -216,7 +216,7 @@ def train(
 
     if threads:
         torch.set_num_threads(threads)
-    result = run(
+    result = train_model(
         hr,
         val,
         output,

@@ -151,13 +151,13 @@ def make_restorer(
         raise SrcodecError("the torch engine needs PyTorch: pip install 'srcodec[torch]'")
     import torch
 
-    from ..models.store import load_model
+    from ..models.store import load_weights
     from .torchengine import Restorer
 
     if threads:
         torch.set_num_threads(threads)
 
-    model, _ = load_model(info.path, expected_sha256 or info.sha256, info.source)
+    model, _ = load_weights(info.path, expected_sha256 or info.sha256, info.source)
     if update is not None:
         state = update.apply({k: v.numpy() for k, v in model.state_dict().items()})
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})

@@ -22,7 +22,7 @@ from ..atomic import write_bytes
 from ..errors import DataError, ModelError, SrcodecError
 from ..inputs import read_images
 from ..models import family_of
-from ..models.store import ModelInfo, load_model, onnx_name, user_dir
+from ..models.store import ModelInfo, load_weights, onnx_name, user_dir
 from ..pixels import to_rgb
 from ..resample import downscale
 from .ortengine import FORMAT, INPUT, META_ARCH, META_FORMAT, META_MODEL_ID, META_PRECISION, OUTPUT
@@ -77,7 +77,7 @@ def export_fp32(info: ModelInfo, output: str | os.PathLike) -> Path:
     input ``lr`` / output ``sr``, float32 NCHW in [0, 255], batch, height and width dynamic."""
     torch = _require("torch", "ONNX export")
     onnx = _require("onnx", "ONNX export")
-    model, info = load_model(info.path, info.sha256, info.source)
+    model, info = load_weights(info.path, info.sha256, info.source)
     model = family_of(info.config).exportable(model)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"

@@ -4,7 +4,8 @@ and the lossy ones of lossy archives (lossy.py: ``srcodec.hevc``, ``srcodec.av1`
 
 Each codec family is one module (png, zstd, webp, jxl; stream: x264, x265, ffv1 coding groups
 of frames as one inter-frame stream) defining a ``LowresCodec``; adding one
-is a module and a line in ``_BUILTIN``. Canonical ids are namespaced (``srcodec.png``); the
+is a module and a line in ``_BUILTIN``, or, from another package, an entry point in the group
+``srcodec.codecs`` (srcodec.plugins). Canonical ids are namespaced (``srcodec.png``); the
 short names (``png``) stay accepted, as users type them and as older archives record them.
 A codec's JSON-safe config (kept in the archive header) rebuilds it; byte formats:
 docs/format.md, section 9.
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..compat import renamed
 from ..errors import FormatError
+from ..plugins import CODECS, register_plugins
 from .base import LowresCodec
 from .jxl import JxlCodec
 from .lossy import Av1Codec, AvifCodec, HevcCodec, is_lossy
@@ -41,6 +44,7 @@ __all__ = [
     "codec_class",
     "get_codec",
     "is_lossy",
+    "list_codecs",
     "register_codec",
 ]
 
@@ -72,9 +76,13 @@ def canonical_id(codec_id: str) -> str:
     return _ALIASES.get(codec_id, codec_id)
 
 
-def available_codecs() -> list[str]:
-    """The canonical ids of the registered codecs, sorted."""
+def list_codecs() -> list[str]:
+    """The canonical ids of the registered codecs (built-in and from plug-ins), sorted."""
+    _load_plugins()
     return sorted(_REGISTRY)
+
+
+available_codecs = renamed(list_codecs, "srcodec.available_codecs")
 
 
 def codec_class(codec_id: str) -> type[LowresCodec]:
@@ -83,10 +91,13 @@ def codec_class(codec_id: str) -> type[LowresCodec]:
     Raises ``FormatError`` naming the id and the known codecs if none is.
     """
     cls = _REGISTRY.get(canonical_id(codec_id))
+    if cls is None and not _plugins_loaded:
+        _load_plugins()
+        cls = _REGISTRY.get(canonical_id(codec_id))
     if cls is None:
         known = ", ".join(
             f"{cid} ({', '.join(_REGISTRY[cid].aliases)})" if _REGISTRY[cid].aliases else cid
-            for cid in available_codecs()
+            for cid in list_codecs()
         )
         raise FormatError(
             f"unknown low-resolution codec {codec_id!r} (known codecs: {known or 'none'})"
@@ -126,3 +137,24 @@ _BUILTIN = (
 )
 for _cls in _BUILTIN:
     register_codec(_cls)
+
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Register, once, the codecs other packages declare in the entry-point group
+    ``srcodec.codecs``; one that is not a codec class, or would replace a registered codec, is
+    skipped with a warning (an archive must decode the same whatever else is installed)."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    register_plugins(CODECS, "codec", _plugin_problem, register_codec)
+
+
+def _plugin_problem(cls: object) -> str | None:
+    if not (isinstance(cls, type) and issubclass(cls, LowresCodec)):
+        return "it is not a LowresCodec class"
+    if canonical_id(getattr(cls, "codec_id", "")) in _REGISTRY:
+        return f"codec {cls.codec_id!r} is already registered"
+    return None

@@ -16,6 +16,7 @@ from .family import (
     families,
     family_of,
     get_family,
+    list_families,
     register_family,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "families",
     "family_of",
     "get_family",
+    "list_families",
     "register_family",
 ]
 

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from ..compat import renamed
 from ..errors import ModelError
+from ..plugins import FAMILIES, register_plugins
 
 if TYPE_CHECKING:
     from torch import nn
@@ -24,6 +26,7 @@ __all__ = [
     "families",
     "family_of",
     "get_family",
+    "list_families",
     "register_family",
 ]
 
@@ -99,17 +102,23 @@ def register_family(family: Family) -> Family:
     return family
 
 
-def families() -> list[str]:
-    """The names of the registered families."""
+def list_families() -> list[str]:
+    """The names of the registered families (built-in and from plug-ins), sorted."""
+    _load_plugins()
     return sorted(_FAMILIES)
+
+
+families = renamed(list_families, "srcodec.families")
 
 
 def get_family(name: str) -> Family:
     """The family called ``name``; an unknown name is a ``ModelError``."""
+    if name not in _FAMILIES:
+        _load_plugins()
     try:
         return _FAMILIES[name]
     except KeyError:
-        known = ", ".join(families())
+        known = ", ".join(list_families())
         raise ModelError(f"unknown model family {name!r} (known: {known})") from None
 
 
@@ -135,3 +144,25 @@ def create_model(family: str | ModelConfig, **kwargs: Any) -> nn.Module:
     else:
         config = family
     return family_of(config).build(config)
+
+
+_plugins_loaded = False
+
+
+def _load_plugins() -> None:
+    """Register, once, the families other packages declare in the entry-point group
+    ``srcodec.families``; one that is not a ``Family``, or whose name is taken, is skipped
+    with a warning."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    register_plugins(FAMILIES, "model family", _plugin_problem, register_family)
+
+
+def _plugin_problem(family: object) -> str | None:
+    if not isinstance(family, Family):
+        return "it is not a srcodec.models.Family"
+    if family.name in _FAMILIES and _FAMILIES[family.name] is not family:
+        return f"model family {family.name!r} is already registered"
+    return None

@@ -1,6 +1,8 @@
-"""The weights registry: models stored as safetensors files whose metadata carries a JSON model
+"""The weights store: models stored as safetensors files whose metadata carries a JSON model
 card, identified by ``name@sha256``, found among the bundled, user-installed and given files,
-with their ONNX exports beside them. Torch is imported only to build or save a torch model.
+with their ONNX exports beside them. ``list_models``, ``get_model`` (a model's ``ModelInfo`` by
+id or name), ``register_model`` (install a weights file) and ``load_model`` (a ready torch model
+in one call). Torch is imported only to build or save a torch model.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load as st_load
 
 from ..atomic import write_bytes
+from ..compat import renamed
 from ..errors import ModelError
 from .family import ModelConfig, config_from_dict, create_model
 from .update import compose_id, split_update_id
@@ -147,11 +150,11 @@ def load_state(
     return state, info
 
 
-def load_model(
+def load_weights(
     path: str | os.PathLike, expected_sha256: str | None = None, source: str = "given"
 ) -> tuple[nn.Module, ModelInfo]:
     """Build the model stored in ``path`` (in its family), after checking its sha256 when one
-    is expected."""
+    is expected; with its identity. (srcodec 0.1 called this ``load_model``.)"""
     import torch
 
     state, info = load_state(path, expected_sha256, source)
@@ -205,11 +208,11 @@ def user_dir() -> Path:
     return Path(base) / "srcodec" / "models"
 
 
-def install_model(path: str | os.PathLike) -> ModelInfo:
-    """Copy a weights file (after checking it loads) into ``user_dir()`` under its short id,
-    so archives that name it decode without ``--weights``."""
+def register_model(path: str | os.PathLike) -> ModelInfo:
+    """Install a weights file: copy it (after checking it loads) into ``user_dir()`` under its
+    short id, so archives that name it decode without ``--weights``."""
     try:
-        _, info = load_model(path)
+        _, info = load_weights(path)
     except ImportError:  # no torch: the tensors are still read and checked with numpy
         _, info = load_state(path)
     target = user_dir() / f"{info.name}-{info.sha256[:12]}.safetensors"
@@ -233,7 +236,7 @@ def pick_model(model: str | None, weights: Iterable = ()) -> ModelInfo:
     weights = list(weights)
     if model is None and len(weights) == 1:
         return inspect_weights(weights[0])
-    return resolve(model or DEFAULT_MODEL, weights)
+    return get_model(model or DEFAULT_MODEL, weights)
 
 
 def scale_problem(archive_scale: int, info: ModelInfo) -> str | None:
@@ -247,8 +250,9 @@ def scale_problem(archive_scale: int, info: ModelInfo) -> str | None:
     return None
 
 
-def resolve(model: str, extra: list[str | os.PathLike] | tuple = ()) -> ModelInfo:
-    """Find a model by id (``name@sha256``, a sha prefix of 8+ hex digits allowed) or by name."""
+def get_model(model: str, extra: list[str | os.PathLike] | tuple = ()) -> ModelInfo:
+    """Find a model by id (``name@sha256``, a sha prefix of 8+ hex digits allowed) or by name,
+    among the installed models and the weights files ``extra``."""
     name, sha = split_id(model)
     models = list_models(extra)
     hits = [m for m in models if m.name == name and (sha is None or m.sha256.startswith(sha))]
@@ -263,6 +267,25 @@ def resolve(model: str, extra: list[str | os.PathLike] | tuple = ()) -> ModelInf
         ids = ", ".join(m.short_id for m in hits)
         raise ModelError(f"model name {name!r} is ambiguous ({ids}); give the full id")
     return hits[0]
+
+
+def load_model(
+    model: str | os.PathLike | ModelInfo, weights: Iterable[str | os.PathLike] = ()
+) -> nn.Module:
+    """A ready torch model (eval mode) in one call: ``model`` is an id or name (found among the
+    installed models and the weights files ``weights``), a weights file, or a ``ModelInfo``;
+    its sha256 is checked. ``model.config`` says its family and scale."""
+    if isinstance(model, ModelInfo):
+        info = model
+    elif Path(model).suffix == ".safetensors" or Path(model).is_file():
+        info = inspect_weights(model)
+    else:
+        info = get_model(str(model), tuple(weights))
+    return load_weights(info.path, info.sha256, info.source)[0]
+
+
+resolve = renamed(get_model, "srcodec.resolve")
+install_model = renamed(register_model, "srcodec.registry.install_model")
 
 
 #: Precisions an ONNX export comes in; fp32 is the exact one.

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from ..engines.torchengine import Restorer
 from ..errors import DataError, SrcodecError
-from ..models.store import ModelInfo, load_model, save_model
+from ..models.store import ModelInfo, load_weights, save_model
 from ..models.update import ModelUpdate
 from ..pixels import to_rgb
 from ..resample import downscale
@@ -321,8 +321,8 @@ def _run(
     deltas quantised as ``fit_update`` would for that budget (``_Run.steps_qat``)."""
     if not frames:
         raise DataError("no frames to adapt the model to")
-    base, _ = load_model(info.path, info.sha256, info.source)
-    tuned, _ = load_model(info.path, info.sha256, info.source)
+    base, _ = load_weights(info.path, info.sha256, info.source)
+    tuned, _ = load_weights(info.path, info.sha256, info.source)
     train_pairs, check_pairs = _split(_pairs(frames, lows, info.scale), cfg.held_back)
     names = tuned_names(tuned, cfg.blocks)
     low = lowrank_names(tuned, names, cfg.rank)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-from ..models import ModelConfig, families, get_family
+from ..models import ModelConfig, get_family, list_families
 from .bf16 import PRECISIONS
 
 #: Losses by name, as the torch.nn.functional function each one is. L1 trains faster and is
@@ -37,7 +37,7 @@ class TrainConfig:
     fields left at None take the family's default; ``model_config()`` resolves them."""
 
     family: str = field(
-        default="edsr", metadata=_opt("Model family.", choices=tuple(families()), arch=True)
+        default="edsr", metadata=_opt("Model family.", choices=tuple(list_families()), arch=True)
     )
     blocks: int | None = _arch("Residual blocks (edsr) or conv layers (plain).", int)
     features: int | None = _arch("Feature channels.", int)

@@ -28,7 +28,7 @@ from ..errors import DataError, FrameError, ModelError, SrcodecError
 from ..inputs import read_images
 from ..metrics import psnr
 from ..models import ModelConfig, create_model, get_family
-from ..models.store import ModelInfo, inspect_weights, load_model, resolve, save_model
+from ..models.store import ModelInfo, get_model, inspect_weights, load_weights, save_model
 from ..pixels import to_rgb
 from ..resample import downscale, upscale
 from .bf16 import autocast, use_bf16
@@ -308,7 +308,7 @@ def _with_arch(cfg: TrainConfig, config: ModelConfig) -> TrainConfig:
 def _model_info(model: str) -> ModelInfo:
     """The registry's record of a model given as an id or a weights file."""
     path = Path(model)
-    return inspect_weights(path) if path.is_file() else resolve(model)
+    return inspect_weights(path) if path.is_file() else get_model(model)
 
 
 def _build_model(cfg: TrainConfig, init: str | None) -> tuple[nn.Module, TrainConfig, ModelInfo]:
@@ -320,7 +320,7 @@ def _build_model(cfg: TrainConfig, init: str | None) -> tuple[nn.Module, TrainCo
     init_info = None
     if init:
         init_info = _model_info(init)
-        model, init_info = load_model(init_info.path, init_info.sha256)
+        model, init_info = load_weights(init_info.path, init_info.sha256)
         family = get_family(cfg.family)
         if family.name != model.config.family and family.adopt is not None:
             model = family.adopt(model, cfg.model_config())

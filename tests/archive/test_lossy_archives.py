@@ -279,12 +279,12 @@ def test_each_codec_has_its_bundled_x1_model():
     """AV1 archives are restored by the x1 model trained on AV1's artefacts, x265 ones by
     x265's; AVIF (no model of its own) gets x265's. Both are bundled."""
     from srcodec.archive.lossywriter import X1_MODEL, default_candidates
-    from srcodec.models.store import resolve
+    from srcodec.models.store import get_model
 
     x1 = {codec: default_candidates(codec)[1].model for codec in ("av1", "hevc", "avif")}
     assert x1 == {"av1": "srcodec-av1-x1", "hevc": X1_MODEL, "avif": X1_MODEL}
     for name in set(x1.values()):
-        info = resolve(name)
+        info = get_model(name)
         assert info.scale == 1 and info.path.is_file()
     assert [c.name for c in default_candidates()] == ["base", "x1", "x2"]
 

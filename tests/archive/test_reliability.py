@@ -574,7 +574,7 @@ def test_a_pickle_is_never_unpickled(tmp_path, photo, tiny_weights):
     torch.save({"x": Evil()}, pt)
     for path in (evil, pt):
         with pytest.raises(ModelError, match="not a safetensors"):
-            srcodec.load_model(path)
+            srcodec.models.store.load_weights(path)
         with pytest.raises(ModelError):
             srcodec.encode([("a", photo[:16, :16])], tmp_path / "a.src", weights=[path])
     assert not marker.exists()
@@ -596,7 +596,7 @@ def test_decode_refuses_weights_swapped_behind_its_cache(tmp_path, photo, tiny_w
     archive.model_info()  # found and cached by path, size and mtime
     # Swap in another model of the same size, keeping the mtime: the cache cannot tell.
     before = weights.stat()
-    model, card = srcodec.load_model(weights)
+    model, card = srcodec.models.store.load_weights(weights)
     with torch.no_grad():
         model.tail.bias.add_(1.0)
     save_model(model, weights, card.name, card.card)

@@ -14,7 +14,7 @@ from srcodec.engines.export import calibration_patches, export_fp32, export_mode
 from srcodec.engines.ortengine import FORMAT, OrtRestorer
 from srcodec.metrics import psnr
 from srcodec.models.skip import bicubic_x2_kernel
-from srcodec.models.store import find_onnx, inspect_weights, load_model, onnx_name
+from srcodec.models.store import find_onnx, inspect_weights, load_weights, onnx_name
 from srcodec.resample import downscale, upscale
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_export_names_carry_id_and_precision(exported):
 @pytest.mark.parametrize("shape", [(1, 3, 13, 21), (2, 3, 32, 17)])
 def test_fp32_export_matches_torch(exported, shape):
     info, files = exported
-    model, _ = load_model(info.path)
+    model, _ = load_weights(info.path)
     x = torch.from_numpy(np.random.default_rng(1).integers(0, 256, shape).astype(np.float32))
     with torch.no_grad():
         ref = model(x).numpy()
@@ -101,7 +101,7 @@ def test_int8_check_fails_for_an_export_without_the_residual_body(exported, phot
     from srcodec.models.store import save_model
 
     info, files = exported
-    model, _ = load_model(info.path)
+    model, _ = load_weights(info.path)
     with torch.no_grad():
         for p in model.body.parameters():
             p.zero_()

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from srcodec.errors import CorruptError, FormatError, FrameError
-from srcodec.lowres import JxlCodec, WebpCodec, available_codecs, get_codec
+from srcodec.lowres import JxlCodec, WebpCodec, get_codec, list_codecs
 from srcodec.resample import downscale
 
 
@@ -45,7 +45,7 @@ def test_defaults_are_smaller_than_png_on_a_real_photo(spec, photo):
 
 
 def test_registry_and_configs():
-    assert {f"srcodec.{c}" for c in ("png", "zstd", "webp", "jxl")} <= set(available_codecs())
+    assert {f"srcodec.{c}" for c in ("png", "zstd", "webp", "jxl")} <= set(list_codecs())
     assert get_codec("webp").get_config() == {"id": "srcodec.webp", "method": 4, "quality": 100}
     assert get_codec("jxl").get_config() == {"id": "srcodec.jxl", "effort": 7}
     for spec in ({"id": "webp", "method": 6, "quality": 50}, {"id": "jxl", "effort": 3}):

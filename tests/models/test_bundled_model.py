@@ -16,7 +16,7 @@ import srcodec
 from srcodec.engines.choose import Restorer
 from srcodec.inputs import read_frame
 from srcodec.metrics import psnr
-from srcodec.models.store import DEFAULT_MODEL, load_model, resolve
+from srcodec.models.store import DEFAULT_MODEL, get_model, load_weights
 from srcodec.resample import downscale, upscale
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def bundled():
-    info = resolve(DEFAULT_MODEL)
-    model, info = load_model(info.path, info.sha256, info.source)
+    info = get_model(DEFAULT_MODEL)
+    model, info = load_weights(info.path, info.sha256, info.source)
     return Restorer(model, "cpu"), info
 
 

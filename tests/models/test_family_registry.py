@@ -12,17 +12,17 @@ import pytest
 import torch
 
 from srcodec.errors import ModelError
-from srcodec.models import config_from_dict, create_model, families, family_of, get_family
+from srcodec.models import config_from_dict, create_model, family_of, get_family, list_families
 from srcodec.models.edsr import EDSRConfig
 from srcodec.models.plain import PlainConfig
-from srcodec.models.store import DEFAULT_MODEL, inspect_weights, load_model, resolve, save_model
+from srcodec.models.store import DEFAULT_MODEL, get_model, inspect_weights, load_weights, save_model
 
 SMALL = {"edsr": EDSRConfig(blocks=2, features=8, bicubic_skip=True), "plain": PlainConfig()}
 BUNDLED_SHA = "7b7a0b58267d"
 
 
 def test_registry_lists_and_finds_families():
-    assert {"edsr", "plain"} <= set(families())
+    assert {"edsr", "plain"} <= set(list_families())
     assert get_family("plain").config is PlainConfig
     assert family_of(EDSRConfig()).name == "edsr"
     assert family_of({"blocks": 4}).name == "edsr"  # a card without family: EDSR
@@ -112,19 +112,19 @@ def _without_family(path, target):
 
 def test_weights_without_family_load_as_edsr(tiny_weights, tmp_path):
     current = tmp_path / "new.safetensors"
-    save_model(load_model(tiny_weights)[0], current, "tiny-test-x2")
+    save_model(load_weights(tiny_weights)[0], current, "tiny-test-x2")
     assert inspect_weights(current).card["architecture"]["family"] == "edsr"
     old = _without_family(current, tmp_path / "old.safetensors")
     assert "family" not in inspect_weights(old).card["architecture"]
-    model, info = load_model(old)
-    new, _ = load_model(current)
+    model, info = load_weights(old)
+    new, _ = load_weights(current)
     assert info.family == "edsr" and info.scale == 2
     for (k, a), (_, b) in zip(model.state_dict().items(), new.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
 
 
 def test_bundled_weights_are_unchanged_and_edsr():
-    info = resolve(DEFAULT_MODEL)
+    info = get_model(DEFAULT_MODEL)
     assert info.sha256.startswith(BUNDLED_SHA)
     assert hashlib.sha256(info.path.read_bytes()).hexdigest() == info.sha256
     assert "family" not in info.card["architecture"]  # written before families
@@ -134,7 +134,7 @@ def test_bundled_weights_are_unchanged_and_edsr():
 def test_saved_models_record_their_family(tmp_path):
     info = save_model(create_model("plain", blocks=1), tmp_path / "p.safetensors", "p-x2")
     assert info.card["architecture"]["family"] == "plain"
-    model, again = load_model(info.path, info.sha256)
+    model, again = load_weights(info.path, info.sha256)
     assert again.family == "plain" and model.config == PlainConfig(blocks=1)
 
 

@@ -10,7 +10,7 @@ from srcodec.errors import ModelError
 from srcodec.metrics import psnr
 from srcodec.models import create_model, get_family
 from srcodec.models.fast import FastConfig
-from srcodec.models.store import inspect_weights, load_model, resolve
+from srcodec.models.store import get_model, inspect_weights, load_weights
 from srcodec.resample import downscale
 from srcodec.training.trainer import Pair, PatchSampler, TrainConfig, teacher_targets, train
 
@@ -71,7 +71,7 @@ def test_distilled_student_starts_from_and_learns_its_teacher(
     )  # fmt: skip
     out = tmp_path / "student.safetensors"
     result = train(photo_dir, photo_dir, out, config=cfg, init=str(tiny_weights), progress=False)
-    student, info = load_model(out, result.best.sha256)
+    student, info = load_weights(out, result.best.sha256)
     assert info.config.name == "fast_x2_r1f8k5s"
     assert info.card["training"]["init"] == teacher.id
     assert info.card["training"]["teacher"] == teacher.id
@@ -99,8 +99,8 @@ def test_steps_zero_writes_the_adopted_init(photo_dir, tmp_path):
     result = train(photo_dir, photo_dir, out, config=cfg, init=str(teacher), device="cpu",
                    progress=False)  # fmt: skip
     assert result.step == 0 and [h["step"] for h in result.history] == [0]
-    student, info = load_model(out)
-    edsr, _ = load_model(teacher)
+    student, info = load_weights(out)
+    edsr, _ = load_weights(teacher)
     assert info.family == "fast" and info.card["training"]["steps"] == 0
     x = torch.rand(1, 3, 20, 26) * 255
     with torch.no_grad():
@@ -110,8 +110,8 @@ def test_steps_zero_writes_the_adopted_init(photo_dir, tmp_path):
 def test_bundled_fast_model_is_the_bundled_model_folded():
     """weights/srcodec-fast-x2 restores as srcodec-photo-x2 does (its upsampler and tail folded
     into one low-resolution convolution) away from the frame's outermost pixels."""
-    fast, info = load_model(resolve("srcodec-fast-x2").path)
-    edsr, edsr_info = load_model(resolve("srcodec-photo-x2").path)
+    fast, info = load_weights(get_model("srcodec-fast-x2").path)
+    edsr, edsr_info = load_weights(get_model("srcodec-photo-x2").path)
     assert info.family == "fast" and info.card["training"]["init"] == edsr_info.id
     x = torch.rand(1, 3, 24, 24) * 255
     with torch.no_grad():

@@ -5,7 +5,7 @@ import torch
 
 from srcodec.errors import ModelError
 from srcodec.models.edsr import EDSR, EDSRConfig
-from srcodec.models.store import list_models, load_model, resolve, save_model
+from srcodec.models.store import get_model, list_models, load_weights, save_model
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def test_save_load_round_trip_with_hash(weights):
     assert info.sha256 == hashlib.sha256(data).hexdigest()
     assert info.id == f"tiny-x2@{info.sha256}"
     assert not data.startswith(b"\x80")  # safetensors, not a pickle
-    loaded, info2 = load_model(info.path, info.sha256)
+    loaded, info2 = load_weights(info.path, info.sha256)
     assert info2.id == info.id and info2.card["note"] == "test"
     assert info2.config == model.config
     for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
@@ -33,7 +33,7 @@ def test_save_load_round_trip_with_hash(weights):
 def test_hash_mismatch_is_refused(weights):
     _, info = weights
     with pytest.raises(ModelError, match="does not match") as exc:
-        load_model(info.path, "0" * 64)
+        load_weights(info.path, "0" * 64)
     assert str(info.path) in str(exc.value)
 
 
@@ -43,26 +43,26 @@ def test_corrupt_weights_name_the_file(weights, tmp_path):
     truncated = tmp_path / "truncated.safetensors"
     truncated.write_bytes(bytes(data[: len(data) // 2]))
     with pytest.raises(ModelError, match="truncated.safetensors"):
-        load_model(truncated)
+        load_weights(truncated)
     garbage = tmp_path / "garbage.safetensors"
     garbage.write_bytes(b"not weights at all")
     with pytest.raises(ModelError, match="garbage.safetensors"):
-        load_model(garbage)
+        load_weights(garbage)
     with pytest.raises(ModelError, match="missing.safetensors"):
-        load_model(tmp_path / "missing.safetensors")
+        load_weights(tmp_path / "missing.safetensors")
 
 
 def test_resolve_by_id_prefix_and_name(weights, monkeypatch, tmp_path):
     _, info = weights
     monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path / "none"))
-    assert resolve(info.id, [info.path]).path == info.path
-    assert resolve(f"tiny-x2@{info.sha256[:10]}", [info.path]).sha256 == info.sha256
-    assert resolve("tiny-x2", [info.path]).sha256 == info.sha256
+    assert get_model(info.id, [info.path]).path == info.path
+    assert get_model(f"tiny-x2@{info.sha256[:10]}", [info.path]).sha256 == info.sha256
+    assert get_model("tiny-x2", [info.path]).sha256 == info.sha256
     assert info.id in [m.id for m in list_models([info.path])]
     with pytest.raises(ModelError, match="nosuch-x2@abcdef12"):
-        resolve("nosuch-x2@abcdef12", [info.path])
+        get_model("nosuch-x2@abcdef12", [info.path])
     with pytest.raises(ModelError, match="unknown model"):
-        resolve(f"tiny-x2@{'1' * 64}", [info.path])
+        get_model(f"tiny-x2@{'1' * 64}", [info.path])
 
 
 def test_user_directory_is_searched(weights, monkeypatch, tmp_path):
@@ -71,19 +71,19 @@ def test_user_directory_is_searched(weights, monkeypatch, tmp_path):
     user.mkdir()
     (user / "copy.safetensors").write_bytes(info.path.read_bytes())
     monkeypatch.setenv("SRCODEC_MODELS", str(user))
-    found = resolve(info.id)
+    found = get_model(info.id)
     assert found.source == "user" and found.path == user / "copy.safetensors"
 
 
 def test_install_copies_into_the_user_directory(weights, monkeypatch, tmp_path):
     _, info = weights
     monkeypatch.setenv("SRCODEC_MODELS", str(tmp_path / "user"))
-    from srcodec.models.store import install_model
+    from srcodec.models.store import register_model
 
-    installed = install_model(info.path)
+    installed = register_model(info.path)
     assert installed.source == "user" and installed.sha256 == info.sha256
-    assert resolve(info.id).path == installed.path
+    assert get_model(info.id).path == installed.path
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 100)
     with pytest.raises(ModelError, match="bad.safetensors"):
-        install_model(bad)
+        register_model(bad)

@@ -290,9 +290,9 @@ def test_lowrank_archive_decodes_alike_on_both_engines(model, frames, tmp_path):
     assert update is not None and update.lowrank, s.adapted.reason
     with ArchiveReader(tmp_path / "r2.src") as reader:
         assert ModelUpdate.from_bytes(reader.read_update()).to_bytes() == s.adapted.data
-    from srcodec.models.store import load_model
+    from srcodec.models.store import load_weights
 
-    net, _ = load_model(model)
+    net, _ = load_weights(model)
     convs = lowrank_names(net, list(net.state_dict()), 2)
     assert list(update.lowrank) == sorted(convs) and all(
         update.lowrank[k].a.shape[0] == 2 for k in convs

@@ -7,7 +7,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from srcodec.errors import DataError, SrcodecError
-from srcodec.models.store import load_model
+from srcodec.models.store import load_weights
 from srcodec.resample import downscale
 from srcodec.training.trainer import Pair, PatchSampler, TrainConfig, learning_rate, train
 
@@ -25,7 +25,7 @@ def test_training_learns_and_keeps_the_best(photo_dir, tmp_path):
     psnrs = [h["psnr_rgb"] for h in result.history]
     assert psnrs[-1] > psnrs[0] + 3 and psnrs[-1] > 27
     best = max(result.history, key=lambda h: h["psnr_rgb"])
-    model, info = load_model(out, result.best.sha256)
+    model, info = load_weights(out, result.best.sha256)
     assert info.card["training"]["steps"] == best["step"]
     assert info.card["validation"]["psnr_rgb"] == pytest.approx(best["psnr_rgb"], abs=1e-3)
     assert (tmp_path / "m.safetensors.ckpt").exists()

@@ -1,15 +1,19 @@
-"""The module paths of srcodec 0.1 that moved when the package was split into subpackages:
-importing one (``srcodec.container``, ``srcodec.registry``, ...) still works, as a thin alias of
-the module that now holds its names, with a ``DeprecationWarning`` naming the new path."""
+"""What code written against srcodec 0.1 still finds, each with a ``DeprecationWarning`` naming
+the new spelling: the module paths that moved when the package was split into subpackages
+(``srcodec.container``, ``srcodec.registry``, ...: thin aliases of the modules that now hold their
+names), and the functions renamed to the one naming scheme of the registries (``renamed``)."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.abc
 import importlib.util
 import sys
 import warnings
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 #: 0.1 module -> where its names are now (under ``srcodec.``).
 MOVED = {
@@ -67,3 +71,20 @@ def install() -> None:
     """Let the 0.1 module paths be imported (once per process)."""
     if not any(isinstance(f, _AliasFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _AliasFinder())
+
+
+def renamed(new: Callable[..., Any], old: str) -> Callable[..., Any]:
+    """``new`` under its 0.1 name ``old`` (``module.name``): it warns, then calls ``new``."""
+
+    @functools.wraps(new)
+    def alias(*args: Any, **kwargs: Any) -> Any:
+        warnings.warn(
+            f"{old} is deprecated: use {new.__module__}.{new.__name__}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return new(*args, **kwargs)
+
+    alias.__name__ = alias.__qualname__ = old.rpartition(".")[2]
+    alias.__doc__ = f"Deprecated alias of ``{new.__module__}.{new.__name__}``."
+    return alias
