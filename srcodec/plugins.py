@@ -15,6 +15,7 @@ __all__ = ["CODECS", "FAMILIES", "load_plugins", "register_plugins"]
 
 CODECS = "srcodec.codecs"
 FAMILIES = "srcodec.families"
+_REGISTERED: set[str] = set()  # the groups already read
 
 
 def load_plugins(group: str) -> Iterator[tuple[str, Any]]:
@@ -34,8 +35,12 @@ def load_plugins(group: str) -> Iterator[tuple[str, Any]]:
 def register_plugins(
     group: str, what: str, problem: Callable[[Any], str | None], register: Callable[[Any], Any]
 ) -> None:
-    """Register every plug-in of ``group`` that loads and that ``problem`` finds nothing wrong
-    with (nor ``register``, by a ``ValueError``); warn, naming it, about each other one."""
+    """Register, once per process, every plug-in of ``group`` that loads and that ``problem``
+    finds nothing wrong with (nor ``register``, by a ``ValueError``); warn, naming it, about
+    each other one."""
+    if group in _REGISTERED:
+        return
+    _REGISTERED.add(group)
     for name, found in load_plugins(group):
         why = problem(found)
         if why is None:

@@ -91,7 +91,7 @@ def codec_class(codec_id: str) -> type[LowresCodec]:
     Raises ``FormatError`` naming the id and the known codecs if none is.
     """
     cls = _REGISTRY.get(canonical_id(codec_id))
-    if cls is None and not _plugins_loaded:
+    if cls is None:
         _load_plugins()
         cls = _REGISTRY.get(canonical_id(codec_id))
     if cls is None:
@@ -138,17 +138,11 @@ _BUILTIN = (
 for _cls in _BUILTIN:
     register_codec(_cls)
 
-_plugins_loaded = False
-
 
 def _load_plugins() -> None:
-    """Register, once, the codecs other packages declare in the entry-point group
-    ``srcodec.codecs``; one that is not a codec class, or would replace a registered codec, is
-    skipped with a warning (an archive must decode the same whatever else is installed)."""
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
+    """Register the codecs other packages declare in the entry-point group ``srcodec.codecs``;
+    one that is not a codec class, or would replace a registered codec, is skipped with a
+    warning (an archive must decode the same whatever else is installed)."""
     register_plugins(CODECS, "codec", _plugin_problem, register_codec)
 
 

@@ -146,17 +146,10 @@ def create_model(family: str | ModelConfig, **kwargs: Any) -> nn.Module:
     return family_of(config).build(config)
 
 
-_plugins_loaded = False
-
-
 def _load_plugins() -> None:
-    """Register, once, the families other packages declare in the entry-point group
-    ``srcodec.families``; one that is not a ``Family``, or whose name is taken, is skipped
-    with a warning."""
-    global _plugins_loaded
-    if _plugins_loaded:
-        return
-    _plugins_loaded = True
+    """Register the families other packages declare in the entry-point group
+    ``srcodec.families``; one that is not a ``Family``, or whose name is taken, is skipped with
+    a warning."""
     register_plugins(FAMILIES, "model family", _plugin_problem, register_family)
 
 
