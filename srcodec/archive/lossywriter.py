@@ -34,7 +34,7 @@ from ..inputs import FrameSource, frame_items
 from ..lowres import LowresCodec, StreamCodec, codec_class, get_codec, is_lossy
 from ..lowres.lossy import code_frames, runs, setting_for_quality
 from ..metrics import psnr
-from ..models.store import DEFAULT_MODEL, ModelInfo, get_model
+from ..models.store import DEFAULT_MODEL, ModelInfo, get_model, inspect_weights, split_id
 from ..names import check_names
 from ..pixels import mode_of
 from ..resample import downscale, lowres_size
@@ -55,6 +55,7 @@ __all__ = [
     "Sample",
     "choose",
     "lossy_class",
+    "with_models",
     "quality_setting",
     "encode_lossy",
 ]
@@ -84,6 +85,9 @@ class Candidate:
     name: str
     scale: int
     model: str
+    #: Asked for by the user (``--weights``/``--model``): an error when it cannot be loaded,
+    #: where a bundled candidate that is not installed is left out.
+    given: bool = False
 
 
 def default_candidates(codec: str = LOSSY_CODEC) -> tuple[Candidate, ...]:
@@ -116,6 +120,40 @@ class Trial:
         return 8 * self.bytes / self.pixels
 
 
+def with_models(candidates: Sequence[Candidate], models: Sequence[ModelInfo]) -> list[Candidate]:
+    """``candidates`` with each of ``models`` (a camera profile, say) as the candidate of its
+    kind (scale), named ``x1-profile``/``x2-profile``, after the bundled one it competes with
+    (kept, so that a model that does not help on these frames loses to it: the candidate
+    check). ``ModelError`` for a model of no candidate's scale or two of one scale."""
+    out = list(candidates)
+    seen: set[int] = set()
+    for info in models:
+        kind = next((c for c in candidates if c.scale == info.scale and c.name != "base"), None)
+        if kind is None:
+            names = ", ".join(c.name for c in candidates)
+            raise ModelError(
+                f"{info.short_id} restores x{info.scale}: no candidate of that kind among "
+                f"{names} (lossy archives use x1 or x2 models)"
+            )
+        if info.scale in seen:
+            raise ModelError(f"two x{info.scale} models given: give one per kind")
+        seen.add(info.scale)
+        given = Candidate(f"{kind.name}-profile", info.scale, info.id, given=True)
+        if split_id(kind.model)[0] == info.name and resolves_to(kind.model, info):
+            out[out.index(kind)] = Candidate(kind.name, kind.scale, info.id, given=True)
+        else:
+            out.insert(out.index(kind) + 1, given)
+    return out
+
+
+def resolves_to(model: str, info: ModelInfo) -> bool:
+    """Whether the installed model ``model`` (id or name) is ``info`` (same file contents)."""
+    try:
+        return get_model(model).sha256 == info.sha256
+    except ModelError:
+        return False
+
+
 def lossy_class(codec: str) -> type[LowresCodec]:
     """The lossy codec class ``codec`` names; ``SrcodecError`` for a lossless one."""
     cls = codec_class(codec)
@@ -132,7 +170,8 @@ def quality_setting(codec: str, quality: float) -> int:
     return setting_for_quality(lossy_class(codec), quality)
 
 
-def _codec(codec: str, setting: int) -> LowresCodec:
+def lossy_codec(codec: str, setting: int) -> LowresCodec:
+    """``codec`` (a lossy codec id) at ``setting`` of its quality parameter."""
     cls = lossy_class(codec)
     return get_codec({"id": cls.codec_id, cls.quality_param: setting})  # type: ignore[attr-defined]
 
@@ -170,7 +209,7 @@ class Sample:
         """The bytes at ``scale`` and ``setting``, and the decoded frames."""
         if (scale, setting) not in self._coded:
             lows = [downscale(f, scale) for f in self.frames]
-            self._coded[scale, setting] = code_frames(_codec(self.codec, setting), lows)
+            self._coded[scale, setting] = code_frames(lossy_codec(self.codec, setting), lows)
         return self._coded[scale, setting]
 
     def bpp(self, scale: int, setting: int) -> float:
@@ -282,6 +321,7 @@ def encode_lossy(
     bpp: float | None = None,
     candidates: Sequence[Candidate] | None = None,
     weights: Iterable = (),
+    model: str | None = None,
     codec: str = LOSSY_CODEC,
     group: int = DEFAULT_GROUP,
     start: int | float | str | None = None,
@@ -295,18 +335,28 @@ def encode_lossy(
     with ``start``/``end``/``every`` selecting its frames, as ``encode`` takes them) to a lossy
     archive ``output`` at ``quality`` (0..100) or ``bpp`` bits per pixel, with the candidate
     (of ``candidates``, default ``default_candidates(codec)``) that restores the first group
-    best at equal bytes; candidates whose model is not installed are left out. A video's frame
+    best at equal bytes; candidates whose model is not installed are left out. ``model`` (id
+    or name, found among the installed models and ``weights``), else each ``weights`` file,
+    joins them as the candidate of its kind (``with_models``: a camera profile). A video's frame
     rate and timestamps are kept in the header. ``adapt``: tune the chosen candidate's model on
     the frames as decoded (srcodec.training.adapt, needs torch) and store the update when it
     pays for its bytes (``summary.adapted`` says what happened)."""
     if adapt is not None and not force and (Path(output).exists() or Path(output).is_symlink()):
         raise exists_error(Path(output))  # refused before minutes of tuning, not after
     weights = list(weights)
+    # Each weights file must load (a missing or junk file is an error, never a silent fall
+    # back to the other candidates); ``model``, else every weights file, is a candidate.
+    given = [inspect_weights(w) for w in weights]
+    if model is not None:
+        given = [get_model(model, weights)]
+    chosen = default_candidates(codec) if candidates is None else candidates
     usable: list[tuple[Candidate, TiledRestorer, str]] = []
-    for candidate in default_candidates(codec) if candidates is None else candidates:
+    for candidate in with_models(chosen, given):
         try:
             usable.append((candidate, *_restorer(candidate, weights)))
         except ModelError:
+            if candidate.given:
+                raise
             continue  # not installed here: the others still compete
     if not usable:
         raise ModelError("no candidate model for a lossy archive is installed")
@@ -320,7 +370,7 @@ def encode_lossy(
     sample = Sample([f for _, f in first], codec)
     best, trials = choose(sample, [(c, r) for c, r, _ in usable], quality=quality, bpp=bpp)
     model_id = next(m for c, _, m in usable if c.name == best.candidate)
-    lossy = _codec(codec, best.setting)
+    lossy = lossy_codec(codec, best.setting)
     header = Header(
         model_id=model_id,
         scale=best.scale,

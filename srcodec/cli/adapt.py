@@ -56,6 +56,19 @@ def adapt_line(r) -> str:
 @click.option("--model", default=None, help="Base model id or name (default: the bundled model).")
 @click.option("--weights", type=PathArg(dir_okay=False), default=None, help="Base weights file.")
 @click.option("--name", default=None, help="Name of the new model (default: OUTPUT's stem).")
+@click.option("--camera", default=None, help="The camera's name, kept in the model's card.")
+@click.option(
+    "--codec",
+    "codec_id",
+    default=None,
+    help="Tune on the footage as this lossy codec decodes it (av1, hevc): for x2 models of lossy "
+    "archives; x1 models default to the codec they were trained on.",
+)
+@click.option(
+    "--quality-range",
+    default=None,
+    help="Lossy: the --quality span (A:B) the footage is coded across (default 0:75).",
+)
 @click.option("--time", "time_budget", default=None, help="Budget (e.g. 10m; default 5m).")
 @click.option("--steps", type=int, default=None, help="Budget in steps.")
 @click.option(
@@ -72,6 +85,9 @@ def adapt(
     model: str | None,
     weights: str | None,
     name: str | None,
+    camera: str | None,
+    codec_id: str | None,
+    quality_range: str | None,
     time_budget: str | None,
     steps: int | None,
     blocks: str,
@@ -80,33 +96,40 @@ def adapt(
     progress: bool | None,
     quiet: bool,
 ) -> None:
-    """Tune a model to one camera's footage (SOURCE: a folder of frames or a video) and write
-    it as a full weights file: 'encode --weights OUTPUT' (or --model NAME once installed)
-    then makes archives of that camera that need no update."""
+    """Tune a model to one camera's footage (SOURCE: a folder of frames or a video, in time
+    order) and write it as a camera profile (a full weights file): 'encode --weights OUTPUT'
+    (or --model NAME once installed) then makes archives of that camera that need no update.
+    An x1 model (or an x2 one with --codec) is tuned on the footage as the lossy codec decodes
+    it, across the --quality span; the gain printed is measured on the footage's last tenth,
+    later than every frame tuned on, against the model it was tuned from."""
+    from ..archive.profile import make_profile, parse_quality_range, plan_profile, profile_config
     from ..atomic import exists_error
-    from ..inputs import read_images
     from ..models.store import DEFAULT_MODEL, get_model, inspect_weights
-    from ..training.adapt import adapt_camera
 
     if Path(output).exists() and not force:
         raise exists_error(Path(output))
     if blocks != "all" and not blocks.isdigit():
         raise SrcodecError(f"--blocks takes a number or 'all', not {blocks!r}")
+    span = parse_quality_range(quality_range) if quality_range is not None else None
     info = inspect_weights(weights) if weights else get_model(model or DEFAULT_MODEL)
+    plan = plan_profile(info, codec_id, span)
     cfg = adapt_config(time_budget, steps, None if blocks == "all" else int(blocks))
     cfg.threads = threads
-    new, r = adapt_camera(
+    cfg = profile_config(cfg, plan)
+    new, r, _ = make_profile(
         info,
-        read_images(source),
+        source,
         output,
         cfg,
+        plan=plan,
         name=name or Path(output).stem,
-        source=str(source),
+        camera=camera or "",
         progress=show_progress(progress, quiet),
     )
+    frames = len({n.split("@")[0] for n in r.held_back})
     click.echo(
-        f"{output}: model {new.short_id} tuned from {info.short_id}: "
-        f"{r.gain_db:+.2f} dB RGB / {r.gain_y_db:+.2f} dB Y on held-back frames "
-        f"({r.base['psnr_rgb']:.2f} -> {r.tuned['psnr_rgb']:.2f} dB), {r.steps} steps in "
+        f"{output}: model {new.short_id} tuned from {info.short_id} ({plan.describe()}): "
+        f"{r.gain_db:+.2f} dB RGB / {r.gain_y_db:+.2f} dB Y on {frames} later frame(s) held "
+        f"back ({r.base['psnr_rgb']:.2f} -> {r.tuned['psnr_rgb']:.2f} dB), {r.steps} steps in "
         f"{r.seconds:.0f} s"
     )

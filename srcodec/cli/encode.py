@@ -139,10 +139,10 @@ def encode(
     or --bpp, a lossy archive (srcodec.archive.lossywriter)."""
     show = show_progress(progress, quiet)
     lossy = quality is not None or bpp is not None
-    if lossy and (append or workers or scheduler or model or level is not None or skip_bad):
+    if lossy and (append or workers or scheduler or level is not None or skip_bad):
         raise SrcodecError(
             "--quality/--bpp write one new lossy archive: they do not go with --append, "
-            "--workers, --scheduler, --model, --level or --skip-bad"
+            "--workers, --scheduler, --level or --skip-bad"
         )
     from ..archive.writer import DEFAULT_CODEC
     from ..archive.writer import append as append_archive
@@ -190,7 +190,7 @@ def encode(
     adapt_cfg = adapt_config(adapt_time, adapt_steps, rank=adapt_rank) if adapt else None
     if lossy:
         return _encode_lossy(
-            frames, output, quality, bpp, weights, codec_id, force, show, video, adapt_cfg
+            frames, output, quality, bpp, model, weights, codec_id, force, show, video, adapt_cfg
         )
     if append:
         if adapt:
@@ -230,7 +230,7 @@ def encode(
 
 
 def _encode_lossy(
-    frames, output, quality, bpp, weights, codec_id, force, show, video, adapt
+    frames, output, quality, bpp, model, weights, codec_id, force, show, video, adapt
 ) -> None:
     """``encode --quality/--bpp``: a lossy archive (srcodec.archive.lossywriter), the trials on
     stderr."""
@@ -244,6 +244,7 @@ def _encode_lossy(
         quality=quality,
         bpp=bpp,
         weights=weights,
+        model=model,
         codec=codec,
         force=force,
         progress=show,
@@ -251,8 +252,9 @@ def _encode_lossy(
         **video,
     )
     for t in s.trials:
+        shown = short_id(t.model) if "@" in t.model else t.model
         click.echo(
-            f"candidate {t.candidate} (x{t.scale}, {t.model}): {param} {t.setting}, "
+            f"candidate {t.candidate} (x{t.scale}, {shown}): {param} {t.setting}, "
             f"{t.bpp:.4f} bpp, {t.psnr:.2f} dB on the first group",
             err=True,
         )

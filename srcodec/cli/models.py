@@ -11,6 +11,7 @@ import click
 
 from ..engines.export import RECIPES
 from ..errors import SrcodecError
+from ..models.store import short_id
 from .common import DEVICE, files_option
 
 
@@ -97,6 +98,7 @@ def models(
                         "path": str(m.path),
                         "val_psnr_rgb": m.card.get("validation", {}).get("psnr_rgb"),
                         "onnx": {p: _str_or_none(find_onnx(m, p)) for p in PRECISIONS},
+                        "profile": _profile_of(m),
                     }
                     for m in found
                 ],
@@ -111,10 +113,46 @@ def models(
         psnr = f"val {val['psnr_rgb']:.2f} dB (bicubic {val['bicubic_rgb']:.2f})" if val else ""
         click.echo(f"{m.short_id:40s} {m.config.name:18s} {m.source:8s} {psnr}")
         click.echo(f"    {m.path}")
+        profile = _profile_of(m)
+        if profile:
+            click.echo(f"    {_profile_line(profile)}")
         for p in PRECISIONS:
             onnx = find_onnx(m, p)
             if onnx:
                 click.echo(f"    onnx {p}: {onnx}")
+
+
+def _profile_of(m) -> dict | None:
+    """What a camera profile's card says it was tuned on (None for other models)."""
+    adapted = m.card.get("adapted")
+    if not isinstance(adapted, dict):
+        return None
+    profile = adapted.get("profile") if isinstance(adapted.get("profile"), dict) else {}
+    general, tuned = adapted.get("general", {}), adapted.get("tuned", {})
+    gain = None
+    if "psnr_rgb" in general and "psnr_rgb" in tuned:
+        gain = round(tuned["psnr_rgb"] - general["psnr_rgb"], 3)
+    return {
+        "camera": profile.get("camera", ""),
+        "footage": profile.get("footage") or adapted.get("data", ""),
+        "footage_frames": profile.get("footage_frames", adapted.get("frames")),
+        "codec": profile.get("codec"),
+        "settings": profile.get("settings", []),
+        "base_model_id": adapted.get("base_model_id", ""),
+        "gain_db": gain,
+    }
+
+
+def _profile_line(p: dict) -> str:
+    """One line saying which camera and footage a profile was tuned on."""
+    camera = f"camera {p['camera']!r}" if p["camera"] else "an unnamed camera"
+    coded = f", as {p['codec']} decodes it at {p['settings']}" if p["codec"] else ""
+    gain = "" if p["gain_db"] is None else f", {p['gain_db']:+.2f} dB on later frames"
+    base = short_id(p["base_model_id"]) if p["base_model_id"] else "?"
+    return (
+        f"profile of {camera}: tuned from {base} on {p['footage'] or 'frames'} "
+        f"({p['footage_frames']} frames{coded}){gain}"
+    )
 
 
 def _str_or_none(path: Path | None) -> str | None:

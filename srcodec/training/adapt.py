@@ -38,6 +38,8 @@ __all__ = [
     "lowrank_names",
     "parse_duration",
     "sample",
+    "split_later",
+    "tune_camera",
     "tuned_names",
 ]
 
@@ -58,7 +60,7 @@ def tuned_names(model: nn.Module, blocks: int | None) -> list[str]:
     return [k for k in names if k.startswith(prefixes)]
 
 
-def _pairs(
+def scene_pairs(
     frames: Sequence[tuple[str, np.ndarray]],
     lows: Sequence[np.ndarray] | None = None,
     scale: int = 2,
@@ -316,14 +318,29 @@ def _run(
     budget: int | None = None,
     lows: Sequence[np.ndarray] | None = None,
 ) -> _Run:
-    """Load the base twice, tune one copy (dense tensors and low-rank deltas); with a
-    ``budget`` (bytes of the update) and ``cfg.qat``, the end of the tuning sees the dense
-    deltas quantised as ``fit_update`` would for that budget (``_Run.steps_qat``)."""
+    """Tune on ``frames`` (some held back for the check, ``_split``): ``_run_pairs``."""
     if not frames:
+        raise DataError("no frames to adapt the model to")
+    train_pairs, check_pairs = _split(scene_pairs(frames, lows, info.scale), cfg.held_back)
+    return _run_pairs(info, train_pairs, check_pairs, cfg, progress, budget)
+
+
+def _run_pairs(
+    info: ModelInfo,
+    train_pairs: list[Pair],
+    check_pairs: list[Pair],
+    cfg: AdaptConfig,
+    progress: bool,
+    budget: int | None = None,
+) -> _Run:
+    """Load the base twice, tune one copy (dense tensors and low-rank deltas) on
+    ``train_pairs``; with a ``budget`` (bytes of the update) and ``cfg.qat``, the end of the
+    tuning sees the dense deltas quantised as ``fit_update`` would for that budget
+    (``_Run.steps_qat``)."""
+    if not train_pairs or not check_pairs:
         raise DataError("no frames to adapt the model to")
     base, _ = load_weights(info.path, info.sha256, info.source)
     tuned, _ = load_weights(info.path, info.sha256, info.source)
-    train_pairs, check_pairs = _split(_pairs(frames, lows, info.scale), cfg.held_back)
     names = tuned_names(tuned, cfg.blocks)
     low = lowrank_names(tuned, names, cfg.rank)
     dense = [k for k in names if k not in low]
@@ -438,6 +455,21 @@ def adapt_archive(
     return result
 
 
+def split_later(
+    count: int, held_back: int, share: float = 0.1, most: int | None = None
+) -> tuple[list[int], list[int]]:
+    """(tuned on, held back) positions of ``count`` frames in time order: up to ``held_back``
+    frames spread over the last ``share`` of them (at least one), every frame before them
+    tuned on (up to ``most``, evenly spread). The check then sees footage later than every
+    frame tuned on, as a camera's future archives will be."""
+    if count < 2:
+        raise DataError(f"{count} frame(s): a camera model needs at least 2 (tuned, held back)")
+    tail = min(count - 1, max(1, round(share * count)))
+    cut = count - tail
+    tuned = sample(cut, most or cut)
+    return tuned, [cut + k for k in sample(tail, held_back)]
+
+
 def adapt_camera(
     info: ModelInfo,
     frames: Sequence[tuple[str, np.ndarray]],
@@ -448,11 +480,35 @@ def adapt_camera(
     source: str = "",
     progress: bool = False,
 ) -> tuple[ModelInfo, AdaptResult]:
-    """Tune ``info``'s model on one camera's ``frames`` and write it to ``output`` as a full
-    weights file named ``name``, whose card records the base model, the data and the check.
-    ``SrcodecError`` (nothing written) if it does not beat the base on the held-back frames."""
+    """Tune ``info``'s model on one camera's ``frames`` (in time order: the last of them held
+    back, ``split_later``) and write it to ``output`` as a full weights file named ``name``
+    (``tune_camera``)."""
+    pairs = scene_pairs(frames, None, info.scale)
+    tuned, held = split_later(len(pairs), cfg.held_back)
+    card = {"data": source, "frames": len(frames)}
+    return tune_camera(
+        info, [pairs[k] for k in tuned], [pairs[k] for k in held], output, cfg,
+        name=name, card=card, progress=progress,
+    )  # fmt: skip
+
+
+def tune_camera(
+    info: ModelInfo,
+    train_pairs: list[Pair],
+    check_pairs: list[Pair],
+    output: str | os.PathLike,
+    cfg: AdaptConfig,
+    *,
+    name: str,
+    card: dict | None = None,
+    progress: bool = False,
+) -> tuple[ModelInfo, AdaptResult]:
+    """Tune ``info``'s model on ``train_pairs`` and write it to ``output`` as a full weights
+    file named ``name``, whose card's ``adapted`` entry records the base model, ``card`` (the
+    data) and the check on ``check_pairs``. ``SrcodecError`` (nothing written) if it does not
+    beat the base there."""
     with _threads(cfg.threads):
-        run = _run(info, frames, cfg, progress)
+        run = _run_pairs(info, train_pairs, check_pairs, cfg, progress)
         state = run.tuned.state_dict()
         result = AdaptResult(
             base=_check(run.base, run.check_pairs),
@@ -464,18 +520,18 @@ def adapt_camera(
             held_back=[p.name for p in run.check_pairs],
             model=run.tuned,
         )
-    if result.gain_db <= 0:
+    if not result.gain_db > 0:
+        shown = ", ".join(result.held_back[:4]) + (", ..." if len(result.held_back) > 4 else "")
         raise SrcodecError(
             f"the tuned model gains {result.gain_db:+.2f} dB on the held-back frames "
-            f"({', '.join(result.held_back)}); {output} not written (a longer budget may help)"
+            f"({shown}); {output} not written (a longer budget may help)"
         )
-    card = {
+    full = {
         "adapted": {
             "base_model_id": info.id,
-            "data": source,
-            "frames": len(frames),
+            **(card or {}),
             "config": asdict(cfg),
             **result.summary(),
         }
     }
-    return save_model(run.tuned, Path(output), name, card), result
+    return save_model(run.tuned, Path(output), name, full), result

@@ -193,6 +193,8 @@ def test_camera_model_records_its_base_and_data(model, frames, tmp_path):
     cam = tmp_path / "cam1.safetensors"
     info, r = adapt_camera(base, frames, cam, AdaptConfig(**FAST), name="cam1", source="cam1/")
     assert r.gain_db > 0 and info == inspect_weights(cam)
+    # Held back: the last frame, later than every frame tuned on (a camera's future footage).
+    assert r.held_back == [frames[-1][0]]
     assert info.name == "cam1" and info.card["adapted"]["base_model_id"] == base.id
     assert info.card["adapted"]["data"] == "cam1/" and info.card["adapted"]["frames"] == 4
     s = encode(frames, tmp_path / "b.src", weights=[cam], codec="png")

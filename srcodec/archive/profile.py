@@ -1,0 +1,241 @@
+"""Camera profiles: a restoration model tuned once to one camera's footage, as the archive's
+lossy codec decodes it (an x1 model, or an x2 model of a lossy archive) or as the lossless mode
+downscales it (x2), and checked on footage later in time than every frame tuned on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..engines.identity import IDENTITY_MODEL
+from ..errors import DataError, SrcodecError
+from ..inputs import list_frames, read_frame
+from ..lowres import codec_class, is_lossy
+from ..lowres.lossy import code_frames, runs
+from ..models.store import ModelInfo
+from ..resample import downscale
+from .lossywriter import DEFAULT_GROUP, LOSSY_CODEC, X1_MODELS, lossy_codec, quality_setting
+
+__all__ = [
+    "DEFAULT_QUALITY_RANGE",
+    "ProfilePlan",
+    "make_profile",
+    "parse_quality_range",
+    "plan_profile",
+    "profile_config",
+]
+
+#: The ``--quality`` span a lossy profile is tuned across by default: AV1 CRF 63 to 16, the
+#: rates of a CCTV archive (docs/lossy.md measures CRF 18-62).
+DEFAULT_QUALITY_RANGE = (0.0, 75.0)
+#: Rates the footage is coded at, evenly spread over the span.
+RATES = 4
+#: Frames of the footage tuned on (evenly spread over all but its last part).
+PROFILE_FRAMES = 96
+#: The last this share of the footage is held back for the check ...
+HELD_BACK_SHARE = 0.1
+#: ... of which up to this many frames are measured (at every rate).
+HELD_BACK_FRAMES = 6
+
+
+#: How a lossy profile is tuned (as the bundled lossy models were trained,
+#: scripts/train_lossy.sh: 64 px patches, 16 a batch), at a fine-tuning rate.
+LOSSY_TUNING = {"patch": 64, "batch": 16, "lr": 5e-4}
+
+
+def profile_config(cfg, plan: ProfilePlan):
+    """``cfg`` (an AdaptConfig) with ``LOSSY_TUNING`` when ``plan`` codes the footage."""
+    from dataclasses import replace
+
+    return replace(cfg, **LOSSY_TUNING) if plan.codec is not None else cfg
+
+
+@dataclass(frozen=True)
+class ProfilePlan:
+    """How a model is tuned to a camera: ``codec`` (a lossy codec id, None: the lossless
+    mode's downscale) at each of ``settings`` (its quality parameter), frames reduced by
+    ``scale``."""
+
+    codec: str | None
+    settings: tuple[int, ...]
+    scale: int
+    quality_range: tuple[float, float] | None = None
+
+    def describe(self) -> str:
+        if self.codec is None:
+            return f"x{self.scale} of the lossless mode (frames downscaled, not coded)"
+        cls = codec_class(self.codec)
+        values = ", ".join(str(s) for s in self.settings)
+        return f"x{self.scale} after {cls.codec_id} at {cls.quality_param} {values}"  # type: ignore[attr-defined]
+
+
+def parse_quality_range(text: str) -> tuple[float, float]:
+    """``A:B`` (0 <= A <= B <= 100) as floats; ``SrcodecError`` otherwise."""
+    try:
+        low, high = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise SrcodecError(f"bad quality range {text!r} (e.g. 0:75)") from None
+    if not 0 <= low <= high <= 100:
+        raise SrcodecError(f"bad quality range {text!r}: needs 0 <= A <= B <= 100")
+    return low, high
+
+
+def _trained_codec(info: ModelInfo) -> str | None:
+    """The lossy codec a model's card says it was trained on (``--degrade av1:...``)."""
+    spec = str(info.card.get("training", {}).get("config", {}).get("degrade") or "")
+    return spec.split(":", 1)[0] or None
+
+
+def plan_profile(
+    info: ModelInfo,
+    codec: str | None = None,
+    quality_range: tuple[float, float] | None = None,
+    rates: int = RATES,
+) -> ProfilePlan:
+    """What tuning ``info`` to a camera means, or ``SrcodecError`` (one line) when it means
+    nothing: the base codec alone (no model), or an x1 model on frames no codec degraded (its
+    input would be its own target: it would learn the identity)."""
+
+    if info.name == IDENTITY_MODEL or info.id.startswith(IDENTITY_MODEL):
+        raise SrcodecError(f"{info.short_id} is the base codec alone: it has nothing to tune")
+    if codec is None and info.scale == 1:
+        by_name = {name: cid for cid, name in X1_MODELS.items()}
+        codec = _trained_codec(info) or by_name.get(info.name) or LOSSY_CODEC
+    if codec is not None and not is_lossy(codec_class(codec)):
+        if info.scale == 1:
+            raise SrcodecError(
+                f"{info.short_id} restores a lossy codec's frames at full size, and "
+                f"{codec_class(codec).codec_id} is lossless: tuned on frames no codec degraded, "
+                "it would learn the identity (give --codec av1 or hevc)"
+            )
+        codec = None  # a lossless codec stores the downscaled frames exactly
+    if codec is None:
+        if quality_range is not None:
+            raise SrcodecError("--quality-range goes with a lossy codec (--codec av1 or hevc)")
+        return ProfilePlan(None, (), info.scale)
+    span = quality_range or DEFAULT_QUALITY_RANGE
+    qualities = np.linspace(span[0], span[1], rates if span[1] > span[0] else 1)
+    settings = tuple(dict.fromkeys(quality_setting(codec, float(q)) for q in qualities))
+    return ProfilePlan(codec_class(codec).codec_id, settings, info.scale, span)
+
+
+def _footage(
+    source: str | os.PathLike | Sequence[tuple[str, np.ndarray]],
+) -> tuple[int, Iterator[tuple[str, np.ndarray]]]:
+    """(frame count, the frames in time order, read as they are used): a folder of images, a
+    video (decoded once more to count its frames: a container's own count can be wrong), or
+    (name, array) pairs."""
+    from ..inputs import iter_video
+    from ..video import is_video
+
+    if not isinstance(source, (str, os.PathLike)):
+        frames = list(source)
+        return len(frames), iter(frames)
+    path = Path(source)
+    if path.is_file() and is_video(path):
+        count = sum(1 for _ in iter_video(path))
+        if not count:
+            raise DataError(f"{path}: no frames in this video")
+        return count, iter_video(path)
+    if not path.exists():
+        raise DataError(f"{path}: no such folder or video")
+    files = list_frames(path)
+    return len(files), ((p.name, read_frame(p)) for p in files)
+
+
+def coded_pairs(
+    frames: Iterator[tuple[str, np.ndarray]],
+    picks: dict[int, str],
+    plan: ProfilePlan,
+    group: int,
+) -> dict[int, list]:
+    """The pairs of each picked frame position (``picks``: position -> role): (frame,
+    decoded) at each of ``plan.settings``, the footage coded in runs of ``group`` frames from
+    its start as an archive codes it (only the runs that hold a pick), or (frame, downscaled)
+    for the lossless mode."""
+
+    from ..training.adapt import scene_pairs
+
+    out: dict[int, list] = {}
+    last = max(picks)
+    numbered = ((k, name, frame) for k, (name, frame) in enumerate(frames))
+    for run in runs(numbered, lambda item: item[2].shape, group):
+        chosen = [i for i, item in enumerate(run) if item[0] in picks]
+        if chosen:
+            named = [(f"{run[i][1]}", run[i][2]) for i in chosen]
+            if plan.codec is None:
+                for i, pair in zip(chosen, scene_pairs(named, None, plan.scale), strict=True):
+                    out[run[i][0]] = [pair]
+            else:
+                lows = [downscale(frame, plan.scale) for _, _, frame in run]
+                for setting in plan.settings:
+                    _, decoded = code_frames(lossy_codec(plan.codec, setting), lows)
+                    got = scene_pairs(
+                        [(f"{n}@{setting}", f) for n, f in named],
+                        [decoded[i] for i in chosen],
+                        plan.scale,
+                    )
+                    for i, pair in zip(chosen, got, strict=True):
+                        out.setdefault(run[i][0], []).append(pair)
+        if run[-1][0] >= last:
+            break
+    return out
+
+
+def make_profile(
+    info: ModelInfo,
+    source: str | os.PathLike | Sequence[tuple[str, np.ndarray]],
+    output: str | os.PathLike,
+    cfg,
+    *,
+    plan: ProfilePlan,
+    name: str,
+    camera: str = "",
+    frames: int = PROFILE_FRAMES,
+    held_back: int = HELD_BACK_FRAMES,
+    progress: bool = False,
+):
+    """Tune ``info`` (``plan_profile``) on up to ``frames`` frames of one camera's footage
+    ``source`` (in time order) and check it on up to ``held_back`` frames of the footage's
+    last ``HELD_BACK_SHARE``, later than every frame tuned on; write it to ``output``
+    (``training.adapt.tune_camera``: nothing written when it does not gain there). The card
+    records the camera, the footage and the plan. Returns (the profile's ModelInfo,
+    AdaptResult, seconds spent coding the footage)."""
+
+    from ..training.adapt import split_later, tune_camera
+
+    count, stream = _footage(source)
+    tuned, held = split_later(count, held_back, HELD_BACK_SHARE, frames)
+    picks = {**dict.fromkeys(tuned, "tune"), **dict.fromkeys(held, "check")}
+    start = time.perf_counter()
+    pairs = coded_pairs(stream, picks, plan, DEFAULT_GROUP)
+    coding = time.perf_counter() - start
+    missing = sorted(set(picks) - set(pairs))
+    if missing:
+        raise DataError(f"footage ended at frame {missing[0]} of the {count} counted")
+    train = [p for k in tuned for p in pairs[k]]
+    check = [p for k in held for p in pairs[k]]
+    card = {
+        "profile": {
+            "camera": camera,
+            "footage": str(source) if isinstance(source, (str, os.PathLike)) else "",
+            "footage_frames": count,
+            "tuned_frames": [tuned[0], tuned[-1], len(tuned)],
+            "held_back_frames": held,
+            "codec": plan.codec,
+            "settings": list(plan.settings),
+            "quality_range": list(plan.quality_range) if plan.quality_range else None,
+            "scale": plan.scale,
+        },
+        "frames": len(tuned),
+    }
+    new, result = tune_camera(
+        info, train, check, output, cfg, name=name, card=card, progress=progress
+    )
+    return new, result, coding

@@ -1,0 +1,207 @@
+"""Camera profiles (srcodec/profile.py, ``srcodec adapt``) and the models a lossy archive is
+given (``encode --quality Q --weights FILE`` / ``--model NAME``): tuned on real frames as AV1
+decodes them, checked on later frames, used as the candidate of their kind, listed, exported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import srcodec
+from srcodec.archive.lossywriter import default_candidates, encode_lossy, quality_setting
+from srcodec.archive.profile import coded_pairs, make_profile, plan_profile, profile_config
+from srcodec.cli import main
+from srcodec.errors import ModelError, SrcodecError
+from srcodec.models.store import get_model as resolve
+from srcodec.models.store import inspect_weights
+from srcodec.training.adapt import split_later, tune_camera
+from srcodec.training.adaptconfig import AdaptConfig
+
+QUALITY = 45
+#: Enough tuning of the AV1 x1 model to beat it on the frames it was tuned on, in seconds.
+FAST = {"seconds": None, "steps": 80, "patch": 32, "batch": 8, "lr": 2e-3, "threads": 1}
+
+
+@pytest.fixture(scope="module")
+def clip(photo) -> list[tuple[str, np.ndarray]]:
+    """Eight 128x96 frames of a real photo panning: a fixed scene seen by one camera."""
+    return [
+        (f"f{k:02d}.png", np.ascontiguousarray(photo[120:216, 40 + 2 * k : 168 + 2 * k]))
+        for k in range(8)
+    ]
+
+
+@pytest.fixture(scope="module")
+def folder(clip, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cam")
+    for name, frame in clip:
+        Image.fromarray(frame).save(out / name)
+    return out
+
+
+@pytest.fixture(scope="module")
+def profile(clip, tmp_path_factory) -> Path:
+    """The AV1 x1 model tuned on the clip as AV1 decodes it at ``QUALITY`` (the frames the
+    archive below holds): better than the bundled model on them, by construction."""
+    info = resolve("srcodec-av1-x1")
+    plan = plan_profile(info, quality_range=(QUALITY, QUALITY))
+    pairs = coded_pairs(iter(clip), dict.fromkeys(range(8), "tune"), plan, 8)
+    train = [p for k in range(8) for p in pairs[k]]
+    path = tmp_path_factory.mktemp("profile") / "cam1.safetensors"
+    card = {"profile": {"camera": "gate", "footage": "cam1/", "footage_frames": 8}}
+    tune_camera(info, train, train[-2:], path, AdaptConfig(**FAST), name="cam1", card=card)
+    return path
+
+
+def test_held_back_frames_are_later_than_every_tuned_frame():
+    tuned, held = split_later(100, 6)
+    assert max(tuned) < min(held) and held[-1] == 99 and len(held) == 6
+    assert tuned == list(range(90)) and split_later(100, 6, most=10)[0][-1] == 89
+    assert split_later(2, 4) == ([0], [1])
+    with pytest.raises(SrcodecError):
+        split_later(1, 4)
+
+
+def test_plans_and_refusals():
+    x1 = resolve("srcodec-av1-x1")
+    plan = plan_profile(x1)
+    assert plan.codec == "srcodec.av1" and plan.scale == 1  # the codec it was trained on
+    assert plan.settings == tuple(quality_setting("av1", q) for q in (0, 25, 50, 75))
+    assert plan_profile(resolve("srcodec-hevc-x1-v2"), "hevc", (20, 40)).codec == "srcodec.hevc"
+    assert profile_config(AdaptConfig(), plan).patch == 64
+    # An x1 model on frames no codec degraded would learn the identity: refused.
+    with pytest.raises(SrcodecError, match="identity"):
+        plan_profile(x1, "png")
+    x2 = resolve("srcodec-photo-x2")
+    assert plan_profile(x2).codec is None and plan_profile(x2, "av1").scale == 2
+    with pytest.raises(SrcodecError, match="lossy codec"):
+        plan_profile(x2, None, (10, 20))
+
+
+def test_cli_adapt_x1_tunes_on_decoded_frames_and_refuses_clean_ones(folder, tmp_path):
+    """Before profiles, ``adapt --model srcodec-av1-x1`` tuned on clean frames and reported
+    "+inf dB"; now it tunes on AV1's decoded frames (or refuses clean ones in one line)."""
+    out = tmp_path / "cam.safetensors"
+    base = ["adapt", str(folder), "-o", str(out), "--model", "srcodec-av1-x1"]
+    r = CliRunner().invoke(main, [*base, "--codec", "png", "--steps", "2"])
+    assert r.exit_code == 1 and "identity" in r.output and len(r.output.splitlines()) == 1
+    assert not out.exists()
+    r = CliRunner().invoke(main, [*base, "--steps", "40", "--camera", "gate", "--threads", "1"])
+    assert "inf dB" not in r.output and "srcodec.av1" in r.output, r.output
+    if r.exit_code == 0:  # it gained on the later frame: the card says what it was tuned on
+        p = inspect_weights(out).card["adapted"]["profile"]
+        assert p["camera"] == "gate" and p["codec"] == "srcodec.av1"
+        assert p["held_back_frames"] == [7] and p["footage_frames"] == 8
+    else:
+        assert "not written" in r.output and not out.exists()
+
+
+def test_make_profile_from_a_video(clip, tmp_path):
+    """FOOTAGE may be a video: its frames are counted, then tuned on in time order."""
+    from srcodec.video import write_video
+
+    video = tmp_path / "cam.mkv"
+    write_video(video, (f for _, f in clip), fps=10)
+    info = resolve("srcodec-av1-x1")
+    plan = plan_profile(info, quality_range=(30, 60))
+    cfg = AdaptConfig(**{**FAST, "steps": 120})
+    try:
+        new, r, _ = make_profile(info, video, tmp_path / "p.safetensors", cfg, plan=plan,
+                                 name="p", camera="c")  # fmt: skip
+    except SrcodecError as exc:
+        assert "not written" in str(exc)
+        return
+    assert r.held_back == [f"cam_000007@{s}" for s in plan.settings]
+    assert new.card["adapted"]["profile"]["footage"] == str(video)
+
+
+@pytest.mark.parametrize("content", [None, b"junk", b"\x10" + bytes(7) + b"{}"])
+def test_lossy_encode_refuses_missing_or_junk_weights(folder, tmp_path, content):
+    """Issue 24, item 6: a missing or junk --weights file wrote a base-codec archive
+    ("nan dB"), exit 0; now it is one error line, exit 1, nothing written."""
+    weights = tmp_path / "cam.safetensors"
+    if content is not None:
+        weights.write_bytes(content)
+    out = tmp_path / "a.src"
+    args = ["encode", str(folder), "-o", str(out), "--quality", "60", "--weights", str(weights)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and "cam.safetensors" in r.output and "nan" not in r.output
+    assert not out.exists()
+
+
+def test_a_profile_is_the_candidate_of_its_kind(clip, folder, profile, tmp_path):
+    """Issue 24, item 6: a valid model given by --weights was ignored (the header named
+    srcodec-av1-x1); now it competes as the x1 candidate and the archive names it."""
+    info = inspect_weights(profile)
+    assert profile.stat().st_size < 1 << 20
+    out = tmp_path / "a.src"
+    args = ["encode", str(folder), "-o", str(out), "--quality", str(QUALITY)]
+    r = CliRunner().invoke(main, [*args, "--weights", str(profile)])
+    assert r.exit_code == 0, r.output
+    assert f"candidate x1-profile (x1, {info.short_id})" in r.output
+    assert f"with model {info.short_id}" in r.output
+    with srcodec.open(out, weights=[profile]) as archive:
+        assert archive.header.model_id == info.id
+        assert archive.header.extra["lossy"]["candidate"] == "x1-profile"
+        restored = dict(archive.frames())
+    plain = encode_lossy(clip, tmp_path / "b.src", quality=QUALITY)
+    assert plain.model_id.startswith("srcodec-av1-x1@")
+    with srcodec.open(plain.path) as archive:
+        general = dict(archive.frames())
+    hr = dict(clip)
+    mean = lambda out: np.mean([srcodec.psnr(hr[n], out[n]) for n in hr])  # noqa: E731
+    assert mean(restored) > mean(general)
+    # --model, accepted in lossy mode: the installed profile by name, or the bundled model.
+    assert CliRunner().invoke(main, ["models", "--install", str(profile)]).exit_code == 0
+    r = CliRunner().invoke(main, [*args[:3], str(tmp_path / "c.src"), *args[4:], "--model",
+                                  "cam1"])  # fmt: skip
+    assert r.exit_code == 0 and f"with model {info.short_id}" in r.output, r.output
+    r = CliRunner().invoke(
+        main, [*args[:3], str(tmp_path / "d.src"), *args[4:], "--model", "srcodec-av1-x1"]
+    )
+    assert r.exit_code == 0 and "x1-profile" not in r.output, r.output
+
+
+def test_a_profile_that_does_not_help_loses_to_the_bundled_model(clip, tmp_path):
+    """The candidate check still guards: a model worse than the bundled one is not used."""
+    from srcodec.models.store import load_weights as load_model
+    from srcodec.models.store import save_model
+
+    base = resolve("srcodec-av1-x1")
+    model, _ = load_model(base.path)
+    for p in model.parameters():
+        p.data.mul_(0.5)
+    bad = save_model(model, tmp_path / "bad.safetensors", "bad")
+    s = encode_lossy(clip, tmp_path / "a.src", quality=QUALITY, weights=[bad.path])
+    assert "x1-profile" in [t.candidate for t in s.trials]
+    assert s.chosen.candidate != "x1-profile" and not s.model_id.startswith("bad@")
+    x2_only = [c for c in default_candidates() if c.scale == 2]
+    with pytest.raises(ModelError, match="x2"):  # a profile of no candidate's kind
+        encode_lossy(
+            clip, tmp_path / "b.src", quality=QUALITY, weights=[bad.path], candidates=x2_only
+        )
+
+
+def test_models_lists_profiles_and_exports_them(folder, profile, tmp_path):
+    """``srcodec models`` names the camera and footage a profile was tuned on; its ONNX fp32
+    and int8 exports work as a bundled model's, and decode the archive."""
+    r = CliRunner().invoke(main, ["models", "--weights", str(profile)])
+    assert r.exit_code == 0 and "profile of camera 'gate'" in r.output and "cam1/" in r.output
+    onnx = tmp_path / "onnx"
+    args = ["models", "--export-onnx", str(profile), "--int8", "--calibration", str(folder)]
+    r = CliRunner().invoke(main, [*args, "--onnx-dir", str(onnx)])
+    assert r.exit_code == 0, r.output
+    assert len(list(onnx.glob("cam1-*.onnx"))) == 2
+    weights = onnx / profile.name
+    weights.write_bytes(profile.read_bytes())
+    out = tmp_path / "a.src"
+    r = CliRunner().invoke(main, ["encode", str(folder), "-o", str(out), "--quality",
+                                  str(QUALITY), "--weights", str(weights)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    for precision in ("fp32", "int8"):
+        with srcodec.open(out, weights=[weights], engine="onnx", precision=precision) as archive:
+            assert len(dict(archive.frames())) == 8
