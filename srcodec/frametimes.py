@@ -13,9 +13,18 @@ from typing import TYPE_CHECKING, Any
 from .errors import FormatError
 
 if TYPE_CHECKING:
+    from .archive.filereader import ArchiveReader
     from .archive.layout import Header
 
-__all__ = ["DEFAULT_FPS", "archive_fps", "frame_times", "timing_fields"]
+__all__ = [
+    "DEFAULT_FPS",
+    "archive_fps",
+    "archive_order",
+    "frame_clock",
+    "frame_times",
+    "kept_timing",
+    "timing_fields",
+]
 
 #: The rate restored footage is written at when its archive records none (frames from a folder).
 DEFAULT_FPS = Fraction(10)
@@ -79,3 +88,49 @@ def frame_times(header: Header) -> list[float] | None:
         return [float(value["first"] + k * step) for k in range(int(value["count"]))]
     except (TypeError, ValueError, KeyError, ZeroDivisionError):
         raise FormatError(f"header field 'timestamps' is malformed: {value!r}") from None
+
+
+def archive_order(reader: ArchiveReader) -> list[str]:
+    """Every frame name the archive holds, damaged or not, in archive order: the order its
+    recorded timestamps follow. From the index, or, when the index is unusable, from the scan
+    (intact chunks and the names readable in damaged ones, by offset)."""
+    if not reader.index_recovered:
+        return reader.names
+    placed = [(reader.entry(i).offset, reader.entry(i).position, reader.names[i])
+              for i in range(len(reader))]  # fmt: skip
+    for region in reader.scan_damage:
+        names = region.names or ((region.name,) if region.name else ())
+        placed += [(region.offset, k, name) for k, name in enumerate(names)]
+    seen: set[str] = set()
+    return [n for _, _, n in sorted(placed) if not (n in seen or seen.add(n))]
+
+
+def frame_clock(reader: ArchiveReader) -> dict[str, float]:
+    """The time (seconds) of every frame of the archive, by name: its recorded timestamp, or,
+    for frames after the recorded ones (appended) or in an archive that records none, one
+    frame interval (``archive_fps``, else ``DEFAULT_FPS``) after the frame before it. A frame
+    left out (damaged) leaves its time empty: later frames keep theirs."""
+    fps = archive_fps(reader.header) or DEFAULT_FPS
+    times = frame_times(reader.header) or []
+    clock: dict[str, float] = {}
+    for k, name in enumerate(archive_order(reader)):
+        if k < len(times):
+            clock[name] = times[k]
+        else:
+            clock[name] = (times[-1] if times else -1 / fps) + (k - len(times) + 1) / float(fps)
+    return clock
+
+
+def kept_timing(reader: ArchiveReader, kept: Sequence[str]) -> dict[str, Any] | None:
+    """The header timing fields of an archive holding only the frames ``kept`` (in order) of
+    ``reader``'s archive, or None if they are unchanged (every frame with a timestamp kept)."""
+    times = frame_times(reader.header)
+    if times is None:
+        return None
+    recorded = dict(zip(archive_order(reader), times, strict=False))
+    kept_times = [recorded[name] for name in kept if name in recorded]
+    if kept_times == times:
+        return None
+    fields = timing_fields(archive_fps(reader.header), kept_times)
+    fields.setdefault("timestamps", [])  # none kept: none recorded
+    return fields

@@ -4,6 +4,7 @@ or a video file (through srcodec.video), their modes normalised without loss.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
@@ -172,14 +173,23 @@ def _video_items(
     Loading an earlier frame again (``encode --adapt`` reads a sample of the frames before
     writing them all) starts a new decoding pass."""
     info = probe_video(path)
-    timeline = video_timeline(path, start, end, every)
+    bad: dict[str, str] = {}  # frames that do not decode, or are missing: skipped or refused
+
+    def told(name: str, _seconds: float | None, why: str) -> None:
+        bad[name] = f"{path}: frame{'s' * ('..' in name)} {name} {why}"
+
+    timeline = video_timeline(path, start, end, every, on_bad=told)
     position = {name: k for k, (name, _) in enumerate(timeline)}
-    state = {"frames": read_video(path, start, end, every), "next": 0}
+
+    def frames() -> Iterator[tuple[str, np.ndarray, float]]:
+        return read_video(path, start, end, every, on_bad=lambda *_: None)
+
+    state = {"frames": frames(), "next": 0}
 
     def load(name: str) -> np.ndarray:
         want = position[name]
         if want < state["next"]:
-            state["frames"], state["next"] = read_video(path, start, end, every), 0
+            state["frames"], state["next"] = frames(), 0
         while True:
             got, frame, _ = next(state["frames"], (None, None, None))
             state["next"] += 1
@@ -189,9 +199,23 @@ def _video_items(
             raise FrameError(f"{path}: frame {name} did not decode on the second pass")
         return frame
 
+    def fail(name: str) -> np.ndarray:
+        raise FrameError(bad[name])
+
     size = info.width * info.height * 3  # raw RGB bytes: a video frame has no file of its own
     items = [(name, size, lambda n=name: load(n)) for name, _ in timeline]
+    # Each bad frame in its place (by number; a span of missing frames last), so that
+    # ``skip_bad`` reports it and the encode refuses it otherwise; the timestamps recorded are
+    # those of the frames that decode, the frames the archive will hold.
+    items += [(name, 0, lambda n=name: fail(n)) for name in bad]
+    items.sort(key=lambda item: _source_number(item[0]))
     return items, timing_fields(info.fps, [t for _, t in timeline])
+
+
+def _source_number(name: str) -> float:
+    """The source frame number a video frame's name (or a span's) starts with; unnumbered last."""
+    digits = name.removeprefix("frame_")[:12].split(".")[0]
+    return int(digits) if digits.isdigit() else math.inf
 
 
 def _iter_items(frames: FrameSource) -> Iterator[Item]:

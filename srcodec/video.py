@@ -4,9 +4,11 @@ reads as numbered RGB frames, probing it, and writing frames as a lossless or lo
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -149,11 +151,18 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         )
 
 
+#: ``on_bad(name, seconds, why)``: told of a selected frame that does not decode (``seconds``
+#: from its packet, None if unknown), or of the frames missing from a file that ends before the
+#: frame count its header declares (``name`` then spans them: ``frame_000016..frame_000794``).
+OnBad = Callable[[str, float | None, str], None]
+
+
 def read_video(
     path: str | os.PathLike,
     start: int | float | str | None = None,
     end: int | float | str | None = None,
     every: int = 1,
+    on_bad: OnBad | None = None,
 ) -> Iterator[tuple[str, np.ndarray, float]]:
     """(name, uint8 HxWx3 RGB frame, timestamp in seconds) of the video's frames in order.
 
@@ -161,8 +170,13 @@ def read_video(
     a frame is in range by its number or, for times, by its timestamp. ``every`` keeps every
     n-th frame counted from the first in range. Names are ``frame_000123`` by source frame number.
     The file is decoded from its beginning, so numbering is exact whatever the container's index.
+
+    Damage is never passed over in silence: a frame whose packet does not decode keeps its
+    number (later frames keep their names) and, like frames missing from a file cut short
+    (fewer than its header declares), is told to ``on_bad``; without ``on_bad`` it raises
+    ``FrameError``.
     """
-    for name, frame, seconds in _selected(path, start, end, every):
+    for name, frame, seconds in _selected(path, start, end, every, on_bad):
         yield name, frame.to_ndarray(format="rgb24"), seconds
 
 
@@ -171,11 +185,74 @@ def video_timeline(
     start: int | float | str | None = None,
     end: int | float | str | None = None,
     every: int = 1,
+    on_bad: OnBad | None = None,
 ) -> list[tuple[str, float]]:
     """(name, timestamp in seconds) of the frames ``read_video`` yields with these arguments,
     without converting any picture: a cheap first pass, so that an archive's header can record
     them before its frames."""
-    return [(name, seconds) for name, _, seconds in _selected(path, start, end, every)]
+    return [(name, seconds) for name, _, seconds in _selected(path, start, end, every, on_bad)]
+
+
+@dataclass
+class _Packets:
+    """What demuxing alone (no decoding) tells of a video stream's packets: their sorted
+    timestamps (None when some packet has none, or two share one: frames are then numbered as
+    they come out of the decoder), those of key frames, and why the demuxer stopped before the
+    end (None if it did not)."""
+
+    times: list[int] | None
+    keys: set[int]
+    stopped: str | None = None
+
+
+def _packets(path: Path) -> _Packets:
+    container = _open_input(path)
+    times: list[int | None] = []
+    keys: set[int] = set()
+    stopped = None
+    try:
+        for packet in container.demux(container.streams.video[0]):
+            if packet.size == 0:  # the flush packet
+                continue
+            times.append(packet.pts)
+            if packet.is_keyframe and packet.pts is not None:
+                keys.add(packet.pts)
+    except av.FFmpegError as exc:
+        stopped = f"the file cannot be read further ({exc})"
+    finally:
+        container.close()
+    if None in times or len(set(times)) != len(times):
+        return _Packets(None, set(), stopped)
+    return _Packets(sorted(times), keys, stopped)  # type: ignore[type-var]
+
+
+def _decoded(
+    container: av.container.InputContainer, stream: av.video.stream.VideoStream, errors: list[str]
+) -> Iterator[tuple[int | None, float, av.VideoFrame]]:
+    """(pts, seconds, frame) for every frame the decoder gives whole, in its order; the errors
+    of the packets it refuses, and of frames it flags corrupt, go to ``errors`` (which frame a
+    refused packet held is found by its number missing: with frame threads, an error surfaces
+    on a later packet)."""
+    rate = stream.average_rate or stream.guessed_rate
+    count = 0
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            errors.append(str(exc))
+            continue
+        for frame in frames:
+            if frame.is_corrupt:  # decoded with errors concealed: damaged, not a frame
+                errors.append(f"the decoder flags the frame at {frame.time} s corrupt")
+                continue
+            seconds = frame.time if frame.time is not None else count / float(rate or 1)
+            yield frame.pts, seconds, frame
+            count += 1
+
+
+#: Why a frame that decoded is not trusted: a frame of its group of pictures did not decode,
+#: so the frames predicted from it (until the next key frame) are the decoder's guesses.
+_PREDICTED = "depends on a frame that does not decode (predicted from damaged pictures)"
 
 
 def _selected(
@@ -183,31 +260,165 @@ def _selected(
     start: int | float | str | None,
     end: int | float | str | None,
     every: int,
+    on_bad: OnBad | None = None,
 ) -> Iterator[tuple[str, av.VideoFrame, float]]:
-    """The decoded frames ``read_video`` selects, as PyAV frames."""
+    """The decoded frames ``read_video`` selects, as PyAV frames.
+
+    A frame's number is the rank of its timestamp among those of all the stream's packets
+    (read first, by demuxing alone), so that a frame that does not decode keeps its number and
+    later frames keep theirs. A frame that does not decode also spoils those predicted from
+    it: from the first frame missing in a group of pictures (less the decoder's reordering
+    depth, for B-frames shown before it) to the next key frame, frames are reported, not
+    given. Where packets lack timestamps, frames are numbered in the order they come out."""
     path = Path(path)
     first, stop = parse_position(start), parse_position(end)
     if isinstance(every, bool) or not isinstance(every, int) or every < 1:
         raise FrameError(f"every must be a positive integer, got {every!r}")
+
+    def bad(name: str, seconds: float | None, why: str) -> None:
+        if on_bad is None:
+            raise FrameError(f"{path}: frame{'s' * ('..' in name)} {name} {why}")
+        on_bad(name, seconds, why)
+
+    packets = _packets(path)
     container = _open_input(path)
     try:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        rate = stream.average_rate or stream.guessed_rate
-        kept = 0
-        for number, frame in enumerate(container.decode(stream)):
-            seconds = frame.time if frame.time is not None else number / float(rate or 1)
-            if _before(first, number, seconds):
-                continue
+        errors: list[str] = []
+        if packets.times is None:
+            yield from _in_decoder_order(container, stream, first, stop, every, errors)
+            if errors:  # which frames were lost is unknown without timestamps
+                bad("(some)", None, f"do not decode; which is unknown: the packets have no "
+                    f"timestamps ({errors[0]})")  # fmt: skip
+            return
+        times, base = packets.times, stream.time_base
+        rank = {pts: k for k, pts in enumerate(times)}
+        keys = {rank[pts] for pts in packets.keys}
+        if isinstance(first, float):
+            begin = next(
+                (k for k, t in enumerate(times) if not _before(first, k, float(t * base))),
+                len(times),
+            )
+        else:
+            begin = first or 0
+
+        def release(number: int, seconds: float, frame: av.VideoFrame, predicted: bool):
+            if number < begin or (number - begin) % every:
+                return None
+            if predicted:
+                bad(frame_name(number), seconds, _PREDICTED)
+                return None
+            return frame_name(number), frame, float(seconds)
+
+        depth = max(0, stream.codec_context.has_b_frames or 0)
+        held: deque[list] = deque()  # frames not given yet: a later gap may spoil them
+        seen: set[int] = set()
+        expected, spoiled, ended_at = 0, False, None
+        for pts, seconds, frame in _decoded(container, stream, errors):
+            number = rank.get(pts, -1)
+            if number < 0:
+                raise FrameError(f"{path}: a frame at {seconds:.3f} s has no packet of its own")
+            if number > expected:  # frames expected..number-1 did not come out
+                spoiled = True
+                for item in held:
+                    item[3] = item[3] or (item[0] >= expected - depth and item[0] not in keys)
+            expected = max(expected, number + 1)
+            seen.add(number)
+            if number in keys:
+                spoiled = False  # a key frame starts afresh
             if stop is not None and not _before(stop, number, seconds):
-                return
-            if kept % every == 0:
-                yield frame_name(number), frame, float(seconds)
-            kept += 1
+                ended_at = number  # frames come out in order: none in range follows
+                break
+            held.append([number, seconds, frame, spoiled])
+            while len(held) > depth:
+                out = release(*held.popleft())
+                if out is not None:
+                    yield out
+        if ended_at is None and expected < len(times):
+            for item in held:  # frames missing after these (to the end): as for a gap
+                item[3] = item[3] or (item[0] >= expected - depth and item[0] not in keys)
+        for item in held:
+            out = release(*item)
+            if out is not None:
+                yield out
+        _report_missing(packets, stream, begin, every, stop, ended_at, seen, errors, bad)
     except av.FFmpegError as exc:
         raise FrameError(f"{path}: cannot decode video ({exc})") from None
     finally:
         container.close()
+
+
+def _in_decoder_order(
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    first: int | float | None,
+    stop: int | float | None,
+    every: int,
+    errors: list[str],
+) -> Iterator[tuple[str, av.VideoFrame, float]]:
+    """``_selected`` for a stream whose packets lack timestamps."""
+    kept = 0
+    for number, (_, seconds, frame) in enumerate(_decoded(container, stream, errors)):
+        if _before(first, number, seconds):
+            continue
+        if stop is not None and not _before(stop, number, seconds):
+            return
+        if kept % every == 0:
+            yield frame_name(number), frame, float(seconds)
+        kept += 1
+
+
+def _report_missing(
+    packets: _Packets,
+    stream: av.video.stream.VideoStream,
+    begin: int,
+    every: int,
+    stop: int | float | None,
+    ended_at: int | None,
+    seen: set[int],
+    errors: list[str],
+    bad: OnBad,
+) -> None:
+    """Report the selected frames that never came out: packets demuxed that did not decode
+    (or that the decoder dropped), and frames missing at the end of a file cut short."""
+    times, base = packets.times or [], stream.time_base
+    count, declared = len(times), stream.frames or 0
+    rate = stream.average_rate or stream.guessed_rate
+    limit = ended_at if ended_at is not None else _frames_up_to(stop, times, base)
+    if ended_at is None and limit >= count:
+        # The header's count is of frame slots in AVI (whose muxers leave dropped frames
+        # out): frames are missing only beyond the slot of the last packet.
+        last = float(times[-1] * base) if times else 0.0
+        slots = round(last * float(rate)) + 1 if times and rate else 0
+        missing = max(0, declared - max(count, slots))
+        if packets.stopped is not None:
+            missing = max(missing, 1)
+        if isinstance(stop, float) and rate and missing:
+            missing = min(missing, max(0, math.ceil((stop - last) * float(rate) - 1e-9) - 1))
+        limit = count + missing
+        if isinstance(stop, int):
+            limit = min(limit, stop)
+    gone = [k for k in range(begin, limit) if k not in seen and (k - begin) % every == 0]
+    why = f"does not decode ({errors[0]})" if errors else "did not come out of the decoder"
+    for k in (k for k in gone if k < count):
+        bad(frame_name(k), float(times[k] * base), why)
+    tail = [k for k in gone if k >= count]
+    if tail:
+        span = frame_name(tail[0]) + (f"..{frame_name(tail[-1])}" if len(tail) > 1 else "")
+        end_why = (
+            packets.stopped or f"the file ends after {count} of the {declared} frames it lists"
+        )
+        bad(span, None, f"{'is' if len(tail) == 1 else 'are'} missing: {end_why}")
+
+
+def _frames_up_to(stop: int | float | None, times: list[int], base: Fraction) -> int:
+    """How many of the packets (by ``times``, sorted) come before ``stop``."""
+    if isinstance(stop, int):
+        return min(stop, len(times))
+    if isinstance(stop, float):
+        return sum(1 for t in times if float(t * base) < stop - 1e-9)
+    return len(times)
 
 
 def _before(position: int | float | None, number: int, seconds: float) -> bool:
@@ -230,6 +441,10 @@ def write_video(
 ) -> int:
     """Write uint8 frames (HxWx3 RGB or HxW grayscale, all of one size) as a video; returns the
     number of frames written.
+
+    A frame given as ``(frame, seconds)`` is shown at that time (increasing: irregular footage,
+    or gaps where frames were left out keep their timing); a bare frame one interval of ``fps``
+    after the one before it.
 
     Lossless by default (FFV1, or libx264rgb/libx265 in lossless mode); ``crf`` makes it lossy
     (libx264/libx265/SVT-AV1 in YUV). The file appears complete or not at all (srcodec.atomic).
@@ -264,10 +479,13 @@ def write_video(
     try:
         with av.open(target.fh, "w", format=_MUXERS[suffix]) as container:
             stream = None
-            for frame in frames:
+            last = None
+            for item in frames:
+                frame, seconds = item if isinstance(item, tuple) else (item, None)
                 frame = _rgb(frame, count)
                 if stream is None:
                     stream = _add_stream(container, spec, encoder, crf, rate, frame.shape)
+                    tick = 1 / Fraction(stream.codec_context.time_base)  # ticks per second
                 elif frame.shape != (stream.height, stream.width, 3):
                     raise FrameError(
                         f"frame #{count} is {frame.shape[1]}x{frame.shape[0]}, the video "
@@ -276,7 +494,15 @@ def write_video(
                 picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
                 if picture.format.name != stream.pix_fmt:
                     picture = picture.reformat(format=stream.pix_fmt)
-                picture.pts = count
+                if seconds is None:
+                    pts = 0 if last is None else last + round(tick / rate)
+                else:
+                    pts = round(seconds * tick)
+                    if last is not None and pts <= last:
+                        if seconds * tick < last - 0.5:
+                            raise FrameError(f"frame #{count} at {seconds} s goes back in time")
+                        pts = last + 1  # two times within one tick
+                picture.pts = last = pts
                 container.mux(stream.encode(picture))
                 count += 1
             if stream is None:
@@ -313,7 +539,10 @@ def _add_stream(
     height, width = shape[:2]
     stream = container.add_stream(encoder, rate=rate)
     stream.width, stream.height = width, height
-    stream.time_base = 1 / rate
+    # Frame times in 1/90000 s (MPEG's clock: exact for common rates, fine for irregular ones);
+    # AVI has one slot per frame interval (its muxer fills skipped slots).
+    clock = 1 / rate if container.format.name == "avi" else Fraction(1, 90000)
+    stream.time_base = stream.codec_context.time_base = clock
     if crf is None:
         stream.pix_fmt = spec.lossless_pix_fmt
         stream.options = dict(spec.lossless_options)

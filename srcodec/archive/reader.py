@@ -18,7 +18,7 @@ from ..engines.tiling import TiledRestorer
 from ..errors import CorruptError, DamagedArchiveError, ModelError
 from ..lowres import LowresCodec, StreamCodec, get_codec
 from ..models.store import ModelInfo, get_model, inspect_weights, scale_problem, short_id, split_id
-from ..models.update import archive_update, base_id
+from ..models.update import ModelUpdate, archive_update, base_id
 from ..resample import lowres_size, upscale
 from .filereader import ArchiveReader
 from .layout import FrameRecord, GroupRecord
@@ -81,6 +81,7 @@ class Archive:
         self.engine, self.precision, self.threads = engine, precision, threads
         self.self_ensemble = self_ensemble
         self._restorer: TiledRestorer | None = restorer
+        self._update: tuple[ModelUpdate | None, str | None] | None = None
         # The last group decoded for random access: reading frame i+1 after frame i of one
         # group decodes nothing again.
         self._group: tuple[GroupRecord, list[np.ndarray]] | None = None
@@ -114,6 +115,23 @@ class Archive:
         return info
 
     @property
+    def update_problem(self) -> str | None:
+        """Why the model update the header names cannot be used (damaged, missing), or None.
+        The frames are then restored with the general model, and ``frames()`` reports it as
+        damage: they are not what the encoder tuned them for."""
+        return self._model_update()[1]
+
+    def _model_update(self) -> tuple[ModelUpdate | None, str | None]:
+        if self._update is None:
+            try:
+                self._update = (archive_update(self.reader), None)
+            except CorruptError as exc:
+                general = short_id(base_id(self.header.model_id))
+                why = f"{exc}; its frames are restored with the general model {general} instead"
+                self._update = (None, why)
+        return self._update
+
+    @property
     def restorer(self) -> TiledRestorer:
         if self._restorer is None and is_identity(self.header.model_id):
             self._restorer = IdentityRestorer()  # a lossy archive's base codec alone
@@ -122,8 +140,9 @@ class Archive:
             from ..engines.choose import make_restorer
 
             info = self.model_info()
-            # An archive that names an update is restored with it or not at all.
-            update = archive_update(self.reader)
+            # An archive that names an update is restored with it; if the update is damaged,
+            # with the general model, and frames() reports the damage (update_problem).
+            update = self._model_update()[0]
             # The hash checked is the one the archive asks for, read from the weights file as
             # it is loaded (a file swapped after it was found is refused), or the model id
             # embedded in the ONNX export.
@@ -203,7 +222,8 @@ class Archive:
         """(name, restored frame) in order, frames of equal size restored in batches.
 
         Every intact frame comes out, whatever is damaged. What is not (a damaged frame, an
-        unusable index, byte ranges a scan had to skip, a file that ends early) is, with
+        unusable index, byte ranges a scan had to skip, a file that ends early, a damaged
+        model update: its frames then come out restored by the general model) is, with
         ``on_damage``, reported to ``on_damage(name, error)`` as it is found (``name`` None
         where no frame name can be read: ``error`` then gives the byte range); without it,
         ``DamagedArchiveError`` listing all of it is raised after the last intact frame.
@@ -219,6 +239,8 @@ class Archive:
 
         for name, why in self.reader.losses():
             damaged(name, CorruptError(why))
+        if self.update_problem is not None:
+            damaged(None, CorruptError(self.update_problem))
         yield from self._intact_frames(damaged, skip)
         if lost:
             raise DamagedArchiveError(self.path, lost)
@@ -293,46 +315,40 @@ class Archive:
 
         ``payload_bytes`` of a frame is its own payload's, or None for a frame of a group,
         whose frames share one payload: ``groups`` lists each group's first frame, frame count
-        and payload bytes, and a frame's ``group`` is its group's number in that list.
+        and payload bytes, and a frame's ``group`` is its group's number in that list. A
+        damaged group keeps its number (its ``damaged`` says why, its ``payload_bytes`` is
+        None), so that later groups keep theirs. ``damaged`` names the damaged frames;
+        ``update_problem`` says why a model update named by the header cannot be used.
         """
         frames, sizes = [], {}
         groups: list[dict] = []
         group_of: dict[int, int] = {}  # chunk offset -> group number
-        shared = Counter(self.reader.entry(i).offset for i in range(len(self)))
-        for name, record in self.reader.records():
-            entry = self.reader.entry(name)
-            grouped = shared[entry.offset] > 1 or entry.position > 0
+        entries = [self.reader.entry(i) for i in range(len(self))]
+        shared = Counter(e.offset for e in entries)
+        stream = isinstance(self.codec, StreamCodec)  # every frame is in a group
+        for (name, record), entry in zip(self.reader.records(), entries, strict=True):
+            grouped = stream or shared[entry.offset] > 1 or entry.position > 0
+            if grouped and entry.offset not in group_of:
+                group_of[entry.offset] = len(groups)
+                groups.append({"first": name, "frames": shared[entry.offset]})
+            frame: dict = {"name": name}
             if isinstance(record, CorruptError):
-                frames.append(
-                    {
-                        "name": name,
-                        "size": None,
-                        "mode": None,
-                        "damaged": str(record),
-                        "payload_bytes": None if grouped else entry.payload_size,
-                    }
-                )
-                continue
-            size = f"{record.width}x{record.height} {record.mode}"
-            sizes[size] = sizes.get(size, 0) + 1
-            frame = {
-                "name": name,
-                "size": f"{record.width}x{record.height}",
-                "mode": record.mode,
-                "payload_bytes": entry.payload_size,
-            }
-            if record.group is not None:
-                if entry.offset not in group_of:
-                    group_of[entry.offset] = len(groups)
-                    groups.append(
-                        {
-                            "first": name,
-                            "frames": len(record.group),
-                            "payload_bytes": len(record.payload),
-                        }
-                    )
+                frame.update(size=None, mode=None, damaged=str(record))
+                if grouped:
+                    groups[group_of[entry.offset]].setdefault("damaged", str(record))
+            else:
+                size = f"{record.width}x{record.height} {record.mode}"
+                sizes[size] = sizes.get(size, 0) + 1
+                frame.update(size=f"{record.width}x{record.height}", mode=record.mode)
+                if grouped:
+                    groups[group_of[entry.offset]]["payload_bytes"] = len(record.payload)
+            if grouped:
                 frame.update(payload_bytes=None, group=group_of[entry.offset])
+            else:
+                frame["payload_bytes"] = entry.payload_size
             frames.append(frame)
+        for g in groups:
+            g.setdefault("payload_bytes", None)
         own = sum(f["payload_bytes"] or 0 for f in frames)
         return {
             "path": str(self.path),
@@ -345,12 +361,13 @@ class Archive:
             "created": self.header.created,
             "srcodec_version": self.header.srcodec_version,
             "frames": len(frames),
-            "payload_bytes": own + sum(g["payload_bytes"] for g in groups),
+            "payload_bytes": own + sum(g["payload_bytes"] or 0 for g in groups),
             "sizes": sizes,
             "groups": groups,
             "damaged": [f["name"] for f in frames if f.get("damaged")],
             "index_recovered": self.reader.index_recovered,
             "damage": self.reader.damage,
+            "update_problem": self.update_problem,
             "frame_list": frames,
         }
 

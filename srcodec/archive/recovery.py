@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import CorruptError, ModelError
+from ..frametimes import kept_timing
 from ..lowres import LowresCodec, get_codec
 from ..models.store import get_model, scale_problem
 from ..models.update import archive_update, base_id
@@ -237,6 +238,13 @@ def recover(
             header = replace(header, model_id=base_id(header.model_id))
             header.extra = {**header.extra, "update_dropped": report.update_dropped}
             raw_header = None
+        # The timestamps recorded are of the frames kept: a lost frame's is dropped, so that
+        # every later frame keeps its own (they are listed in archive order).
+        kept_names = [name for offset in sorted(units) for name in _unit_names(units[offset])]
+        timing = kept_timing(reader, kept_names)
+        if timing is not None:
+            header = replace(header, extra={**header.extra, **timing})
+            raw_header = None
         with ArchiveWriter(
             output,
             header,
@@ -255,6 +263,10 @@ def recover(
                     writer.add(unit)
                     report.recovered.append(unit.name)
     return report
+
+
+def _unit_names(unit: FrameRecord | GroupRecord) -> list[str]:
+    return [i.name for i in unit.frames] if isinstance(unit, GroupRecord) else [unit.name]
 
 
 def _name_problem(name: str) -> str | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SrcodecError
-from ..frametimes import DEFAULT_FPS, archive_fps
+from ..frametimes import DEFAULT_FPS, archive_fps, frame_clock
 from ..video import write_video
 from .reader import Archive
 from .tofolder import DecodeSummary
@@ -31,8 +31,9 @@ def decode_to_video(
     force: bool = False,
     **kwargs,
 ) -> DecodeSummary:
-    """Restore every frame of ``path`` into the video ``output`` (.mkv, .mp4, ...) at the
-    archive's frame rate (``DEFAULT_FPS`` if it records none).
+    """Restore every frame of ``path`` into the video ``output`` (.mkv, .mp4, ...), each at
+    its recorded time (``srcodec.frametimes.frame_clock``: frames without one follow at the
+    archive's frame rate, ``DEFAULT_FPS`` if it records none).
 
     Lossless by default (``LOSSLESS_BY_SUFFIX``); ``video_codec`` (srcodec.video.VIDEO_CODECS)
     and ``crf`` make a lossy delivery copy. Damaged frames are left out of the video and listed
@@ -51,10 +52,14 @@ def decode_to_video(
         def damaged(name: str | None, exc: SrcodecError) -> None:
             summary.damaged.append((name, str(exc)))
 
-        def frames() -> Iterator[np.ndarray]:
+        clock = frame_clock(archive.reader)
+
+        def frames() -> Iterator[tuple[np.ndarray, float]]:
+            # Each frame at its recorded time: frames left out (damaged) leave a gap, and
+            # irregular footage (every N-th frame, dropped frames) keeps its timing.
             for name, frame in archive.frames(on_damage=damaged):
                 summary.written.append(name)
-                yield frame
+                yield frame, clock[name]
 
         write_video(output, frames(), fps, codec=codec, crf=crf, force=force)
     return summary

@@ -49,7 +49,19 @@ def import_zarr(
 ) -> None:
     """Write a Zarr array of low-resolution frames at STORE (as export-zarr makes, or any
     frames x H x W x C uint8 array) into the archive ARCHIVE."""
-    from ..distributed.zarrstore import describe, open_zarr, zarr_to_archive
+    from ..archive.filereader import ArchiveReader
+    from ..archive.layout import Header
+    from ..distributed.zarrstore import ATTRS_KEY, describe, open_zarr, zarr_to_archive
 
     zarr_to_archive(store, archive, model=model, weights=weights, codec=codec_id, force=force)
-    click.echo(f"{store} -> {archive}: {describe(open_zarr(store))}")
+    array = open_zarr(store)
+    click.echo(f"{store} -> {archive}: {describe(array)}")
+    recorded = (array.attrs.get(ATTRS_KEY) or {}).get("header")
+    with ArchiveReader(archive) as reader:
+        written = reader.header.codec
+    was = Header.from_json(recorded.encode("utf-8")).codec if recorded else written
+    if codec_id is None and was["id"] != written["id"]:
+        click.echo(
+            f"the recorded lossy codec {was['id']} is not coded lossily again: the frames are "
+            f"stored losslessly with {written['id']} (--codec chooses another)"
+        )

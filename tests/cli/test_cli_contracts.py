@@ -94,8 +94,10 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(tmp_path, sample_frames, 
 def test_info_marks_damaged_frames(archive):
     damage_last_frame(archive)
     r = invoke("info", archive, "--frames")
+    assert r.exit_code == 3  # damaged, as verify says (issue 24: it was 0)
     lines = [line for line in r.output.splitlines() if "DAMAGED" in line]
-    assert len(lines) == 1 and "vtest" in lines[0]
+    assert "1 DAMAGED" in lines[0]  # the frame count says it too
+    assert len(lines) == 2 and "vtest" in lines[1]
     listed = json.loads(invoke("info", archive, "--json").output)
     assert len(listed["damaged"]) == 1
 

@@ -16,7 +16,7 @@ from srcodec.archive.reader import Archive
 from srcodec.archive.recovery import recover, verify
 from srcodec.archive.writer import encode
 from srcodec.cli import main
-from srcodec.errors import CorruptError, ModelError, SrcodecError
+from srcodec.errors import CorruptError, DamagedArchiveError, ModelError, SrcodecError
 from srcodec.inputs import read_frame
 from srcodec.metrics import psnr
 from srcodec.models.store import inspect_weights
@@ -113,7 +113,9 @@ def test_damaged_update_is_reported_refused_and_dropped_by_recover(adapted, mode
     _damage_update(tuned.path, bad)
     report = verify(bad)
     assert not report.ok and "model update" in report.update_problem
-    with pytest.raises(CorruptError, match="names model update .*recover"):
+    # Decoding restores every frame with the general model and names the damage (issue 24:
+    # it refused the archive).
+    with pytest.raises(DamagedArchiveError, match="names model update .*general model"):
         _decode(bad, model, "torch")
     r = recover(bad, tmp_path / "fixed.src")
     assert r.update_dropped and len(r.recovered) == 4 and not r.lost
