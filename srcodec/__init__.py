@@ -61,6 +61,12 @@ _LAZY = {
     "TrainConfig": "training.config",
     "make_restorer": "engines.choose",
     "train": "training.trainer",
+    # Recording cameras (srcodec.recording): loaded when first asked for.
+    "Recording": "recording.index",
+    "RecordSummary": "recording.recorder",
+    "cut": "recording.cut",
+    "record": "recording.recorder",
+    "transcode": "recording.transcode",
 }
 
 
@@ -102,6 +108,8 @@ __all__ = [
     "LowresCodec",
     "ModelError",
     "ModelInfo",
+    "RecordSummary",
+    "Recording",
     "RecoverReport",
     "Restorer",
     "SrcodecError",
@@ -112,6 +120,7 @@ __all__ = [
     "append",
     "available_codecs",
     "create_model",
+    "cut",
     "decode",
     "decode_to_folder",
     "downscale",
@@ -129,6 +138,7 @@ __all__ = [
     "make_restorer",
     "open",
     "psnr",
+    "record",
     "recover",
     "register_codec",
     "register_family",
@@ -136,6 +146,7 @@ __all__ = [
     "resolve",
     "save_model",
     "train",
+    "transcode",
     "upscale",
     "verify",
 ]

@@ -137,12 +137,12 @@ def test_no_module_is_over_600_lines(name):
 #: docs/architecture.md's layers, lowest first, by the first name under srcodec.
 LAYERS = [
     {"_version", "errors", "atomic", "pixels", "resample", "metrics", "names", "frametimes"}
-    | {"video", "inputs", "plugins", "compat"},
+    | {"video", "inputs", "plugins", "compat", "clock"},
     {"lowres", "models"},
     {"engines"},
     {"training"},
     {"archive"},
-    {"distributed"},
+    {"distributed", "recording"},
     {"cli", "__main__"},
 ]
 #: Imports that go up a layer, each for a reason docs/architecture.md gives.

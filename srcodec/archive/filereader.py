@@ -29,6 +29,7 @@ from .layout import (
     RESYNC_TAGS_GROUPS,
     TAIL,
     TAIL_DATA,
+    TIME,
     TRAILER_SIZE,
     U16,
     U32,
@@ -40,6 +41,7 @@ from .layout import (
     GroupRecord,
     Header,
     IndexEntry,
+    TimeRecord,
     chunk_crc,
     index_bound,
     inflate,
@@ -47,6 +49,7 @@ from .layout import (
     unpack_frame,
     unpack_group,
     unpack_name,
+    unpack_times,
 )
 from .salvage import ChunkScanner, describe_scan
 
@@ -225,6 +228,35 @@ class ArchiveReader(ChunkScanner):
             return self._read_chunk(self._data_start)[1]
         except Damage as exc:
             raise CorruptError(f"the model update of {self.path} is damaged: {exc}") from None
+
+    def times(self) -> list[TimeRecord]:
+        """Every intact TIME chunk (docs/format.md, 4b) in file order, found by walking the
+        chunk headers (only TIME chunks are read); the walk stops at the first damaged chunk or
+        the index. Frames a record names that the archive lacks are for the caller to skip."""
+        records: list[TimeRecord] = []
+        end = self.file_size if self._index_offset is None else self._index_offset
+        offset = self._data_start
+        while offset + CHUNK_OVERHEAD <= end:
+            length, ctype = CHUNK_HEAD.unpack(self._pread(offset, CHUNK_HEAD.size))
+            if offset + CHUNK_OVERHEAD + length > end or ctype in (INDX, TAIL):
+                break
+            if ctype == TIME:
+                try:
+                    records.append(self.time_record(offset))
+                except CorruptError:
+                    pass  # its frames have no times; verify reports a damaged chunk
+            offset += CHUNK_OVERHEAD + length
+        return records
+
+    def time_record(self, offset: int) -> TimeRecord:
+        """The TIME chunk at ``offset``; ``CorruptError`` if it is damaged or not one."""
+        try:
+            ctype, data, _ = self._read_chunk(offset)
+            if ctype != TIME:
+                raise Damage(f"the chunk at offset {offset} is {show_type(ctype)}, not TIME")
+        except Damage as exc:
+            raise CorruptError(f"{self.path}: {exc}") from None
+        return unpack_times(data)
 
     @property
     def names(self) -> list[str]:

@@ -25,6 +25,7 @@ from .layout import (
     PREAMBLE,
     TAIL,
     TAIL_DATA,
+    TIME,
     UPDT,
     Damage,
     FrameInfo,
@@ -32,10 +33,12 @@ from .layout import (
     GroupRecord,
     Header,
     IndexEntry,
+    TimeRecord,
     chunk,
     pack_frame,
     pack_group,
     pack_index,
+    pack_times,
     show_type,
     unpack_group,
 )
@@ -149,6 +152,22 @@ class ArchiveWriter:
         self._entries += entries
         self._by_name.update(info.name for info in frames)
         return entries
+
+    def add_times(self, record: TimeRecord) -> None:
+        """Write a TIME chunk (docs/format.md, 4b): the times of the frames added next,
+        starting with ``record.first``, and the gaps before them (no frames: gaps only)."""
+        if self._file.fh is None:
+            raise SrcodecError(f"archive {self.path} is already closed")
+        self._write(chunk(TIME, pack_times(record)))
+
+    def sync(self) -> None:
+        """Make everything written so far durable in the temporary file (flush and fsync), so
+        that a crash leaves it for ``srcodec recover`` to close: used by ``record``."""
+        fh = self._file.fh
+        if fh is None:
+            raise SrcodecError(f"archive {self.path} is already closed")
+        fh.flush()
+        os.fsync(fh.fileno())
 
     def add_update(self, data: bytes) -> None:
         """Write the UPDT chunk (the model update the header names): once, before any frame."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import zstandard
 
-from ..errors import FrameError, SrcodecError
+from ..errors import CorruptError, FormatError, FrameError, SrcodecError
 from ..pixels import CHANNELS, MODES
 from ..resample import lowres_size
 
@@ -36,6 +36,7 @@ __all__ = [
     "Header",
     "IndexEntry",
     "ScanResult",
+    "TimeRecord",
 ]
 
 MAGIC = b"\x89SRC\r\n\x1a\n"
@@ -61,6 +62,8 @@ MAX_GROUP_FRAMES = 4096  # frames in one GRUP chunk (bounds a stream decoder's a
 HEAD, FRAM, INDX, TAIL, GRUP = b"HEAD", b"FRAM", b"INDX", b"TAIL", b"GRUP"
 #: The model update an archive carries (update.py), right after HEAD, when its header names one.
 UPDT = b"UPDT"
+#: Reception times, stream timestamps and gaps of recorded footage (docs/format.md, 4b).
+TIME = b"TIME"
 PREAMBLE = struct.Struct("<8sH")  # magic, format version
 CHUNK_HEAD = struct.Struct("<I4s")  # data length, type
 CRC = struct.Struct("<I")
@@ -502,3 +505,75 @@ def pack_index(entries: list[IndexEntry], version: int) -> bytes:
 
 def show_type(ctype: bytes) -> str:
     return ctype.decode("ascii", "replace") if ctype.isalpha() else repr(ctype)
+
+
+@dataclass
+class TimeRecord:
+    """The times of ``len(received)`` consecutive frames starting at the frame ``first`` (a
+    TIME chunk, docs/format.md section 4b): each frame's reception time in microseconds since
+    1970-01-01T00:00:00Z (UTC) and its stream timestamp ``pts`` in units of ``time_base``
+    ("num/den" seconds; None when the stream gave none), and the ``gaps`` (start, end in the
+    same microseconds, reason) of the stream before them."""
+
+    first: str | None
+    received: list[int]
+    pts: list[int | None]
+    time_base: str | None = None
+    gaps: list[tuple[int, int, str]] = field(default_factory=list)
+
+
+#: The layout version of TIME data (section 4b), and the most it may decompress to.
+TIME_VERSION = 1
+MAX_TIME_BYTES = 1 << 24
+
+
+def pack_times(record: TimeRecord) -> bytes:
+    """TIME chunk data: one zstd frame of compact JSON (section 4b)."""
+    if len(record.pts) != len(record.received):
+        raise ValueError("a time record needs one timestamp per frame")
+    obj = {
+        "version": TIME_VERSION,
+        "first": record.first,
+        "received": [int(t) for t in record.received],
+        "pts": [None if p is None else int(p) for p in record.pts],
+        "time_base": record.time_base,
+        "gaps": [{"start": int(a), "end": int(b), "reason": str(r)} for a, b, r in record.gaps],
+    }
+    return _deflate(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def unpack_times(data: bytes) -> TimeRecord:
+    """The ``TimeRecord`` of TIME chunk data; ``CorruptError`` if it is malformed, and
+    ``FormatError`` for a layout version newer than this reader's."""
+    try:
+        obj = json.loads(inflate(data, MAX_TIME_BYTES, "TIME data").decode("utf-8"))
+    except Damage as exc:
+        raise CorruptError(str(exc)) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise CorruptError(f"TIME data is not UTF-8 JSON: {exc}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("version"), int):
+        raise CorruptError("TIME data has no version")
+    if obj["version"] > TIME_VERSION:
+        raise FormatError(
+            f"TIME data of version {obj['version']}; this srcodec reads up to {TIME_VERSION}"
+        )
+    try:
+        received, pts, gaps = obj["received"], obj["pts"], obj.get("gaps", [])
+        first, base = obj.get("first"), obj.get("time_base")
+        ok = (
+            isinstance(received, list)
+            and isinstance(pts, list)
+            and len(received) == len(pts)
+            and all(isinstance(t, int) and not isinstance(t, bool) for t in received)
+            and all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in pts)
+            and (first is None or isinstance(first, str))
+            and (first is not None or not received)
+            and (base is None or isinstance(base, str))
+            and isinstance(gaps, list)
+        )
+        spans = [(int(g["start"]), int(g["end"]), str(g["reason"])) for g in gaps]
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise CorruptError("TIME data has fields of the wrong type")
+    return TimeRecord(first, received, pts, base, spans)

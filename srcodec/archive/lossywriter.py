@@ -58,6 +58,8 @@ __all__ = [
     "with_models",
     "quality_setting",
     "encode_lossy",
+    "pick_lossy",
+    "usable_candidates",
 ]
 
 #: The lossy codec of ``--quality``/``--bpp`` archives: AV1 (SVT-AV1) needs about 25 % fewer
@@ -176,8 +178,11 @@ def lossy_codec(codec: str, setting: int) -> LowresCodec:
     return get_codec({"id": cls.codec_id, cls.quality_param: setting})  # type: ignore[attr-defined]
 
 
-def _restorer(candidate: Candidate, weights: Iterable) -> tuple[TiledRestorer, str]:
-    """The candidate's restorer and the model id an archive records for it."""
+def _restorer(
+    candidate: Candidate, weights: Iterable, tile: int | None = None
+) -> tuple[TiledRestorer, str]:
+    """The candidate's restorer (restoring in tiles of ``tile`` pixels, if given) and the
+    model id an archive records for it."""
     if candidate.model == IDENTITY_MODEL:
         return IdentityRestorer(), IDENTITY_MODEL
     from ..engines.choose import make_restorer
@@ -185,7 +190,7 @@ def _restorer(candidate: Candidate, weights: Iterable) -> tuple[TiledRestorer, s
     info: ModelInfo = get_model(candidate.model, list(weights))
     if info.scale != candidate.scale:
         raise ModelError(f"candidate {candidate.name}: {info.short_id} is x{info.scale}")
-    return make_restorer(info), info.id
+    return make_restorer(info, tile=tile), info.id
 
 
 class Sample:
@@ -203,13 +208,15 @@ class Sample:
         self.pixels = sum(f.shape[0] * f.shape[1] for f in self.frames)
         count = min(measured, len(self.frames))
         self.picks = sorted({round(k) for k in np.linspace(0, len(self.frames) - 1, count)})
-        self._coded: dict[tuple[int, int], tuple[int, list[np.ndarray]]] = {}
+        self._coded: dict[tuple[int, int], tuple[int, dict[int, np.ndarray]]] = {}
 
-    def coded(self, scale: int, setting: int) -> tuple[int, list[np.ndarray]]:
-        """The bytes at ``scale`` and ``setting``, and the decoded frames."""
+    def coded(self, scale: int, setting: int) -> tuple[int, dict[int, np.ndarray]]:
+        """The bytes at ``scale`` and ``setting``, and the decoded frames that are measured
+        (``picks``, by position): only those are kept, as a rate search codes many settings."""
         if (scale, setting) not in self._coded:
             lows = [downscale(f, scale) for f in self.frames]
-            self._coded[scale, setting] = code_frames(lossy_codec(self.codec, setting), lows)
+            nbytes, decoded = code_frames(lossy_codec(self.codec, setting), lows)
+            self._coded[scale, setting] = (nbytes, {k: decoded[k] for k in self.picks})
         return self._coded[scale, setting]
 
     def bpp(self, scale: int, setting: int) -> float:
@@ -291,6 +298,53 @@ def choose(
     return best, trials
 
 
+def usable_candidates(
+    candidates: Sequence[Candidate] | None,
+    codec: str,
+    weights: Iterable = (),
+    tile: int | None = None,
+    model: str | None = None,
+) -> list[tuple[Candidate, TiledRestorer, str]]:
+    """The candidates (default ``default_candidates(codec)``; ``model``, else each ``weights``
+    file, joining them as the candidate of its kind: ``with_models``) whose model is
+    installed, each with its restorer (in tiles of ``tile`` pixels, if given: bounded memory)
+    and the model id an archive records; ``ModelError`` if none is, or a given one fails."""
+    weights = list(weights)
+    # Each weights file must load (a missing or junk file is an error, never a silent fall
+    # back to the other candidates); ``model``, else every weights file, is a candidate.
+    given = [inspect_weights(w) for w in weights]
+    if model is not None:
+        given = [get_model(model, weights)]
+    chosen = default_candidates(codec) if candidates is None else candidates
+    usable: list[tuple[Candidate, TiledRestorer, str]] = []
+    for candidate in with_models(chosen, given):
+        try:
+            usable.append((candidate, *_restorer(candidate, weights, tile)))
+        except ModelError:
+            if candidate.given:
+                raise
+            continue  # not installed here: the others still compete
+    if not usable:
+        raise ModelError("no candidate model for a lossy archive is installed")
+    return usable
+
+
+def pick_lossy(
+    frames: Sequence[np.ndarray],
+    usable: Sequence[tuple[Candidate, TiledRestorer, str]],
+    *,
+    quality: float | None = None,
+    bpp: float | None = None,
+    codec: str = LOSSY_CODEC,
+) -> tuple[Trial, list[Trial], str, LowresCodec]:
+    """The candidate that restores ``frames`` (one size and mode) best at equal bytes: its
+    trial, every trial, the model id to record and the lossy codec at the chosen setting."""
+    sample = Sample(frames, codec)
+    best, trials = choose(sample, [(c, r) for c, r, _ in usable], quality=quality, bpp=bpp)
+    model_id = next(m for c, _, m in usable if c.name == best.candidate)
+    return best, trials, model_id, lossy_codec(codec, best.setting)
+
+
 @dataclass
 class LossySummary:
     """What ``encode_lossy`` did: the archive, its frames and bytes, the candidate chosen and
@@ -330,6 +384,8 @@ def encode_lossy(
     force: bool = False,
     progress: bool = False,
     adapt: AdaptConfig | None = None,
+    extra: dict | None = None,
+    before_group: Callable[[ArchiveWriter, list[FrameInfo]], None] | None = None,
 ) -> LossySummary:
     """Write ``frames`` (a folder, image files, arrays / (name, array) pairs, or a video file
     with ``start``/``end``/``every`` selecting its frames, as ``encode`` takes them) to a lossy
@@ -340,26 +396,13 @@ def encode_lossy(
     joins them as the candidate of its kind (``with_models``: a camera profile). A video's frame
     rate and timestamps are kept in the header. ``adapt``: tune the chosen candidate's model on
     the frames as decoded (srcodec.training.adapt, needs torch) and store the update when it
-    pays for its bytes (``summary.adapted`` says what happened)."""
+    pays for its bytes (``summary.adapted`` says what happened). ``extra``: more header
+    ``extra`` keys; ``before_group(writer, frames)`` runs before each run of frames is written
+    (``transcode`` writes their times there)."""
     if adapt is not None and not force and (Path(output).exists() or Path(output).is_symlink()):
         raise exists_error(Path(output))  # refused before minutes of tuning, not after
     weights = list(weights)
-    # Each weights file must load (a missing or junk file is an error, never a silent fall
-    # back to the other candidates); ``model``, else every weights file, is a candidate.
-    given = [inspect_weights(w) for w in weights]
-    if model is not None:
-        given = [get_model(model, weights)]
-    chosen = default_candidates(codec) if candidates is None else candidates
-    usable: list[tuple[Candidate, TiledRestorer, str]] = []
-    for candidate in with_models(chosen, given):
-        try:
-            usable.append((candidate, *_restorer(candidate, weights)))
-        except ModelError:
-            if candidate.given:
-                raise
-            continue  # not installed here: the others still compete
-    if not usable:
-        raise ModelError("no candidate model for a lossy archive is installed")
+    usable = usable_candidates(candidates, codec, weights, model=model)
     items, timing = frame_items(frames, start, end, every)
     check_names([name for name, _, _ in items])
     loaded = ((name, load()) for name, _, load in items)
@@ -367,10 +410,9 @@ def encode_lossy(
     first = next(batches, None)
     if first is None:
         raise FrameError("no frames to encode")
-    sample = Sample([f for _, f in first], codec)
-    best, trials = choose(sample, [(c, r) for c, r, _ in usable], quality=quality, bpp=bpp)
-    model_id = next(m for c, _, m in usable if c.name == best.candidate)
-    lossy = lossy_codec(codec, best.setting)
+    best, trials, model_id, lossy = pick_lossy(
+        [f for _, f in first], usable, quality=quality, bpp=bpp, codec=codec
+    )
     header = Header(
         model_id=model_id,
         scale=best.scale,
@@ -379,7 +421,11 @@ def encode_lossy(
         srcodec_version=__version__,
         # What was asked and chosen (the trials are reported, not stored: every header byte
         # counts against the rate).
-        extra={**timing, "lossy": {"quality": quality, "bpp": bpp, "candidate": best.candidate}},
+        extra={
+            **timing,
+            **(extra or {}),
+            "lossy": {"quality": quality, "bpp": bpp, "candidate": best.candidate},
+        },
     )
     summary = LossySummary(Path(output), 0, 0, model_id, best, trials)
     streams = isinstance(lossy, StreamCodec)  # else one FRAM payload per frame (AVIF)
@@ -411,6 +457,8 @@ def encode_lossy(
         if update:
             writer.add_update(update)
         for infos, payloads in records:
+            if before_group is not None:
+                before_group(writer, infos)
             if streams:
                 writer.add_group(GroupRecord(infos, payloads[0]))
             else:

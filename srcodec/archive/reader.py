@@ -350,6 +350,11 @@ class Archive:
         for g in groups:
             g.setdefault("payload_bytes", None)
         own = sum(f["payload_bytes"] or 0 for f in frames)
+        # Recorded footage: the first and last reception times (UTC) and the gaps; None and []
+        # for an archive that records no times (docs/format.md, 4b).
+        from .timeline import segment_times
+
+        timeline = segment_times(self.reader).summary()
         return {
             "path": str(self.path),
             "format_version": self.reader.format_version,
@@ -369,6 +374,7 @@ class Archive:
             "damage": self.reader.damage,
             "update_problem": self.update_problem,
             "frame_list": frames,
+            **timeline,
         }
 
     def close(self) -> None:

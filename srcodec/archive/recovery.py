@@ -19,7 +19,7 @@ from ..names import output_name_problem
 from ..resample import lowres_size
 from .filereader import ArchiveReader
 from .filewriter import ArchiveWriter
-from .layout import DamagedRegion, FrameRecord, GroupRecord, Header, IndexEntry
+from .layout import DamagedRegion, FrameRecord, GroupRecord, Header, IndexEntry, TimeRecord
 from .reader import decode_group
 
 __all__ = ["RecoverReport", "VerifyReport", "recover", "verify"]
@@ -223,6 +223,16 @@ def recover(
             else:
                 for name in names:
                     why_lost.setdefault(name, problem)
+        # The times of recorded footage (TIME chunks) go with their frames: kept when every
+        # frame they time is kept (and always when they record only gaps).
+        for kind, offset, _ in found.other:
+            if kind == "TIME":
+                try:
+                    record = reader.time_record(offset)
+                except CorruptError:
+                    continue  # malformed: its frames are kept without their times
+                if record.first is None or record.first in kept:
+                    units[offset] = record
         for region in found.damaged:
             for name in region.names or ((region.name,) if region.name else ()):
                 why_lost.setdefault(name, region.reason)
@@ -256,7 +266,9 @@ def recover(
                 writer.add_update(update)
             for offset in sorted(units):
                 unit = units[offset]
-                if isinstance(unit, GroupRecord):
+                if isinstance(unit, TimeRecord):
+                    writer.add_times(unit)
+                elif isinstance(unit, GroupRecord):
                     writer.add_group(unit)
                     report.recovered += [info.name for info in unit.frames]
                 else:

@@ -1,7 +1,8 @@
 """The ``srcodec`` command line, one module per command group: encode (encode.py), decode
 (decode.py), info, verify and recover (archives.py), models and train (models.py), adapt
-(adapt.py), export-zarr and import-zarr (zarrio.py); what they share is in common.py. User errors
-are one line on stderr and a non-zero exit, never a traceback.
+(adapt.py), export-zarr and import-zarr (zarrio.py), record, cut and transcode (record.py);
+what they share is in common.py. User errors are one line on stderr and a non-zero exit, never
+a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from .common import EXIT_DAMAGED, EXIT_ERROR, EXIT_STATUSES, EXIT_USAGE, Command
 from .decode import decode
 from .encode import encode
 from .models import models, train
+from .record import cut, record, transcode
 from .zarrio import export_zarr, import_zarr
 
 __all__ = ["EXIT_DAMAGED", "EXIT_ERROR", "EXIT_USAGE", "main"]
@@ -36,5 +38,8 @@ for _command in (
     adapt,
     export_zarr,
     import_zarr,
+    record,
+    cut,
+    transcode,
 ):
     main.add_command(_command)

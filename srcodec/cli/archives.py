@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -78,6 +79,11 @@ def _show_info(d: dict, show_frames: bool) -> None:
     )
     if d["fps"]:
         click.echo(f"frame rate   {d['fps']} fps")
+    if d["start"]:
+        click.echo(f"recorded     {d['start']} .. {d['end']} (UTC)")
+    for gap in d["gaps"]:
+        span = f"{gap['start']} .. {gap['end']} ({gap['seconds']:g} s)"
+        click.echo(f"gap          {span}: {gap['reason']}")
     if d["groups"]:
         sizes = sorted({g["frames"] for g in d["groups"]})
         bad = sum(1 for g in d["groups"] if g.get("damaged"))
@@ -155,23 +161,35 @@ def _show_verify(archive: str, r) -> None:
 
 
 @click.command()
-@click.argument("archive", type=PathArg(dir_okay=False))
+@click.argument("archive", type=PathArg())
 @click.option(
     "-o",
     "--output",
-    required=True,
+    default=None,
     type=PathArg(dir_okay=False),
-    help="Archive to write with every intact frame.",
+    help="Archive to write with every intact frame (not for a recording folder).",
 )
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def recover(archive: str, output: str, force: bool, as_json: bool) -> None:
     """Copy every intact frame of a damaged ARCHIVE into a new archive OUTPUT.
 
+    ARCHIVE may be a recording folder (of 'srcodec record'): the segments a killed recorder
+    left unfinished are closed into archives of their complete groups.
+
     Exit status: 0 if nothing was lost; 3 if frames were lost or damage was found where no
     frame name can be read (OUTPUT is written either way).
     """
     from ..archive.recovery import recover as recover_archive
+
+    if Path(archive).is_dir():
+        if output is not None:
+            raise click.UsageError("a recording folder is recovered in place: no -o")
+        from .record import recover_directory
+
+        return recover_directory(archive, as_json)
+    if output is None:
+        raise click.UsageError("Missing option '-o' / '--output'.")
 
     r = recover_archive(archive, output, force=force)
     if as_json:

@@ -1,0 +1,176 @@
+"""Recording: one 768x576 camera at 10 frames/s (vtest.avi, served in real time by FFmpeg as
+H.264 in MPEG-TS over loopback TCP) recorded by ``srcodec record``, lossless and with
+``--quality``: frames in and stored, the recorder's CPU time (of one core), the latency from a
+frame's reception to its group being fsynced, and the recorder's peak RSS.
+
+Needs vtest.avi (opencv-doc): ``$SRCODEC_VTEST``, or data/ as
+``python -m benchmarks.datasets.prepare`` makes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .. import Benchmark, BenchmarkError, benchmark
+from ..context import ROOT, Context, md_table
+from .footage import vtest_path
+
+#: label -> extra ``srcodec record`` arguments.
+MODES = {"lossless (default)": [], "--quality 50": ["--quality", "50"]}
+#: Segment length: the clip (79.5 s) makes three, so each mode pays its per-segment costs (the
+#: lossy candidate choice) more than once.
+SEGMENT = "30s"
+QUICK_SECONDS = 12
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(video: Path, port: int, seconds: float | None) -> subprocess.Popen:
+    """FFmpeg serving ``video`` at its real rate, H.264 (ultrafast, zerolatency: as a camera
+    sends it) in MPEG-TS over TCP, to one client."""
+    limit = ["-t", str(seconds)] if seconds else []
+    return subprocess.Popen(
+        [_ffmpeg(), "-loglevel", "quiet", "-re", *limit, "-i", str(video), "-c:v", "libx264",
+         "-preset", "ultrafast", "-tune", "zerolatency", "-g", "20", "-flush_packets", "1",
+         "-muxdelay", "0", "-muxpreload", "0", "-f", "mpegts", f"tcp://127.0.0.1:{port}?listen=1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _record(video: Path, seconds: float | None, extra: list[str], folder: Path) -> dict:
+    """One recording in its own process: its JSON status lines, CPU seconds and peak RSS."""
+    port = _port()
+    server = _serve(video, port, seconds)
+    time.sleep(1.0)  # let the server listen (it takes one client: no probing connection)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "srcodec", "record", f"tcp://127.0.0.1:{port}", "-o",
+           str(folder), "--name", "vtest", "--segment", SEGMENT, "--json-status",
+           "--timeout", "5s", "--duration", str((seconds or 80) + 5), *extra]  # fmt: skip
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()  # type: ignore[union-attr]
+    server.kill()
+    server.wait()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise BenchmarkError(f"record failed: {err.strip()}")
+    lines = [json.loads(line) for line in out.splitlines()]
+    segments = [x for x in lines if x["event"] == "segment"]
+    done = lines[-1]
+    frames = sum(s["frames"] for s in segments)
+    span = sum(
+        _seconds(s["end"]) - _seconds(s["start"]) + 0.1 for s in segments
+    )  # recorded seconds
+    latency = [s["latency_max_s"] for s in segments]
+    mean = sum(s["latency_mean_s"] * s["frames"] for s in segments) / max(1, frames)
+    cpu = usage.ru_utime + usage.ru_stime
+    choice = sum(s.get("choice_cpu_s", 0.0) for s in segments)
+    pixels = 768 * 576 * frames
+    size = sum(s["bytes"] for s in segments)
+    return {
+        "frames_in": done["frames_in"],
+        "frames_stored": done["frames_stored"],
+        "dropped": done["dropped"],
+        "segments": len(segments),
+        "gaps": sum(len(s["gaps"]) for s in segments),
+        "archive_bytes": size,
+        "bpp": 8 * size / max(1, pixels),
+        "recorded_seconds": round(span, 2),
+        "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
+        "cpu_per_frame_ms": round(1000 * cpu / max(1, frames), 2),
+        "cpu_share_of_one_core": round(cpu / max(1e-9, span), 3),
+        # The lossy candidate choice, once per segment, apart: the rest is the steady state.
+        "choice_cpu_seconds": round(choice, 2),
+        "choices": sum(1 for s in segments if s.get("candidate")),
+        "steady_cpu_per_frame_ms": round(1000 * (cpu - choice) / max(1, frames), 2),
+        "latency_mean_s": round(mean, 3),
+        "latency_max_s": max(latency) if latency else None,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "candidates": sorted({s["candidate"] for s in segments if s["candidate"]}),
+    }
+
+
+def _seconds(text: str) -> float:
+    from srcodec.clock import from_iso
+
+    return from_iso(text) / 1e6
+
+
+@benchmark("record", section=9)
+class Record(Benchmark):
+    def run(self, ctx: Context) -> dict:
+        video = vtest_path()
+        seconds = QUICK_SECONDS if ctx.quick else None
+        rows = []
+        for label, extra in MODES.items():
+            ctx.progress(f"record: {label}")
+            with tempfile.TemporaryDirectory() as tmp:
+                rows.append({"mode": label, **_record(video, seconds, extra, Path(tmp))})
+        return {
+            "video": video.name,
+            "size": [768, 576],
+            "fps": 10,
+            "served_seconds": seconds or 79.5,
+            "segment": SEGMENT,
+            "cores": os.cpu_count(),
+            "results": rows,
+        }
+
+    def render(self, result: dict) -> str:
+        rows = result["results"]
+        table = md_table(
+            ["mode", "frames in", "stored", "dropped", "bpp", "CPU ms/frame (all)",
+             "steady CPU ms/frame", "choice CPU s/segment", "one core, 10-min segments",
+             "latency mean / max s", "peak RSS MB"],
+            [
+                [r["mode"], r["frames_in"], r["frames_stored"], r["dropped"], f"{r['bpp']:.3f}",
+                 f"{r['cpu_per_frame_ms']:.1f}", f"{r['steady_cpu_per_frame_ms']:.1f}",
+                 f"{r['choice_cpu_seconds'] / max(1, r['choices']):.1f}",
+                 f"{ten_minute_share(r, result['fps']):.0%}",
+                 f"{r['latency_mean_s']:.2f} / {r['latency_max_s']:.2f}", f"{r['peak_rss_mb']:.0f}"]
+                for r in rows
+            ],
+            "lrrrrrrrrrr",
+        )  # fmt: skip
+        return "\n".join(
+            [
+                f"## 9. Recording: {result['video']} served live, {result['size'][0]}x"
+                f"{result['size'][1]} at {result['fps']} fps",
+                "",
+                f"`srcodec record tcp://... --segment {result['segment']}` in its own process "
+                f"while FFmpeg serves {result['served_seconds']} s of the clip in real time "
+                "(H.264 in MPEG-TS over loopback TCP). CPU: the recorder's user + system time "
+                "(all threads; steady: without the lossy candidate choice made once per "
+                "segment); one core, 10-min segments: the share of one core a 10-minute "
+                "segment needs (choice + 6000 frames at the steady cost); latency: from a "
+                "frame's reception to its group being fsynced (wall clock: it grows with the "
+                "machine's load, recorded in the result's meta).",
+                "",
+                *table,
+            ]
+        )
+
+
+def ten_minute_share(row: dict, fps: float) -> float:
+    """The share of one core a 10-minute segment takes: one choice and 600 s of frames."""
+    choice = row["choice_cpu_seconds"] / max(1, row["choices"])
+    return (choice + 600 * fps * row["steady_cpu_per_frame_ms"] / 1000) / 600

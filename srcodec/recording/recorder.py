@@ -1,0 +1,408 @@
+"""``record``: a camera's stream into time-named segments DIR/CAM/CAM_YYYYmmddTHHMMSSZ.src, each
+a complete archive (lossless footage groups, or lossy with ``quality``/``bpp``) whose groups
+carry every frame's UTC reception time and stream timestamp, and the gaps, in TIME chunks.
+
+Crash safety: the segment in progress is the archive writer's temporary file, fsynced after
+every group, so a kill loses at most the group in flight; the next ``record`` (or ``srcodec
+recover DIR``) closes such files into archives (srcodec.recording.segments).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from .._version import __version__
+from ..archive.filewriter import ArchiveWriter
+from ..archive.layout import MAX_GROUP_FRAMES, FrameInfo, GroupRecord, Header, TimeRecord
+from ..archive.timeline import Gap
+from ..clock import iso, now_us
+from ..errors import SrcodecError
+from ..frametimes import timing_fields
+from ..lowres import LowresCodec, StreamCodec, get_codec
+from ..models.store import pick_model
+from ..pixels import mode_of
+from ..resample import downscale
+from .segments import RecoveredSegment, camera_lock, close_open_segments, segment_path
+from .source import DEFAULT_TIMEOUT, Frame, Source, redact
+
+__all__ = ["RECORDING_VERSION", "RecordSummary", "SegmentReport", "camera_name", "record"]
+
+#: ``extra.recording.version`` of a segment's header (docs/format.md, section 3b).
+RECORDING_VERSION = 1
+#: Segment length by default (seconds): ten minutes, as NVRs cut them.
+DEFAULT_SEGMENT = 600.0
+#: The lossless codec of recorded footage: x264 qp 0 groups (docs/footage.md).
+LOSSLESS_CODEC = "x264"
+#: Tile size (pixels) of the lossy candidate choice's restorations: bounds a recorder's memory.
+CHOICE_TILE = 192
+_CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+@dataclass
+class SegmentReport:
+    """One segment written: its file, span (microseconds since the epoch, UTC), frames,
+    bytes, gaps and the latency from a frame's reception to its group being on disk."""
+
+    path: Path
+    camera: str
+    start: int
+    end: int
+    frames: int = 0
+    bytes: int = 0
+    gaps: list[Gap] = field(default_factory=list)
+    latency_mean: float = 0.0  # seconds
+    latency_max: float = 0.0
+    candidate: str | None = None  # lossy: the candidate chosen for this segment
+    choice_cpu_s: float = 0.0  # lossy: CPU seconds (all threads) the choice took
+
+    @property
+    def seconds(self) -> float:
+        return (self.end - self.start) / 1e6
+
+    @property
+    def fps(self) -> float:
+        return (self.frames - 1) / self.seconds if self.frames > 1 and self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "event": "segment",
+            "path": str(self.path),
+            "camera": self.camera,
+            "start": iso(self.start),
+            "end": iso(self.end),
+            "frames": self.frames,
+            "bytes": self.bytes,
+            "fps": round(self.fps, 3),
+            "gaps": [
+                {"start": iso(g.start), "end": iso(g.end), "reason": g.reason} for g in self.gaps
+            ],  # fmt: skip
+            "latency_mean_s": round(self.latency_mean, 3),
+            "latency_max_s": round(self.latency_max, 3),
+            "candidate": self.candidate,
+            "choice_cpu_s": round(self.choice_cpu_s, 3),
+        }
+
+    def line(self) -> str:
+        gaps = sum(g.end - g.start for g in self.gaps) / 1e6
+        lost = f", {len(self.gaps)} gap(s) ({gaps:.1f} s)" if self.gaps else ", no gaps"
+        return (
+            f"{self.path.name}: {self.frames} frames in {self.seconds:.1f} s "
+            f"({self.fps:.2f} fps), {self.bytes:,} bytes{lost}"
+        )
+
+
+@dataclass
+class RecordSummary:
+    """What ``record`` did: segments written, frames received and stored, frames the recorder
+    dropped for being behind, and the unfinished segments of an earlier run it closed."""
+
+    camera: str
+    segments: list[SegmentReport] = field(default_factory=list)
+    frames_in: int = 0
+    frames_stored: int = 0
+    dropped: int = 0
+    recovered: list[RecoveredSegment] = field(default_factory=list)
+
+
+def camera_name(source: str) -> str:
+    """A camera name for ``source`` when none is given: a file's stem, a URL's host and port."""
+    parts = urlsplit(str(source))
+    if parts.scheme and parts.netloc:
+        base = parts.hostname or "camera"
+        base += f"_{parts.port}" if parts.port else ""
+    else:
+        base = Path(str(source)).stem or "camera"
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
+    return name[:64] or "camera"
+
+
+def check_camera_name(name: str) -> str:
+    if not isinstance(name, str) or not _CAMERA_NAME.fullmatch(name):
+        raise SrcodecError(
+            f"camera name {name!r} must be 1-64 letters, digits, '.', '_' or '-' (not first)"
+        )
+    return name
+
+
+class _Coder:
+    """How a segment's frames become groups: the header and codec (lossless: fixed; lossy:
+    chosen on each segment's first group) and each frame's stored (downscaled) form."""
+
+    def __init__(
+        self, quality: float | None, bpp: float | None, model: str | None, weights: list
+    ) -> None:
+        self.lossy = quality is not None or bpp is not None
+        self.quality, self.bpp = quality, bpp
+        self.candidate: str | None = None
+        if self.lossy:
+            from ..archive.lossywriter import LOSSY_CODEC, usable_candidates
+
+            # The restorers are loaded once for the whole recording, and restore the sample in
+            # tiles, so that the choice's memory stays bounded whatever the camera's size.
+            self._usable = usable_candidates(
+                None, LOSSY_CODEC, weights, tile=CHOICE_TILE, model=model
+            )
+            self.scale: int | None = None
+            self.codec: LowresCodec | None = None
+            self.model_id = ""
+        else:
+            info = pick_model(model, weights)
+            self.scale, self.model_id = info.scale, info.id
+            self.codec = get_codec(LOSSLESS_CODEC)
+
+    def ready(self) -> bool:
+        return self.codec is not None
+
+    def choose(self, frames: list[np.ndarray]) -> None:
+        """Lossy: choose the candidate and setting on ``frames`` (a segment's first group)."""
+        from ..archive.lossywriter import LOSSY_CODEC, pick_lossy
+
+        best, _, self.model_id, self.codec = pick_lossy(
+            frames, self._usable, quality=self.quality, bpp=self.bpp, codec=LOSSY_CODEC
+        )
+        self.scale, self.candidate = best.scale, best.candidate
+
+    def header(self, extra: dict) -> Header:
+        assert self.codec is not None and self.scale is not None
+        if self.lossy:
+            asked = {"quality": self.quality, "bpp": self.bpp, "candidate": self.candidate}
+            extra = {**extra, "lossy": asked}
+        return Header(
+            model_id=self.model_id,
+            scale=self.scale,
+            codec=self.codec.get_config(),
+            created=iso(now_us())[:19] + "+00:00",
+            srcodec_version=__version__,
+            extra=extra,
+        )
+
+
+class _Segment:
+    """The segment being written: frames pending for the next group, and the archive writer
+    (its temporary file) once the header is known."""
+
+    def __init__(
+        self, directory: Path, camera: str, source: str, first: Frame, length: float, coder: _Coder
+    ) -> None:
+        self.coder, self.camera, self.source = coder, camera, source
+        self.path = segment_path(directory, camera, first.received)
+        # Segments end on multiples of their length (UTC), as NVRs cut them: 10-minute segments
+        # end at :00, :10, ...
+        step = max(1, round(length * 1e6))
+        self.boundary = (first.received // step + 1) * step
+        self.fps = first.fps
+        self.pending: list[tuple[FrameInfo, np.ndarray, Frame]] = []
+        self.gaps: list[Gap] = []
+        self.writer: ArchiveWriter | None = None
+        self.report = SegmentReport(self.path, camera, first.received, first.received)
+        self.latencies: list[float] = []
+        # Lossy: the candidate is chosen on the segment's first group, whose frames wait at
+        # full size until then.
+        self.chosen = not coder.lossy
+
+    def _open(self) -> ArchiveWriter:
+        extra = {
+            **timing_fields(self.fps, []),
+            "recording": {
+                "version": RECORDING_VERSION,
+                "camera": self.camera,
+                "source": redact(self.source),
+            },
+        }
+        return ArchiveWriter(self.path, self.coder.header(extra), groups=True)
+
+    def add(self, frame: Frame) -> None:
+        image = frame.image
+        key = (image.shape, frame.connection, frame.time_base, frame.fps)
+        if self.pending:
+            last = self.pending[-1][2]
+            if (last.image.shape, last.connection, last.time_base, last.fps) != key:
+                self.flush()  # a new size, rate or connection starts a new group
+        name = f"frame_{self.report.frames + len(self.pending):06d}"
+        info = FrameInfo(name, image.shape[1], image.shape[0], mode_of(image))
+        stored = downscale(image, self.coder.scale) if self.chosen else image
+        self.pending.append((info, stored, frame))
+
+    def gap(self, gap: Gap) -> None:
+        self.flush()  # the frames before a gap are a group of their own
+        self.gaps.append(gap)
+        self.report.gaps.append(gap)
+
+    def flush(self) -> None:
+        """Write the pending frames as one group, with their times (and the gaps before
+        them), and make it durable."""
+        if not self.pending and (not self.gaps or not self.chosen):
+            # Nothing; or, lossy, only gaps before the segment's header is chosen: they wait
+            # for its first group (and are only reported if none comes).
+            return
+        if self.pending and not self.chosen:
+            cpu = time.process_time()
+            self.coder.choose([image for _, image, _ in self.pending])
+            self.report.choice_cpu_s = time.process_time() - cpu
+            self.chosen = True
+            self.pending = [
+                (info, downscale(image, self.coder.scale), frame)
+                for info, image, frame in self.pending
+            ]
+            self.report.candidate = self.coder.candidate
+        if self.writer is None:
+            self.writer = self._open()
+        frames = [frame for _, _, frame in self.pending]
+        times = TimeRecord(
+            self.pending[0][0].name if self.pending else None,
+            [f.received for f in frames],
+            [f.pts for f in frames],
+            _fraction(frames[0].time_base) if frames else None,
+            [(g.start, g.end, g.reason) for g in self.gaps],
+        )
+        payload = b""
+        if self.pending:
+            codec = self.coder.codec
+            assert isinstance(codec, StreamCodec)
+            payload = codec.encode_group([low for _, low, _ in self.pending])
+        # The times and their group are written together, then made durable.
+        self.writer.add_times(times)
+        if self.pending:
+            self.writer.add_group(GroupRecord([info for info, _, _ in self.pending], payload))
+        self.writer.sync()
+        done = now_us()
+        self.latencies += [(done - f.received) / 1e6 for f in frames]
+        self.report.frames += len(frames)
+        if frames:
+            self.report.end = frames[-1].received
+        self.pending, self.gaps = [], []
+
+    def close(self) -> SegmentReport:
+        self.flush()
+        if self.writer is not None:
+            self.writer.close()
+            self.report.bytes = self.path.stat().st_size
+        if self.latencies:
+            self.report.latency_mean = float(np.mean(self.latencies))
+            self.report.latency_max = float(np.max(self.latencies))
+        return self.report
+
+
+def _fraction(value: Fraction | None) -> str | None:
+    return None if value is None else f"{value.numerator}/{value.denominator}"
+
+
+def record(
+    source: str | os.PathLike,
+    directory: str | os.PathLike,
+    *,
+    name: str | None = None,
+    segment: float = DEFAULT_SEGMENT,
+    quality: float | None = None,
+    bpp: float | None = None,
+    group: int | None = None,
+    duration: float | None = None,
+    realtime: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    model: str | None = None,
+    weights: list | tuple = (),
+    stop: threading.Event | None = None,
+    on_segment: Callable[[SegmentReport], None] | None = None,
+    on_recovered: Callable[[RecoveredSegment], None] | None = None,
+) -> RecordSummary:
+    """Record ``source`` (any input FFmpeg opens; a file ends, a live stream is reopened with
+    backoff when it drops) into ``directory``/CAM as segments of ``segment`` seconds, for
+    ``duration`` seconds (None: until the source ends or ``stop`` is set).
+
+    Lossless (x264 qp 0 groups of the x2-reduced frames) by default; ``quality``/``bpp``
+    record lossy archives as ``encode_lossy`` writes them, the candidate chosen on each
+    segment's first group. Groups hold up to ``group`` frames (default 64 lossless, 60
+    lossy); a change of size, frame rate or connection starts a new one. Unfinished
+    segments an earlier run left (a crash) are closed first (``on_recovered`` gets each).
+    ``on_segment`` gets each segment's report as it is closed. Raises ``SrcodecError`` if
+    the source cannot be opened or is not video, or another recorder holds the camera.
+    """
+    from ..archive.lossywriter import DEFAULT_GROUP as LOSSY_GROUP
+    from ..archive.writer import DEFAULT_GROUP
+
+    source = os.fspath(source)
+    camera = check_camera_name(name or camera_name(source))
+    if quality is not None and bpp is not None:
+        raise SrcodecError("give a quality or a rate (bits per pixel), not both")
+    lossy = quality is not None or bpp is not None
+    group = group or (LOSSY_GROUP if lossy else DEFAULT_GROUP)
+    if not 1 <= group <= MAX_GROUP_FRAMES:
+        raise SrcodecError(f"group must be 1..{MAX_GROUP_FRAMES}, got {group}")
+    if segment < 1:
+        raise SrcodecError(f"segments must be at least 1 s long, got {segment:g} s")
+    folder = Path(directory) / camera
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = RecordSummary(camera)
+    with camera_lock(folder):
+        summary.recovered = close_open_segments(folder)
+        for item in summary.recovered:
+            if on_recovered is not None:
+                on_recovered(item)
+        coder = _Coder(quality, bpp, model, list(weights))
+        src = Source(source, realtime=realtime, timeout=timeout, buffer=group)
+        src.open()
+        deadline = None if duration is None else time.monotonic() + duration
+        current: _Segment | None = None
+        early: list[Gap] = []
+
+        def finish(seg: _Segment) -> None:
+            report = seg.close()
+            summary.segments.append(report)
+            summary.frames_stored += report.frames
+            if on_segment is not None:
+                on_segment(report)
+
+        def take(event: Frame | Gap) -> None:
+            nonlocal current, early
+            if isinstance(event, Gap):
+                (current.gap if current is not None else early.append)(event)
+                return
+            if current is not None and event.received >= current.boundary:
+                finish(current)
+                current = None
+            if current is None:
+                current = _Segment(folder, camera, source, event, segment, coder)
+                for gap in early:
+                    current.gap(gap)
+                early = []
+            current.add(event)
+            if len(current.pending) >= group:
+                current.flush()
+
+        try:
+            for event in src.events():
+                if event is not None:
+                    take(event)  # received: stored, even if the recording stops now
+                if (deadline is not None and time.monotonic() >= deadline) or (
+                    stop is not None and stop.is_set()
+                ):
+                    break
+            # Frames received before the stop are stored too.
+            for event in src.drain():
+                take(event)
+        except BaseException:
+            src.close()
+            if current is not None:
+                # Whatever was already durable stays for recovery; close what can be closed.
+                try:
+                    finish(current)
+                except Exception:
+                    pass
+                current = None
+            raise
+        finally:
+            src.close()
+            summary.frames_in, summary.dropped = src.frames_in, src.dropped
+        if current is not None:
+            finish(current)
+    return summary
