@@ -277,7 +277,10 @@ def recover(
     return report
 
 
-def _unit_names(unit: FrameRecord | GroupRecord) -> list[str]:
+def _unit_names(unit: FrameRecord | GroupRecord | TimeRecord) -> list[str]:
+    """The frames a unit written back holds (a TIME chunk holds none: it times them)."""
+    if isinstance(unit, TimeRecord):
+        return []
     return [i.name for i in unit.frames] if isinstance(unit, GroupRecord) else [unit.name]
 
 
