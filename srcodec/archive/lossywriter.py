@@ -6,10 +6,10 @@ codec alone (the ``srcodec.identity`` model: never worse than the codec srcodec 
 the update stored in the archive, when it pays for its bytes.
 
 The candidate is chosen by rate-distortion measured on the frames themselves, as AV1's superres
-mode decides: the first group is coded by every candidate at equal bytes (``--quality`` fixes
-the base codec's CRF and so the rate; ``--bpp`` searches each candidate's CRF for the rate),
-decoded and restored, and the best PSNR wins. Frames are written as GRUP chunks (one stream per
-run of up to ``group`` frames of one size and mode).
+mode decides: the first group's first frames (``SAMPLE_FRAMES``) are coded by every candidate
+at equal bytes (``--quality`` fixes the base codec's CRF and so the rate; ``--bpp`` searches
+each candidate's CRF for the rate), decoded and restored, and the best PSNR wins. Frames are
+written as GRUP chunks (one stream per run of up to ``group`` frames of one size and mode).
 """
 
 from __future__ import annotations
@@ -72,11 +72,19 @@ X1_MODEL = "srcodec-hevc-x1-v2"
 #: The x1 model of each lossy codec: trained on that codec's artefacts (srcodec-av1-x1: the
 #: x265 one fine-tuned on SVT-AV1's, scripts/train_lossy.sh); other codecs get ``X1_MODEL``.
 X1_MODELS = {"srcodec.hevc": X1_MODEL, "srcodec.av1": "srcodec-av1-x1"}
-#: Frames per GRUP stream: an intra frame every 60 (6 s at 10 frames/s) keeps random access
-#: cheap while inter prediction does most of the saving.
-DEFAULT_GROUP = 60
-#: Frames of the first group (the sample every candidate codes) restored and measured: an x2
-#: network on a CPU is slow; the rate is taken over the whole group.
+#: Frames per GRUP stream, whose first frame is its only key frame. On a fixed camera key
+#: frames are the dominant cost at archive rates: on validation vtest frames (SVT-AV1 alone,
+#: benchmarks/results/lossy_keyint.json) streams of 300 frames need 31 % fewer bytes than
+#: streams of 60 (600: 34 %). A frame is reached by decoding its stream from the key frame
+#: forward, no further (under 0.3 s for the 300th frame of 768x576 on 2 busy cores); a
+#: group's frames are held in memory while it is coded (300 x width x height x 3 bytes).
+DEFAULT_GROUP = 300
+#: Frames of the first group every candidate codes (the sample): its first ``SAMPLE_FRAMES``.
+SAMPLE_FRAMES = 60
+#: Full-resolution pixels of the sample restored and measured by each candidate (frames spread
+#: over the sample, at least ``MEASURED_FRAMES``): three 768x576 frames, more of smaller ones
+#: (an x2 network on a CPU is slow; few frames of a small clip decide by noise).
+MEASURED_PIXELS = 3 * 768 * 576
 MEASURED_FRAMES = 3
 
 
@@ -201,11 +209,14 @@ class Sample:
         self,
         frames: Sequence[np.ndarray],
         codec: str = LOSSY_CODEC,
-        measured: int = MEASURED_FRAMES,
+        measured: int | None = None,
     ) -> None:
         self.frames, self.codec = list(frames), codec
         self.settings = lossy_class(codec).settings  # type: ignore[attr-defined]
         self.pixels = sum(f.shape[0] * f.shape[1] for f in self.frames)
+        if measured is None:
+            area = self.frames[0].shape[0] * self.frames[0].shape[1]
+            measured = max(MEASURED_FRAMES, MEASURED_PIXELS // area)
         count = min(measured, len(self.frames))
         self.picks = sorted({round(k) for k in np.linspace(0, len(self.frames) - 1, count)})
         self._coded: dict[tuple[int, int], tuple[int, dict[int, np.ndarray]]] = {}
@@ -390,15 +401,15 @@ def encode_lossy(
     """Write ``frames`` (a folder, image files, arrays / (name, array) pairs, or a video file
     with ``start``/``end``/``every`` selecting its frames, as ``encode`` takes them) to a lossy
     archive ``output`` at ``quality`` (0..100) or ``bpp`` bits per pixel, with the candidate
-    (of ``candidates``, default ``default_candidates(codec)``) that restores the first group
-    best at equal bytes; candidates whose model is not installed are left out. ``model`` (id
-    or name, found among the installed models and ``weights``), else each ``weights`` file,
-    joins them as the candidate of its kind (``with_models``: a camera profile). A video's frame
-    rate and timestamps are kept in the header. ``adapt``: tune the chosen candidate's model on
-    the frames as decoded (srcodec.training.adapt, needs torch) and store the update when it
-    pays for its bytes (``summary.adapted`` says what happened). ``extra``: more header
-    ``extra`` keys; ``before_group(writer, frames)`` runs before each run of frames is written
-    (``transcode`` writes their times there)."""
+    (of ``candidates``, default ``default_candidates(codec)``) that restores the first group's
+    first frames best at equal bytes; candidates whose model is not installed are left out.
+    ``model`` (id or name, found among the installed models and ``weights``), else each
+    ``weights`` file, joins them as the candidate of its kind (``with_models``: a camera
+    profile). A video's frame rate and timestamps are kept in the header. ``adapt``: tune the
+    chosen candidate's model on the frames as decoded (srcodec.training.adapt, needs torch) and
+    store the update when it pays for its bytes (``summary.adapted`` says what happened).
+    ``extra``: more header ``extra`` keys; ``before_group(writer, frames)`` runs before each run
+    of frames is written (``transcode`` writes their times there)."""
     if adapt is not None and not force and (Path(output).exists() or Path(output).is_symlink()):
         raise exists_error(Path(output))  # refused before minutes of tuning, not after
     weights = list(weights)
@@ -411,7 +422,7 @@ def encode_lossy(
     if first is None:
         raise FrameError("no frames to encode")
     best, trials, model_id, lossy = pick_lossy(
-        [f for _, f in first], usable, quality=quality, bpp=bpp, codec=codec
+        [f for _, f in first[:SAMPLE_FRAMES]], usable, quality=quality, bpp=bpp, codec=codec
     )
     header = Header(
         model_id=model_id,

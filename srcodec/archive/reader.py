@@ -33,10 +33,16 @@ PREFETCH_FRAMES = 8
 
 
 def decode_group(
-    codec: LowresCodec, record: FrameRecord, scale: int, path: str | os.PathLike
+    codec: LowresCodec,
+    record: FrameRecord,
+    scale: int,
+    path: str | os.PathLike,
+    upto: int | None = None,
 ) -> list[np.ndarray]:
-    """Every low-resolution frame of the group ``record`` belongs to, each checked against its
-    pixel CRC; ``CorruptError`` naming the group (its size and first frame) if it is damaged."""
+    """Every low-resolution frame of the group ``record`` belongs to (with ``upto``, its frames
+    0..``upto`` only: a seek decodes from the key frame forward, no further), each checked
+    against its pixel CRC; ``CorruptError`` naming the group (its size and first frame) if it
+    is damaged."""
     group = record.group
     assert group is not None
     first = group.frames[0]
@@ -45,7 +51,7 @@ def decode_group(
         raise CorruptError(f"{where}: the archive's codec {codec.codec_id} codes no groups")
     lw, lh = lowres_size(first.width, first.height, scale)
     try:
-        return codec.decode_group(group.payload, lw, lh, first.channels, len(group))
+        return codec.decode_group(group.payload, lw, lh, first.channels, len(group), upto)
     except CorruptError as exc:
         raise CorruptError(f"{where}: {exc}") from None
 
@@ -163,13 +169,15 @@ class Archive:
 
     def lowres(self, key: int | str) -> np.ndarray:
         """The stored low-resolution frame (``CorruptError`` naming it if damaged); a frame of
-        a group decodes its group from the keyframe, kept until another group is read."""
+        a group decodes its group from the key frame forward up to the frame (no further), the
+        frames decoded kept until another group is read."""
         record = self.reader.read(key)
         if record.group is None:
             return self._decode_record(record)
         cached = self._group
-        if cached is None or cached[0] is not record.group:
-            cached = (record.group, self._decode_group(record))
+        if cached is None or cached[0] is not record.group or len(cached[1]) <= record.position:
+            lrs = decode_group(self.codec, record, self.header.scale, self.path, record.position)
+            cached = (record.group, lrs)
             self._group = cached
         return cached[1][record.position]
 

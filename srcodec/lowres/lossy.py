@@ -132,10 +132,16 @@ class _LossyStream(StreamCodec):
         return self._decode_stream(extradata, packets, frames[0].shape, len(frames))
 
     def _decode_stream(
-        self, extradata: bytes, packets: list[bytes], shape: tuple[int, ...], count: int
+        self,
+        extradata: bytes,
+        packets: list[bytes],
+        shape: tuple[int, ...],
+        count: int,
+        upto: int | None = None,
     ) -> list[np.ndarray]:
         h, w = shape[:2]
-        frames = super()._decode_stream(extradata, packets, (*_coded_size(h, w), *shape[2:]), count)
+        coded = (*_coded_size(h, w), *shape[2:])
+        frames = super()._decode_stream(extradata, packets, coded, count, upto)
         return [np.ascontiguousarray(f[:h, :w]) for f in frames]
 
 

@@ -111,34 +111,52 @@ class StreamCodec(LowresCodec):
         return b"".join(parts)
 
     def decode_group(
-        self, data: bytes, width: int, height: int, channels: int, count: int
+        self,
+        data: bytes,
+        width: int,
+        height: int,
+        channels: int,
+        count: int,
+        upto: int | None = None,
     ) -> list[np.ndarray]:
         """Decode a payload to exactly ``count`` frames of ``height x width`` (x3 if RGB), each
-        checked against its stored CRC-32; ``CorruptError`` otherwise."""
+        checked against its stored CRC-32; ``CorruptError`` otherwise. With ``upto`` (a seek),
+        only frames 0..``upto`` are decoded and checked: the frames after it are not read."""
         shape = check_shape(self.codec_id, width, height, channels)
         crcs, extradata, packets = self._split(bytes(data), count)
-        frames = self._decode_stream(extradata, packets, shape, count)
-        for k, (frame, crc) in enumerate(zip(frames, crcs, strict=True)):
+        if upto is not None and not 0 <= upto < count:
+            raise IndexError(f"{self.codec_id}: frame {upto} of a group of {count}")
+        frames = self._decode_stream(extradata, packets, shape, count, upto)
+        for k, (frame, crc) in enumerate(zip(frames, crcs[: len(frames)], strict=True)):
             if zlib.crc32(frame) != crc:
                 raise CorruptError(f"{self.codec_id}: frame #{k} fails its pixel checksum")
         return frames
 
     def _decode_stream(
-        self, extradata: bytes, packets: list[bytes], shape: tuple[int, ...], count: int
+        self,
+        extradata: bytes,
+        packets: list[bytes],
+        shape: tuple[int, ...],
+        count: int,
+        upto: int | None = None,
     ) -> list[np.ndarray]:
-        """Exactly ``count`` frames of ``shape`` decoded from the stream (CRCs not checked)."""
+        """Exactly ``count`` frames of ``shape`` decoded from the stream (CRCs not checked), or
+        with ``upto`` frames 0..``upto`` only (decoding stops once they are out)."""
         ctx = av.CodecContext.create(self.decoder, "r")
         if self.sized_decoder:
             ctx.width, ctx.height = shape[1], shape[0]
         if extradata:
             ctx.extradata = extradata
         frames: list[np.ndarray] = []
+        wanted = count if upto is None else upto + 1
         try:
             for blob in [*packets, None]:
                 for picture in ctx.decode(None if blob is None else av.Packet(blob)):
                     if len(frames) == count:
                         raise CorruptError(f"{self.codec_id}: more than {count} frames")
                     frames.append(self._pixels(picture, shape, len(frames)))
+                if upto is not None and len(frames) >= wanted:
+                    return frames[:wanted]
         except av.FFmpegError as exc:
             raise CorruptError(f"{self.codec_id}: stream does not decode ({exc})") from None
         if len(frames) != count:

@@ -1,0 +1,103 @@
+"""Lossy archives that earn their decode (issue 23): the shipped restoration models beat their
+codec's own decoded frames, long streams (key frames far apart) with a seek that decodes from
+the key frame forward and no further, and a candidate choice measured on enough pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import srcodec
+from srcodec.engine import make_restorer
+from srcodec.errors import CorruptError
+from srcodec.identity import IDENTITY_MODEL
+from srcodec.lowres import get_codec
+from srcodec.lowres.lossy import Av1Codec
+from srcodec.metrics import psnr
+from srcodec.ratecontrol import (
+    DEFAULT_GROUP,
+    MEASURED_FRAMES,
+    X1_MODELS,
+    Candidate,
+    Sample,
+    encode_lossy,
+)
+from srcodec.registry import resolve
+
+#: Each codec's settings where the claim is checked: a high and a low archive rate.
+SETTINGS = {"srcodec.av1": (30, 58), "srcodec.hevc": (24, 40)}
+
+
+@pytest.mark.parametrize("codec_id", sorted(X1_MODELS))
+def test_shipped_x1_models_beat_their_codecs_decoded_frames(sample_frames, codec_id):
+    """Every shipped x1 model restores every held-out vtest sample frame above the codec's own
+    decoded frame, at a high and a low rate (measured: AV1 +0.10..+0.40 dB RGB, x265
+    +0.11..+0.39): a model that stops paying for its decode fails here."""
+    frames = [np.asarray(Image.open(p).convert("RGB")) for p in sample_frames]
+    h, w = frames[0].shape[:2]
+    restorer = make_restorer(resolve(X1_MODELS[codec_id]))
+    for crf in SETTINGS[codec_id]:
+        codec = get_codec({"id": codec_id, "crf": crf})
+        decoded = codec.decode_group(codec.encode_group(frames), w, h, 3, len(frames))
+        restored = restorer.restore_batch(decoded, [(w, h)] * len(frames))
+        gains = [psnr(f, r) - psnr(f, d) for f, r, d in zip(frames, restored, decoded, strict=True)]
+        gains_y = [
+            psnr(f, r, y=True) - psnr(f, d, y=True)
+            for f, r, d in zip(frames, restored, decoded, strict=True)
+        ]
+        assert min(gains) > 0.08 and np.mean(gains) > 0.1, (crf, gains)
+        assert np.mean(gains_y) > 0.04, (crf, gains_y)
+
+
+@pytest.fixture(scope="module")
+def clip(photo) -> list[np.ndarray]:
+    """Twenty 96x64 frames of a real photo panning."""
+    return [np.ascontiguousarray(photo[100:164, 50 + 2 * k : 146 + 2 * k]) for k in range(20)]
+
+
+def test_a_seek_decodes_from_the_key_frame_no_further(clip):
+    """``decode_group(upto=k)`` gives frames 0..k as the full decode does, checked, without
+    reading the packets after them: damage late in the stream does not stop an early seek."""
+    codec = Av1Codec(crf=40, preset=10)
+    data = codec.encode_group(clip)
+    whole = codec.decode_group(data, 96, 64, 3, len(clip))
+    first = codec.decode_group(data, 96, 64, 3, len(clip), upto=4)
+    assert len(first) == 5 and all(
+        np.array_equal(a, b) for a, b in zip(first, whole[:5], strict=True)
+    )
+    damaged = bytearray(data)
+    damaged[-3] ^= 0x55  # in the last packet
+    with pytest.raises(CorruptError):
+        codec.decode_group(bytes(damaged), 96, 64, 3, len(clip))
+    again = codec.decode_group(bytes(damaged), 96, 64, 3, len(clip), upto=4)
+    assert all(np.array_equal(a, b) for a, b in zip(again, first, strict=True))
+    with pytest.raises(IndexError):
+        codec.decode_group(data, 96, 64, 3, len(clip), upto=len(clip))
+
+
+def test_lossy_archives_are_long_streams_with_random_access(clip, tmp_path):
+    """A lossy archive codes up to DEFAULT_GROUP frames (300) as one stream with one key frame
+    (it was 60: on validation vtest frames 300 need 31 % fewer bytes), and any frame read alone
+    is the frame the whole decode gives."""
+    assert DEFAULT_GROUP == 300
+    frames = [clip[k % len(clip)] for k in range(70)]
+    out = tmp_path / "a.src"
+    base = [Candidate("base", 1, IDENTITY_MODEL)]
+    encode_lossy([(f"f{k:03d}", f) for k, f in enumerate(frames)], out, quality=40,
+                 candidates=base)  # fmt: skip
+    with srcodec.open(out) as archive:
+        assert [g["frames"] for g in archive.info()["groups"]] == [70]
+        every = [f for _, f in archive.frames()]
+    for k in (69, 3, 40):
+        with srcodec.open(out) as archive:
+            assert np.array_equal(archive[k], every[k])
+
+
+def test_the_choice_measures_more_frames_of_small_frames(clip):
+    """Three frames decide for 768x576 footage; small frames get as many pixels' worth (a
+    choice on three 96x64 frames is decided by noise)."""
+    big = Sample([np.zeros((576, 768, 3), np.uint8)] * 10)
+    assert len(big.picks) == MEASURED_FRAMES
+    small = Sample(clip)
+    assert len(small.picks) == len(clip)
