@@ -24,7 +24,8 @@ from srcodec.training.adapt import AdaptConfig
 from srcodec.video import read_video
 
 from ..bdrate import bd_rate
-from ..suite.lossy_rd import VTEST, _quality, _x265
+from ..suite.lossy_anchors import clip_path
+from ..suite.lossy_rd import _quality, _x265
 
 
 def main() -> None:
@@ -37,7 +38,7 @@ def main() -> None:
     ap.add_argument("--stride", type=int, default=4)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
-    path = next(p for p in VTEST if p.is_file())
+    path = clip_path("vtest")
     end = args.first + args.frames
     frames = [f for _, f, _ in read_video(path, args.first, end)]
     named = [(f"frame_{args.first + k:06d}", f) for k, f in enumerate(frames)]
