@@ -66,6 +66,10 @@ EVAL_FILES = (
 
 OPENCV_DATA = "usr/share/doc/opencv-doc/examples/data"
 VTEST = f"{OPENCV_DATA}/vtest.avi"
+#: opencv-doc's other clips: never trained or tuned on, used as they are (no frames written)
+#: by benchmarks/suite/lossy_rd.py to check "never worse than the wrapped codec" on footage
+#: the project has not seen.
+UNSEEN_CLIPS = (f"{OPENCV_DATA}/tree.avi", f"{OPENCV_DATA}/Megamind.avi")
 # Colour photographs among opencv-doc's sample images (chosen by eye from a contact sheet):
 # streets, facades, aerial views, circuit boards, fruit, animals -- the man-made edges and fine
 # texture that the wallpapers (mostly nature, sky and soft backgrounds) have little of.
@@ -384,6 +388,34 @@ def prepare_cctv(
     return cctv, sample_records
 
 
+def unseen_clips(out: Path) -> list[dict[str, Any]]:
+    """The clips of ``UNSEEN_CLIPS`` (unpacked with opencv-doc): what each is, for the record."""
+    import av
+
+    records = []
+    for source in UNSEEN_CLIPS:
+        path = out / "pkgs" / OPENCV / source
+        with av.open(str(path)) as c:
+            stream = c.streams.video[0]
+            frames = sum(1 for _ in c.decode(stream))
+            fps = float(stream.average_rate)
+            size = [stream.width, stream.height]
+            codec = stream.codec_context.name
+        records.append(
+            {
+                "package": OPENCV,
+                "source": source,
+                "source_sha256": sha256(path),
+                "source_size": size,
+                "frame_count": frames,
+                "fps": round(fps, 3),
+                "codec": codec,
+                "use": "evaluation only (lossy_rd: never trained or tuned on)",
+            }
+        )
+    return records
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -420,6 +452,7 @@ def main(argv: list[str] | None = None) -> None:
         "each training photo shrunk by that factor + 1, and opencv-doc photos shrunk by 2",
         "files": files,
         "cctv": cctv,
+        "unseen_clips": unseen_clips(out),
     }
     args.manifest.write_text(json.dumps(manifest, indent=1) + "\n")
     for split in ("train", "train_plus", "val", "eval"):

@@ -38,7 +38,7 @@ AV1 = "srcodec.av1"
 #: (never trained or tuned on), the others were never trained on at all.
 CLIPS = {
     "vtest": ("vtest", 636, 795),
-    "tree": ("tree", 0, 444),
+    "tree": ("tree", 0, 68),
     "megamind": ("megamind", 0, 120),
 }
 #: The setting sweeps: srcodec's AV1 CRFs (and SVT-AV1's own, the same encoder settings).
