@@ -39,11 +39,11 @@ AV1 = "srcodec.av1"
 CLIPS = {
     "vtest": ("vtest", 636, 795),
     "tree": ("tree", 0, 68),
-    "megamind": ("megamind", 0, 120),
+    "megamind": ("megamind", 0, 60),
 }
 #: The setting sweeps: srcodec's AV1 CRFs (and SVT-AV1's own, the same encoder settings).
 AV1_CRFS = [30, 38, 46, 52, 57, 62]
-VVENC_QPS = [27, 31, 35, 39, 43]
+VVENC_QPS = [28, 33, 38, 43]
 X265_CRFS = [22, 26, 30, 34, 38, 42]
 #: Which anchors run on which clip (VVenC is ~10x slower than SVT-AV1: the headline clip only).
 CLIP_ANCHORS = {
