@@ -55,7 +55,7 @@ def _summary_line(s) -> str:
     "--group",
     type=click.IntRange(1, 4096),
     default=None,
-    help="Frames per group (one stream each) of a stream codec (default 64; lossy: 60).",
+    help="Frames per group (one stream each) of a stream codec (default 64; lossy: 300).",
 )
 @click.option("--start", default=None, help="Video input: first frame (number, or time: 12.5s).")
 @click.option("--end", default=None, help="Video input: frame or time to stop before.")
@@ -255,7 +255,7 @@ def _encode_lossy(
         shown = short_id(t.model) if "@" in t.model else t.model
         click.echo(
             f"candidate {t.candidate} (x{t.scale}, {shown}): {param} {t.setting}, "
-            f"{t.bpp:.4f} bpp, {t.psnr:.2f} dB on the first group",
+            f"{t.bpp:.4f} bpp, {t.psnr:.2f} dB on the first frames",
             err=True,
         )
     if s.adapted is not None:
