@@ -1,0 +1,75 @@
+"""SVT-AV1 settings for lossy archives (issue 23): ``srcodec.av1``'s stream with extra
+``svtav1-params`` on validation vtest frames (before 636), one stream; BD-rate RGB and Y of
+each against srcodec's settings (preset 6, ``keyint=-1``).
+
+    python -m benchmarks.studies.lossy_svt_params --out lossy_svt_params.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from srcodec.lowres.lossy import Av1Codec
+from srcodec.metrics import psnr
+
+from ..bdrate import bd_rate
+from ..suite.lossy_anchors import read_clip
+
+VARIANTS = ["", "aq-mode=0", "enable-overlays=1", "enable-qm=1", "enable-tf=0", "scd=1"]
+
+
+class _Variant(Av1Codec):
+    extra = ""
+
+    def options(self) -> dict[str, str]:
+        options = super().options()
+        if self.extra:
+            options["svtav1-params"] += ":" + self.extra
+        return options
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--first", type=int, default=476)
+    ap.add_argument("--frames", type=int, default=160)
+    ap.add_argument("--crfs", default="38,50,58")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    frames = read_clip(args.first, args.first + args.frames)
+    pixels = frames[0].shape[0] * frames[0].shape[1] * len(frames)
+    curves: dict[str, list[dict]] = {}
+    for extra in args.variants.split(","):
+        for crf in map(int, args.crfs.split(",")):
+            codec = _Variant(crf, 6)
+            codec.extra = extra
+            extradata, packets = codec._encode_stream(frames)
+            decoded = codec._decode_stream(extradata, packets, frames[0].shape, len(frames))
+            nbytes = len(extradata) + sum(map(len, packets))
+            point = {
+                "crf": crf,
+                "bpp": 8 * nbytes / pixels,
+                "psnr": float(np.mean([psnr(a, b) for a, b in zip(frames, decoded, strict=True)])),
+                "psnr_y": float(
+                    np.mean([psnr(a, b, y=True) for a, b in zip(frames, decoded, strict=True)])
+                ),
+            }
+            print(extra or "default", point, flush=True)
+            curves[extra or "default"] = [*curves.get(extra or "default", []), point]
+    ref = curves["default"]
+    bd = {
+        k: [bd_rate([(p["bpp"], p[q]) for p in ref], [(p["bpp"], p[q]) for p in v])
+            for q in ("psnr", "psnr_y")]
+        for k, v in curves.items()
+    }  # fmt: skip
+    print(json.dumps(bd))
+    result = {"frames": [args.first, args.frames], "curves": curves, "bd_rate": bd}
+    args.out.write_text(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
