@@ -14,8 +14,11 @@ frame of a 300-frame stream read alone).
 
 from __future__ import annotations
 
+import json
+import os
 import tempfile
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,16 +45,20 @@ CLIPS = {
     "megamind": ("megamind", 0, 60),
 }
 #: The setting sweeps: srcodec's AV1 CRFs (and SVT-AV1's own, the same encoder settings).
-AV1_CRFS = [30, 38, 46, 52, 57, 62]
-VVENC_QPS = [28, 33, 38, 43]
-X265_CRFS = [22, 26, 30, 34, 38, 42]
+AV1_CRFS = [30, 40, 48, 55, 62]
+VVENC_QPS = [26, 31, 36, 41]
+X265_CRFS = [22, 27, 32, 37, 42]
 #: Which anchors run on which clip (VVenC is ~10x slower than SVT-AV1: the headline clip only).
 CLIP_ANCHORS = {
     "vtest": {"SVT-AV1": AV1_CRFS, "VVenC": VVENC_QPS, "x265": X265_CRFS},
     "tree": {"SVT-AV1": AV1_CRFS, "x265": X265_CRFS},
     "megamind": {"SVT-AV1": AV1_CRFS, "x265": X265_CRFS},
 }
-PHOTO_AV1_CRFS = [20, 28, 36, 44, 52, 60]
+PHOTO_AV1_CRFS = [20, 32, 44, 56]
+#: A file of points already measured (``$LOSSY_RD_POINTS``, unset: none): each point is added
+#: as it is measured and taken from there by a later run (a run cut short resumes). Only for
+#: runs of one version of the code: delete the file after changing it.
+POINTS_ENV = "LOSSY_RD_POINTS"
 #: The seek measurement: validation vtest frames (a 300-frame stream), CRF, frames read alone.
 SEEK_FRAMES, SEEK_CRF, SEEK_READS = (336, 636), 46, (299, 150, 17)
 #: srcodec's curves, each (mode, group, RGB -> YUV filter); group None: DEFAULT_GROUP.
@@ -63,6 +70,22 @@ METHODS = {
     "srcodec av1 base, bilinear RGB->YUV": ("base", None, "BILINEAR"),
 }
 ANCHORS = ("SVT-AV1", "VVenC", "x265")
+
+
+class _Points:
+    """Points by key, kept in ``$LOSSY_RD_POINTS`` when it is set (see ``POINTS_ENV``)."""
+
+    def __init__(self) -> None:
+        path = os.environ.get(POINTS_ENV)
+        self.path = Path(path) if path else None
+        self.points = json.loads(self.path.read_text()) if self.path and self.path.is_file() else {}
+
+    def get(self, key: str, measure: Callable[[], dict]) -> dict:
+        if key not in self.points:
+            self.points[key] = measure()
+            if self.path is not None:
+                self.path.write_text(json.dumps(self.points))
+        return self.points[key]
 
 
 def _candidates(codec: str, mode: str) -> list:
@@ -186,7 +209,9 @@ def _seek(folder: Path) -> dict:
     }
 
 
-def _clip_curves(ctx: Context, name: str, folder: Path) -> dict:
+def _clip_curves(ctx: Context, name: str, folder: Path, cache: _Points, stage: int) -> dict:
+    """Clip ``name``'s curves; ``stage`` 0 measures the anchors SVT-AV1 and srcodec's own
+    curves, 1 the other anchors and the levers alone (a run does every clip's stage 0 first)."""
     source, first, end = CLIPS[name]
     frames = read_clip(first, end, source)
     fps = clip_fps(source)
@@ -198,19 +223,35 @@ def _clip_curves(ctx: Context, name: str, folder: Path) -> dict:
     pixels = w * h * len(frames)
     curves: dict[str, list[dict]] = {}
     seconds: dict[str, float] = {}
-    for anchor, settings in anchors.items():
-        for setting in settings:
-            ctx.progress(f"lossy_rd {name}: {anchor} {setting}")
-            nbytes, decoded, s = encode_anchor(anchor, frames, setting, fps)
-            curves.setdefault(anchor, []).append(_point(setting, nbytes, frames, decoded, pixels))
-            seconds[anchor] = seconds.get(anchor, 0.0) + s
+
+    def anchor_point(anchor: str, setting: float) -> dict:
+        nbytes, decoded, s = encode_anchor(anchor, frames, setting, fps)
+        return {**_point(setting, nbytes, frames, decoded, pixels), "encode_s": s}
+
     measured: dict = {}
     methods = METHODS if name == "vtest" else {k: METHODS[k] for k in list(METHODS)[:3]}
-    for method, (mode, group, interp) in methods.items():
-        for crf in crfs:
-            ctx.progress(f"lossy_rd {name}: {method} CRF {crf}")
-            with _interpolation(interp):
-                point = _archive(frames, mode, crf, folder, group, measured)
+    jobs = [("SVT-AV1", None)] + [(m, METHODS[m]) for m in list(methods)[:3]]
+    jobs += [(a, None) for a in anchors if a != "SVT-AV1"]
+    jobs += [(m, METHODS[m]) for m in list(methods)[3:]]
+    for method, spec in jobs[: 4 if stage == 0 else None]:
+        settings = anchors[method] if spec is None else crfs
+        for setting in settings:
+            key = f"{name}|{len(frames)}|{method}|{setting}"
+            ctx.progress(f"lossy_rd {name}: {method} {setting}")
+            if spec is None:
+                point = cache.get(key, lambda m=method, s=setting: anchor_point(m, s))
+                seconds[method] = seconds.get(method, 0.0) + point["encode_s"]
+            else:
+                mode, group, interp = spec
+
+                def archive(mode=mode, group=group, interp=interp, crf=setting) -> dict:
+                    with _interpolation(interp):
+                        return _archive(frames, mode, crf, folder, group, measured)
+
+                point = cache.get(key, archive)
+                if mode != "auto":  # what an auto archive choosing it restores to
+                    kind = (mode, setting, group, interp or Av1Codec.interpolation)
+                    measured.setdefault(kind, point)
             curves.setdefault(method, []).append(point)
     return {
         "clip": {
@@ -225,7 +266,9 @@ def _clip_curves(ctx: Context, name: str, folder: Path) -> dict:
     }
 
 
-def _photo_curves(photos: list[np.ndarray], folder: Path, av1_crfs: list[int]) -> dict:
+def _photo_curves(
+    photos: list[np.ndarray], folder: Path, av1_crfs: list[int], cache: _Points
+) -> dict:
     pixels = sum(p.shape[0] * p.shape[1] for p in photos)
     curves: dict[str, list[dict]] = {}
     found, _ = coders()
@@ -242,7 +285,12 @@ def _photo_curves(photos: list[np.ndarray], folder: Path, av1_crfs: list[int]) -
     for mode in ("base", "x1", "auto"):
         for crf in av1_crfs:
             # Stills: each photo a group of one (intra only), all in one archive.
-            point = _archive(photos, mode, crf, folder, 1, measured)
+            key = f"photos|{len(photos)}|{mode}|{crf}"
+            point = cache.get(
+                key, lambda m=mode, c=crf: _archive(photos, m, c, folder, 1, measured)
+            )
+            if mode != "auto":
+                measured.setdefault((mode, crf, 1, Av1Codec.interpolation), point)
             curves.setdefault(f"srcodec av1 {mode}", []).append(point)
     return _summarise(curves, ("AVIF", "JPEG XL"))
 
@@ -251,17 +299,19 @@ def _photo_curves(photos: list[np.ndarray], folder: Path, av1_crfs: list[int]) -
 class LossyRd(Benchmark):
     def run(self, ctx: Context) -> dict:
         result: dict = {"clips": {}}
+        cache = _Points()
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            for name in CLIPS:
-                result["clips"][name] = _clip_curves(ctx, name, folder)
+            for stage in (0, 1):
+                for name in CLIPS:
+                    result["clips"][name] = _clip_curves(ctx, name, folder, cache, stage)
             ctx.progress("lossy_rd: seek")
-            result["seek"] = _seek(folder)
+            result["seek"] = cache.get("seek", lambda: _seek(folder))
             ctx.progress("lossy_rd: photos")
             photo_dir = DEFAULT_SETS["photos"][0]
             photos = [to_rgb(f) for _, f in read_images(photo_dir)][: 2 if ctx.quick else None]
             crfs = PHOTO_AV1_CRFS[::3] if ctx.quick else PHOTO_AV1_CRFS
-            result["photos"] = _photo_curves(photos, folder, crfs)
+            result["photos"] = _photo_curves(photos, folder, crfs, cache)
             result["photo_set"] = f"{len(photos)} photos of {rel(photo_dir)}"
         return result
 
