@@ -24,7 +24,7 @@ from srcodec.training.adapt import AdaptConfig
 from srcodec.video import read_video
 
 from ..bdrate import bd_rate
-from ..suite.lossy_anchors import clip_path
+from ..suite._lossy_anchors import clip_path
 from ..suite.lossy_rd import _quality, _x265
 
 

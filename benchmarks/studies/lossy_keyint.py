@@ -17,7 +17,7 @@ from srcodec.lowres.lossy import Av1Codec
 from srcodec.metrics import psnr
 
 from ..bdrate import bd_rate
-from ..suite.lossy_anchors import read_clip
+from ..suite._lossy_anchors import read_clip
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from srcodec.lowres.lossy import Av1Codec
 from srcodec.metrics import psnr
 
-from ..suite.lossy_anchors import read_clip
+from ..suite._lossy_anchors import read_clip
 
 
 def _box(a: np.ndarray, r: int = 2) -> np.ndarray:

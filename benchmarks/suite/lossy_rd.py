@@ -1,6 +1,6 @@
 """Lossy rate-distortion (issues 13 and 23): srcodec's lossy archives (``--quality``, AV1: the
 base codec alone, + the x1 restoration model, and the automatic choice) against the encoders a
-camera archive could run instead (benchmarks.suite.lossy_anchors: SVT-AV1 alone at srcodec's
+camera archive could run instead (benchmarks.suite._lossy_anchors: SVT-AV1 alone at srcodec's
 preset with FFmpeg's defaults, VVenC medium with QPA off and an intra period of 6 s, x265
 medium ``--tune psnr``), on every frame of the held-out vtest clip (636-794) and of clips the
 project never trained on; AVIF and JPEG XL on the evaluation photos. PSNR RGB and BT.601 Y of
@@ -33,7 +33,7 @@ from srcodec.ratecontrol import DEFAULT_GROUP, default_candidates, encode_lossy,
 from .. import Benchmark, benchmark, pyplot
 from ..bdrate import bd_rate
 from ..context import DEFAULT_SETS, Context, md_table, rel
-from .lossy_anchors import clip_fps, clip_path, encode_anchor, read_clip
+from ._lossy_anchors import clip_fps, clip_path, encode_anchor, read_clip
 from .rd import coders
 
 AV1 = "srcodec.av1"
