@@ -59,6 +59,9 @@ PHOTO_AV1_CRFS = [20, 32, 44, 56]
 #: as it is measured and taken from there by a later run (a run cut short resumes). Only for
 #: runs of one version of the code: delete the file after changing it.
 POINTS_ENV = "LOSSY_RD_POINTS"
+#: Set (to anything) with ``$LOSSY_RD_POINTS``: measure nothing, render what the file holds
+#: (a run that could not finish: the result lists the points missing).
+CACHED_ONLY_ENV = "LOSSY_RD_CACHED_ONLY"
 #: The seek measurement: validation vtest frames (a 300-frame stream), CRF, frames read alone.
 SEEK_FRAMES, SEEK_CRF, SEEK_READS = (336, 636), 46, (299, 150, 17)
 #: srcodec's curves, each (mode, group, RGB -> YUV filter); group None: DEFAULT_GROUP.
@@ -79,8 +82,14 @@ class _Points:
         path = os.environ.get(POINTS_ENV)
         self.path = Path(path) if path else None
         self.points = json.loads(self.path.read_text()) if self.path and self.path.is_file() else {}
+        self.cached_only = bool(self.path and os.environ.get(CACHED_ONLY_ENV))
+        self.missing: list[str] = []
 
-    def get(self, key: str, measure: Callable[[], dict]) -> dict:
+    def get(self, key: str, measure: Callable[[], dict]) -> dict | None:
+        """The point of ``key``, measured unless known (None if missing in a cached-only run)."""
+        if key not in self.points and self.cached_only:
+            self.missing.append(key)
+            return None
         if key not in self.points:
             self.points[key] = measure()
             if self.path is not None:
@@ -240,7 +249,8 @@ def _clip_curves(ctx: Context, name: str, folder: Path, cache: _Points, stage: i
             ctx.progress(f"lossy_rd {name}: {method} {setting}")
             if spec is None:
                 point = cache.get(key, lambda m=method, s=setting: anchor_point(m, s))
-                seconds[method] = seconds.get(method, 0.0) + point["encode_s"]
+                if point is not None:
+                    seconds[method] = seconds.get(method, 0.0) + point["encode_s"]
             else:
                 mode, group, interp = spec
 
@@ -252,7 +262,8 @@ def _clip_curves(ctx: Context, name: str, folder: Path, cache: _Points, stage: i
                 if mode != "auto":  # what an auto archive choosing it restores to
                     kind = (mode, setting, group, interp or Av1Codec.interpolation)
                     measured.setdefault(kind, point)
-            curves.setdefault(method, []).append(point)
+            if point is not None:
+                curves.setdefault(method, []).append(point)
     return {
         "clip": {
             "file": rel(clip_path(source)),
@@ -261,7 +272,7 @@ def _clip_curves(ctx: Context, name: str, folder: Path, cache: _Points, stage: i
             "size": [w, h],
             "fps": fps,
         },
-        "encode_fps": {a: len(frames) * len(anchors[a]) / s for a, s in seconds.items()},
+        "encode_fps": {a: len(frames) * len(curves[a]) / s for a, s in seconds.items()},
         **_summarise(curves),
     }
 
@@ -289,6 +300,8 @@ def _photo_curves(
             point = cache.get(
                 key, lambda m=mode, c=crf: _archive(photos, m, c, folder, 1, measured)
             )
+            if point is None:
+                continue
             if mode != "auto":
                 measured.setdefault((mode, crf, 1, Av1Codec.interpolation), point)
             curves.setdefault(f"srcodec av1 {mode}", []).append(point)
@@ -313,6 +326,7 @@ class LossyRd(Benchmark):
             crfs = PHOTO_AV1_CRFS[::3] if ctx.quick else PHOTO_AV1_CRFS
             result["photos"] = _photo_curves(photos, folder, crfs, cache)
             result["photo_set"] = f"{len(photos)} photos of {rel(photo_dir)}"
+        result["missing_points"] = cache.missing
         return result
 
     def figures(self, result: dict, folder: Path) -> list[str]:
@@ -372,7 +386,7 @@ class LossyRd(Benchmark):
                 )
                 rows.append([method, pts])
             lines += [f"*{name}*", ""] + md_table(["method", "points"], rows, "ll") + [""]
-        seek = result["seek"]
+        seek = result.get("seek") or {"cold_s": {}, "frames": "-", "size": [0, 0], "crf": 0}
         x1 = result["clips"]["vtest"]["curves"].get("srcodec av1 x1", [])
         decode = np.mean([p["decode_s"] for p in x1]) if x1 else float("nan")
         lines += [
@@ -387,6 +401,14 @@ class LossyRd(Benchmark):
             "",
             f"Photos: {result['photo_set']}; source: {rel(__file__)}.",
         ]
+        missing = result.get("missing_points") or []
+        if missing:
+            lines += [
+                "",
+                f"Not measured (the run was cut short; {len(missing)} points): "
+                + ", ".join(f"`{k}`" for k in missing)
+                + ".",
+            ]
         return "\n".join(lines)
 
 
