@@ -288,10 +288,15 @@ def _photo_curves(
             continue
         coder, settings, _ = found[name]
         for setting in settings:
-            coded = [coder(p, setting) for p in photos]
-            nbytes = sum(n for n, _ in coded)
-            point = _point(setting, nbytes, photos, [d for _, d in coded], pixels)
-            curves.setdefault(name, []).append(point)
+
+            def code(coder=coder, setting=setting) -> dict:
+                coded = [coder(p, setting) for p in photos]
+                nbytes = sum(n for n, _ in coded)
+                return _point(setting, nbytes, photos, [d for _, d in coded], pixels)
+
+            point = cache.get(f"photos|{len(photos)}|{name}|{setting}", code)
+            if point is not None:
+                curves.setdefault(name, []).append(point)
     measured: dict = {}
     for mode in ("base", "x1", "auto"):
         for crf in av1_crfs:
