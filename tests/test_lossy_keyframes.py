@@ -101,3 +101,15 @@ def test_the_choice_measures_more_frames_of_small_frames(clip):
     assert len(big.picks) == MEASURED_FRAMES
     small = Sample(clip)
     assert len(small.picks) == len(clip)
+
+
+def test_the_choice_pools_the_error_of_its_frames():
+    """A frame coded exactly (a film's black opening) must not make a candidate's mean PSNR
+    infinite: on Megamind.avi the mean of PSNRs chose x2 at every rate (+58 % BD-rate)."""
+    from srcodec.ratecontrol import pooled_psnr
+
+    assert pooled_psnr([30.0, 30.0]) == pytest.approx(30.0)
+    assert pooled_psnr([float("inf"), 30.0]) == pytest.approx(30 + 10 * np.log10(2))
+    assert pooled_psnr([float("inf")]) == float("inf")
+    # A candidate exact on one frame and poor on the others loses to one good on all.
+    assert pooled_psnr([float("inf"), 25.0, 25.0]) < pooled_psnr([45.0, 35.0, 35.0])
