@@ -369,8 +369,6 @@ class LossyRd(Benchmark):
                 f"{clip['fps']:g} fps",
                 "",
             ]
-            if name == "vtest":
-                lines += ["![lossy RD vtest](lossy_rd_vtest.png)", ""]
             lines += _bd_table(block) + [""]
             speeds = ", ".join(f"{a} {v:.0f}" for a, v in block["encode_fps"].items())
             ours = [p for p in block["curves"].get("srcodec av1 base", [])]
@@ -378,7 +376,6 @@ class LossyRd(Benchmark):
                 speeds += f", srcodec av1 base {np.mean([p['encode_fps'] for p in ours]):.0f}"
             lines += [f"Encode speed, frames/s (mean over the sweep): {speeds}.", ""]
         lines += ["**photos** (each photo a still; AV1 intra)", ""]
-        lines += ["![lossy RD photos](lossy_rd_photos.png)", ""]
         lines += _bd_table(result["photos"]) + [""]
         lines += [
             "Points (setting -> bits per pixel, PSNR RGB / Y; auto: the candidate chosen):",
