@@ -26,9 +26,15 @@ import numpy as np
 
 import srcodec
 from srcodec import psnr
-from srcodec.frames import read_images, to_rgb
+from srcodec.archive.lossywriter import (
+    DEFAULT_GROUP,
+    default_candidates,
+    encode_lossy,
+    lossy_class,
+)
+from srcodec.inputs import read_images
 from srcodec.lowres.lossy import Av1Codec, HevcCodec
-from srcodec.ratecontrol import DEFAULT_GROUP, default_candidates, encode_lossy, lossy_class
+from srcodec.pixels import to_rgb
 
 from .. import Benchmark, benchmark, pyplot
 from ..bdrate import bd_rate

@@ -9,13 +9,7 @@ import pytest
 from PIL import Image
 
 import srcodec
-from srcodec.engine import make_restorer
-from srcodec.errors import CorruptError
-from srcodec.identity import IDENTITY_MODEL
-from srcodec.lowres import get_codec
-from srcodec.lowres.lossy import Av1Codec
-from srcodec.metrics import psnr
-from srcodec.ratecontrol import (
+from srcodec.archive.lossywriter import (
     DEFAULT_GROUP,
     MEASURED_FRAMES,
     X1_MODELS,
@@ -23,7 +17,13 @@ from srcodec.ratecontrol import (
     Sample,
     encode_lossy,
 )
-from srcodec.registry import resolve
+from srcodec.engines.choose import make_restorer
+from srcodec.engines.identity import IDENTITY_MODEL
+from srcodec.errors import CorruptError
+from srcodec.lowres import get_codec
+from srcodec.lowres.lossy import Av1Codec
+from srcodec.metrics import psnr
+from srcodec.models.store import get_model
 
 #: Each codec's settings where the claim is checked: a high and a low archive rate.
 SETTINGS = {"srcodec.av1": (30, 58), "srcodec.hevc": (24, 40)}
@@ -36,7 +36,7 @@ def test_shipped_x1_models_beat_their_codecs_decoded_frames(sample_frames, codec
     +0.11..+0.39): a model that stops paying for its decode fails here."""
     frames = [np.asarray(Image.open(p).convert("RGB")) for p in sample_frames]
     h, w = frames[0].shape[:2]
-    restorer = make_restorer(resolve(X1_MODELS[codec_id]))
+    restorer = make_restorer(get_model(X1_MODELS[codec_id]))
     for crf in SETTINGS[codec_id]:
         codec = get_codec({"id": codec_id, "crf": crf})
         decoded = codec.decode_group(codec.encode_group(frames), w, h, 3, len(frames))
@@ -106,7 +106,7 @@ def test_the_choice_measures_more_frames_of_small_frames(clip):
 def test_the_choice_pools_the_error_of_its_frames():
     """A frame coded exactly (a film's black opening) must not make a candidate's mean PSNR
     infinite: on Megamind.avi the mean of PSNRs chose x2 at every rate (+58 % BD-rate)."""
-    from srcodec.ratecontrol import pooled_psnr
+    from srcodec.archive.lossywriter import pooled_psnr
 
     assert pooled_psnr([30.0, 30.0]) == pytest.approx(30.0)
     assert pooled_psnr([float("inf"), 30.0]) == pytest.approx(30 + 10 * np.log10(2))
