@@ -12,13 +12,10 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-
 from srcodec.lowres.lossy import Av1Codec
-from srcodec.metrics import psnr
 
 from ..bdrate import bd_rate
-from ..suite._lossy_anchors import read_clip
+from ..suite._lossy_anchors import read_clip, stream_point
 
 
 def main() -> None:
@@ -29,23 +26,12 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     frames = read_clip(args.first, args.first + args.frames)
-    pixels = frames[0].shape[0] * frames[0].shape[1] * len(frames)
     curves: dict[str, list[dict]] = {}
     for interp in ("BILINEAR", "BICUBIC", "AREA", "LANCZOS"):
         for crf in map(int, args.crfs.split(",")):
             codec = Av1Codec(crf, 6)
             codec.interpolation = interp
-            extradata, packets = codec._encode_stream(frames)
-            decoded = codec._decode_stream(extradata, packets, frames[0].shape, len(frames))
-            nbytes = len(extradata) + sum(map(len, packets))
-            point = {
-                "crf": crf,
-                "bpp": 8 * nbytes / pixels,
-                "psnr": float(np.mean([psnr(a, b) for a, b in zip(frames, decoded, strict=True)])),
-                "psnr_y": float(
-                    np.mean([psnr(a, b, y=True) for a, b in zip(frames, decoded, strict=True)])
-                ),
-            }
+            point = {"crf": crf, **stream_point(codec, frames)}
             print(interp, point, flush=True)
             curves.setdefault(interp, []).append(point)
     ref = curves["BILINEAR"]

@@ -130,3 +130,19 @@ def encode_anchor(
     if len(video) != len(frames):
         raise RuntimeError(f"{name}: {len(video)} frames decoded of {len(frames)}")
     return nbytes, list(video), seconds
+
+
+def stream_point(codec, frames: list[np.ndarray]) -> dict:
+    """``frames`` coded as one stream by a srcodec lossy stream ``codec`` (its raw stream's
+    bytes) and decoded: bits per pixel and mean PSNR RGB and Y (the studies' points)."""
+    from srcodec.metrics import psnr
+
+    extradata, packets = codec._encode_stream(frames)
+    decoded = codec._decode_stream(extradata, packets, frames[0].shape, len(frames))
+    nbytes = len(extradata) + sum(map(len, packets))
+    pairs = list(zip(frames, decoded, strict=True))
+    return {
+        "bpp": 8 * nbytes / (frames[0].shape[0] * frames[0].shape[1] * len(frames)),
+        "psnr": float(np.mean([psnr(a, b) for a, b in pairs])),
+        "psnr_y": float(np.mean([psnr(a, b, y=True) for a, b in pairs])),
+    }
