@@ -80,6 +80,9 @@ X1_MODELS = {"srcodec.hevc": X1_MODEL, "srcodec.av1": "srcodec-av1-x1"}
 #: forward, no further (under 0.3 s for the 300th frame of 768x576 on 2 busy cores); a
 #: group's frames are held in memory while it is coded (300 x width x height x 3 bytes).
 DEFAULT_GROUP = 300
+#: A live recorder's lossy group (``srcodec record``): a kill loses at most the group in
+#: flight and a frame reaches the disk within a group, so it keeps 60 (6 s at 10 frames/s).
+LIVE_GROUP = 60
 #: Frames of the first group every candidate codes (the sample): its first ``SAMPLE_FRAMES``.
 SAMPLE_FRAMES = 60
 #: Full-resolution pixels of the sample restored and measured by each candidate (frames spread

@@ -327,7 +327,7 @@ def record(
     ``on_segment`` gets each segment's report as it is closed. Raises ``SrcodecError`` if
     the source cannot be opened or is not video, or another recorder holds the camera.
     """
-    from ..archive.lossywriter import DEFAULT_GROUP as LOSSY_GROUP
+    from ..archive.lossywriter import LIVE_GROUP as LOSSY_GROUP
     from ..archive.writer import DEFAULT_GROUP
 
     source = os.fspath(source)
