@@ -226,6 +226,10 @@ def _iter_items(frames: FrameSource) -> Iterator[Item]:
     for i, item in enumerate(frames):
         if isinstance(item, (str, os.PathLike)):
             path = Path(item)
+            if is_video(path):
+                raise FrameError(
+                    f"{path}: a video among the frames; an archive takes one video (or images)"
+                )
             try:
                 size = path.stat().st_size
             except OSError as exc:

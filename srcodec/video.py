@@ -551,6 +551,10 @@ def _add_stream(
         even = width % 2 == 0 and height % 2 == 0
         stream.pix_fmt = "yuv420p" if even or encoder == "libsvtav1" else "yuv444p"
         stream.options = {"crf": str(crf)}
+        if encoder == "libsvtav1":
+            from .lowres.lossy import quiet_svt
+
+            quiet_svt()
         if encoder == "libx265":
             stream.options["x265-params"] = "log-level=error"
     return stream

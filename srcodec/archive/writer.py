@@ -87,7 +87,7 @@ def encode(
     model: str | None = None,
     weights: Iterable = (),
     codec: str | dict | LowresCodec | None = None,
-    group: int = DEFAULT_GROUP,
+    group: int | None = None,
     start: int | float | str | None = None,
     end: int | float | str | None = None,
     every: int = 1,
@@ -106,7 +106,8 @@ def encode(
     an id or alias, a config dict or a ``LowresCodec``; the header records its canonical config.
     None chooses (srcodec.archive.autocodec): a stream codec (x264) for a video or frames that look
     like a sequence, ``DEFAULT_CODEC`` (jxl) per frame for unrelated stills. A stream codec
-    codes runs of up to ``group`` frames of one size and mode as one stream each. ``adapt``
+    codes runs of up to ``group`` frames (default ``DEFAULT_GROUP``) of one size and mode as one
+    stream each; a ``group`` with a codec that codes each frame alone is refused. ``adapt``
     tunes the model on the frames first (adapt.py, needs torch) and stores the update in the
     archive when it pays for its bytes; the header's model id then names base and update.
 
@@ -116,7 +117,8 @@ def encode(
     ``output`` exists without ``force``.
     """
     info = pick_model(model, weights)
-    _check_group(group)
+    if group is not None:
+        _check_group(group)
     items, timing = frame_items(frames, start, end, every)
     if not items:
         raise FrameError("no frames to encode")
@@ -124,6 +126,7 @@ def encode(
     if codec is None:
         items, codec = _choose(items, video=bool(timing), skip_bad=skip_bad, scale=info.scale)
     lowres = codec if isinstance(codec, LowresCodec) else get_codec(codec)
+    group = _group_size(group, lowres)
     header = Header(
         model_id=info.id,
         scale=info.scale,
@@ -202,6 +205,20 @@ def _group_estimate(items: list[Item], stream: StreamCodec, scale: int, group: i
     return int(len(stream.encode_group(lows)) * len(items) / len(lows))
 
 
+def _group_size(group: int | None, lowres: LowresCodec) -> int:
+    """Frames per group: ``group``, or ``DEFAULT_GROUP`` when None. A group asked of a codec
+    that codes each frame alone is refused: it would do nothing."""
+    if group is None:
+        return DEFAULT_GROUP
+    _check_group(group)
+    if not isinstance(lowres, StreamCodec):
+        raise SrcodecError(
+            f"group {group}: codec {lowres.codec_id} codes each frame alone; a group size goes "
+            "with a stream codec (x264, x265, ffv1)"
+        )
+    return group
+
+
 def _check_group(group: int) -> None:
     if isinstance(group, bool) or not isinstance(group, int) or not 1 <= group <= MAX_GROUP_FRAMES:
         raise SrcodecError(f"group must be an integer 1..{MAX_GROUP_FRAMES}, got {group!r}")
@@ -275,7 +292,7 @@ def append(
     model: str | None = None,
     weights: Iterable = (),
     codec: str | dict | LowresCodec | None = None,
-    group: int = DEFAULT_GROUP,
+    group: int | None = None,
     start: int | float | str | None = None,
     end: int | float | str | None = None,
     every: int = 1,
@@ -317,7 +334,7 @@ def append(
             raise SrcodecError(
                 f"{path} uses codec {header.codec}; cannot append frames with codec {asked}"
             )
-        _check_group(group)
+        group = _group_size(group, lowres)
         items, _ = frame_items(frames, start, end, every)
         if not items:
             raise FrameError("no frames to append")

@@ -152,6 +152,13 @@ class HevcCodec(_LossyStream):
         }
 
 
+def quiet_svt() -> None:
+    """SVT-AV1 prints a banner (about 20 ``Svt[info]`` lines) on every encoder it opens unless
+    its log level (``SVT_LOG``, read when an encoder opens) says errors only; a level the user
+    set is kept."""
+    os.environ.setdefault("SVT_LOG", "1")
+
+
 class Av1Codec(_LossyStream):
     """AV1 through SVT-AV1 at constant rate factor ``crf`` (1..63, lower is better), 4:2:0,
     ``preset`` 0..13 (lower is slower and smaller), one key frame per group; decoded by dav1d.
@@ -174,8 +181,7 @@ class Av1Codec(_LossyStream):
         return {"crf": str(self.crf), "preset": str(self.preset), "svtav1-params": "keyint=-1"}
 
     def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
-        # SVT-AV1 prints a banner on every encoder it opens unless told to report errors only.
-        os.environ.setdefault("SVT_LOG", "1")
+        quiet_svt()
         return super()._encode_stream(frames)
 
     def _picture(self, frame: np.ndarray, pix_fmt: str) -> av.VideoFrame:

@@ -79,12 +79,19 @@ def test_adapted_archive_is_restored_better_on_both_engines(adapted, model, fram
     assert mean(by_torch) > mean(general) + 0.1
 
 
-def test_int8_falls_back_to_fp32_with_a_warning(adapted, model):
+def test_int8_falls_back_to_fp32_with_a_warning(adapted, model, tmp_path):
     _, tuned = adapted
     with pytest.warns(UserWarning, match="int8 export cannot take"):
         with Archive(tuned.path, weights=[model], engine="onnx", precision="int8") as archive:
             restorer = archive.restorer
     assert restorer.precision == "fp32"
+    # The CLI says it in one line, not as a raw Python warning.
+    out = tmp_path / "restored"
+    args = ["decode", tuned.path, "--weights", model, "--int8", "-o", out, "-q"]
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("srcodec: warning: the archive carries a model update") == 1
+    assert "UserWarning" not in r.output and "warnings.warn" not in r.output
 
 
 def test_update_bytes_are_counted_in_the_archive(adapted):
