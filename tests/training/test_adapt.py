@@ -401,3 +401,50 @@ def test_update_is_trained_as_stored_and_fits_its_share(model, frames):
     for name, step in run.steps_qat.items():  # the weights sit on the stored grid
         q = (tuned[name] - base[name]).numpy() / step
         assert np.abs(q - np.rint(q)).max() < 1e-2
+
+
+def _folder(root: Path, name: str, frames: list[np.ndarray]) -> Path:
+    from PIL import Image
+
+    folder = root / name
+    folder.mkdir()
+    for k, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"f{k}.png")
+    return folder
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 1), (1, 5)])
+def test_tiny_frames_are_refused_or_tuned_cleanly(shape, model, tmp_path):
+    """1x1, 3x1, 1x5 frames gave ZeroDivisionError or "height and width must be > 0"
+    tracebacks in ``adapt`` and ``encode --adapt``; now a clear refusal (adapt) or the general
+    model kept (encode), and 2x2 frames (1x1 px at low resolution) are tuned."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (*shape, 3), dtype=np.uint8) for _ in range(6)]
+    source = _folder(tmp_path, "in", frames)
+    run = lambda *a: CliRunner().invoke(main, [str(x) for x in a])  # noqa: E731
+    r = run("encode", source, "-o", tmp_path / "a.src", "--weights", model, "--codec", "png",
+            "--adapt", "--adapt-steps", "2")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "adapt: general model kept" in r.output and "nan" not in r.output
+    r = run("adapt", source, "-o", tmp_path / "m.safetensors", "--weights", model, "--steps", "2")
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert "Traceback" not in r.output and "nan" not in r.output
+    if shape == (2, 2):
+        assert "too small" not in r.output
+    else:
+        assert r.exit_code == 1 and f"{shape[1]}x{shape[0]} frames are too small" in r.output
+
+
+def test_flat_frames_say_identical_not_nan(model, tmp_path):
+    """Frames the general model restores exactly: ``+nan dB (inf -> inf dB)`` and ``gains -inf
+    dB`` before."""
+    source = _folder(tmp_path, "flat", [np.full((32, 32, 3), 128, np.uint8)] * 6)
+    run = lambda *a: CliRunner().invoke(main, [str(x) for x in a])  # noqa: E731
+    r = run("encode", source, "-o", tmp_path / "a.src", "--weights", model, "--codec", "png",
+            "--adapt", "--adapt-steps", "2")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "exactly already" in r.output and "identical" in r.output
+    assert "nan" not in r.output and "inf" not in r.output
+    r = run("adapt", source, "-o", tmp_path / "m.safetensors", "--weights", model, "--steps", "2")
+    assert r.exit_code == 1 and "exactly already: nothing to tune" in r.output
+    assert "inf" not in r.output
