@@ -311,3 +311,41 @@ def test_av1_rate_grows_to_its_best_setting(clip):
     assert sizes == sorted(sizes, reverse=True)
     with pytest.raises(FormatError, match="crf"):
         Av1Codec(0)
+
+
+class _Oracle2(_Oracle):
+    """A perfect x2 candidate (it knows the originals)."""
+
+    def __init__(self, originals) -> None:
+        super().__init__(originals)
+        self.scale = 2
+
+
+def test_a_rate_that_cannot_be_met_is_said_and_the_nearest_wins(clip, tmp_path):
+    """``--bpp 0.01`` wrote 0.0262 bpp (the best PSNR won among candidates all over the rate,
+    not the lowest rate); ``--bpp 5`` and ``--bpp 50`` both wrote the best setting's rate;
+    exit 0 and no word each time."""
+    from srcodec.errors import SrcodecWarning
+    from srcodec.ratecontrol import rate_note
+
+    sample = Sample(clip)
+    base, x2 = Candidate("base", 1, IDENTITY_MODEL), Candidate("x2", 2, "oracle")
+    pair = [(base, IdentityRestorer()), (x2, _Oracle2([clip[k] for k in sample.picks]))]
+    # These small frames: x2's lowest rate (a stream of its own) is above base's.
+    assert sample.bpp(2, 63) > sample.bpp(1, 63)
+    low = sample.bpp(1, 63) / 2
+    best, trials = choose(sample, pair, bpp=low)
+    assert best.candidate == "base" and best.bpp == min(t.bpp for t in trials)
+    assert best.psnr < trials[1].psnr == float("inf")  # the rate first, not the better PSNR
+    note = rate_note(sample, best, low)
+    assert note.startswith(f"--bpp {low:g} cannot be met") and f"{best.bpp:.4f} bpp" in note
+    high = 20 * sample.bpp(1, 1)
+    best, _ = choose(sample, pair, bpp=high)
+    assert best.setting == 1 and "best quality" in rate_note(sample, best, high)
+    met = sample.bpp(1, 35)
+    best, _ = choose(sample, pair, bpp=met)
+    assert best.bpp <= met and rate_note(sample, best, met) == ""
+    # encode_lossy warns (the CLI prints it on one line) and the summary keeps the note
+    with pytest.warns(SrcodecWarning, match="cannot be met"):
+        s = encode_lossy(clip[:3], tmp_path / "a.src", bpp=low, candidates=[base])
+    assert "cannot be met" in s.rate_note and s.chosen.setting == 63
