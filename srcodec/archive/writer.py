@@ -42,6 +42,7 @@ from .layout import (
 
 if TYPE_CHECKING:
     from ..training.adaptconfig import AdaptConfig, AdaptResult
+    from .lossywriter import LossySummary
 
 __all__ = ["DEFAULT_CODEC", "DEFAULT_GROUP", "EncodeSummary", "FrameSource", "append", "encode"]
 
@@ -95,8 +96,12 @@ def encode(
     skip_bad: bool = False,
     progress: bool = False,
     adapt: AdaptConfig | None = None,
-) -> EncodeSummary:
-    """Downscale every frame x2 and store it losslessly in the archive ``output``.
+    quality: float | None = None,
+    bpp: float | None = None,
+) -> EncodeSummary | LossySummary:
+    """Downscale every frame x2 and store it losslessly in the archive ``output``; or, with
+    ``quality`` (0..100) or ``bpp`` (bits per pixel), write a lossy archive
+    (``srcodec.encode_lossy``: ``codec`` a lossy codec id, default AV1; ``group`` default 60).
 
     ``frames``: a folder (natural order), a list of image files, arrays / (name, array)
     pairs, or a video file (any FFmpeg reads; ``start``/``end`` as frame numbers or times and
@@ -111,11 +116,25 @@ def encode(
     tunes the model on the frames first (adapt.py, needs torch) and stores the update in the
     archive when it pays for its bytes; the header's model id then names base and update.
 
-    Returns an ``EncodeSummary``. Raises ``FrameError`` for a bad frame or name (leaving
-    nothing behind, unless ``skip_bad``, which skips and reports the frame), ``ModelError``
-    if the model is not found, ``FormatError`` for an unknown codec, and ``SrcodecError`` if
-    ``output`` exists without ``force``.
+    Returns an ``EncodeSummary`` (a ``LossySummary`` for a lossy archive). Raises
+    ``FrameError`` for a bad frame or name (leaving nothing behind, unless ``skip_bad``, which
+    skips and reports the frame), ``ModelError`` if the model is not found, ``FormatError``
+    for an unknown codec, and ``SrcodecError`` if ``output`` exists without ``force``.
     """
+    if quality is not None or bpp is not None:
+        from .lossywriter import LOSSY_CODEC, encode_lossy
+
+        if model is not None or skip_bad or not isinstance(codec, (str, type(None))):
+            raise SrcodecError(
+                "a lossy archive (quality/bpp) chooses its model and takes a codec id: "
+                "model, skip_bad and codec configs do not go with it"
+            )
+        extra = {} if group is None else {"group": group}
+        return encode_lossy(
+            frames, output, quality=quality, bpp=bpp, weights=weights,
+            codec=codec or LOSSY_CODEC, start=start, end=end, every=every, force=force,
+            progress=progress, adapt=adapt, **extra,
+        )  # fmt: skip
     info = pick_model(model, weights)
     if group is not None:
         _check_group(group)

@@ -349,3 +349,18 @@ def test_a_rate_that_cannot_be_met_is_said_and_the_nearest_wins(clip, tmp_path):
     with pytest.warns(SrcodecWarning, match="cannot be met"):
         s = encode_lossy(clip[:3], tmp_path / "a.src", bpp=low, candidates=[base])
     assert "cannot be met" in s.rate_note and s.chosen.setting == 63
+
+
+def test_srcodec_encode_writes_lossy_archives_at_a_quality_or_rate(clip, tmp_path):
+    """The documented Python API: ``srcodec.encode(..., quality=...)`` or ``bpp=...`` (it had
+    neither)."""
+    s = srcodec.encode(clip[:3], tmp_path / "q.src", quality=60)
+    assert isinstance(s, srcodec.LossySummary) and s.frames == 3
+    with srcodec.open(s.path) as archive:
+        assert archive.header.extra["lossy"]["quality"] == 60 and len(archive) == 3
+    s = srcodec.encode(clip[:3], tmp_path / "b.src", bpp=1.0, codec="hevc", group=2)
+    assert s.chosen.bpp <= 1.0 and s.model_id != ""
+    with srcodec.open(s.path) as archive:
+        assert archive.header.codec["id"] == "srcodec.hevc" and len(archive.info()["groups"]) == 2
+    with pytest.raises(SrcodecError, match="lossy"):
+        srcodec.encode(clip[:3], tmp_path / "m.src", quality=60, model="srcodec-photo-x2")
