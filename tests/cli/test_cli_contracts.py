@@ -214,3 +214,18 @@ def test_svt_av1_prints_no_banner_when_writing_video(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
     assert "Svt[" not in r.stderr and (tmp_path / "a.mkv").is_file()
+
+
+def test_many_archives_name_every_damaged_frame_and_unnamed_damage(monkeypatch, tmp_path):
+    """``decode --workers``: each damaged frame named, damage no frame owns (name None) said
+    without a traceback (it raised AttributeError), the damage exit status."""
+    from srcodec import parallel
+    from srcodec.parallel import TaskResult
+
+    damaged = (("f0644.png", "checksum mismatch"), (None, "index unusable: truncated"))
+    results = [TaskResult("gd.src", "out/gd", "8 frames restored", problems=damaged)]
+    monkeypatch.setattr(parallel, "run_many", lambda *a, **k: results)
+    r = invoke("decode", tmp_path / "gd.src", "--workers", "2", "-o", tmp_path / "out")
+    assert r.exit_code == EXIT_DAMAGED, r.output
+    assert "gd.src: damaged f0644.png: checksum mismatch" in r.output
+    assert "gd.src: damaged: index unusable: truncated" in r.output
