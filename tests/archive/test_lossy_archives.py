@@ -364,3 +364,31 @@ def test_srcodec_encode_writes_lossy_archives_at_a_quality_or_rate(clip, tmp_pat
         assert archive.header.codec["id"] == "srcodec.hevc" and len(archive.info()["groups"]) == 2
     with pytest.raises(SrcodecError, match="lossy"):
         srcodec.encode(clip[:3], tmp_path / "m.src", quality=60, model="srcodec-photo-x2")
+
+
+@pytest.mark.parametrize("kind", ["1x1", "flat"])
+def test_lossy_tiny_and_flat_frames_print_no_nan_or_inf(kind, tmp_path):
+    """1x1 frames printed ``nan dB`` for every candidate (the PSNR's border shaved them to
+    nothing); flat frames ``inf dB``. Now the PSNR of the whole frame, or "identical"."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from srcodec.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        frame = (
+            rng.integers(0, 256, (1, 1, 3), dtype=np.uint8)
+            if kind == "1x1"
+            else np.full((32, 32, 3), 128, np.uint8)
+        )
+        Image.fromarray(frame).save(folder / f"f{k}.png")
+    out = tmp_path / "a.src"
+    r = CliRunner().invoke(main, ["encode", str(folder), "-o", str(out), "--quality", "50"])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("candidate ") == 3
+    assert "nan" not in r.output and "inf" not in r.output, r.output
+    if kind == "flat":
+        assert "identical on the first group" in r.output
