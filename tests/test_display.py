@@ -54,7 +54,8 @@ def _png(tmp_path):
 
 def _set_fps(path, tmp_path, rate):
     """A copy of the archive at ``path`` whose header records ``rate`` (fps.src)."""
-    from srcodec.container import ArchiveReader, ArchiveWriter
+    from srcodec.archive.filereader import ArchiveReader
+    from srcodec.archive.filewriter import ArchiveWriter
 
     with ArchiveReader(path) as reader:
         header = reader.header

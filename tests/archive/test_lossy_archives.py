@@ -325,8 +325,8 @@ def test_a_rate_that_cannot_be_met_is_said_and_the_nearest_wins(clip, tmp_path):
     """``--bpp 0.01`` wrote 0.0262 bpp (the best PSNR won among candidates all over the rate,
     not the lowest rate); ``--bpp 5`` and ``--bpp 50`` both wrote the best setting's rate;
     exit 0 and no word each time."""
+    from srcodec.archive.lossywriter import rate_note
     from srcodec.errors import SrcodecWarning
-    from srcodec.ratecontrol import rate_note
 
     sample = Sample(clip)
     base, x2 = Candidate("base", 1, IDENTITY_MODEL), Candidate("x2", 2, "oracle")

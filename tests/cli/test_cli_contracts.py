@@ -219,12 +219,12 @@ def test_svt_av1_prints_no_banner_when_writing_video(tmp_path):
 def test_many_archives_name_every_damaged_frame_and_unnamed_damage(monkeypatch, tmp_path):
     """``decode --workers``: each damaged frame named, damage no frame owns (name None) said
     without a traceback (it raised AttributeError), the damage exit status."""
-    from srcodec import parallel
-    from srcodec.parallel import TaskResult
+    from srcodec.distributed import cluster
+    from srcodec.distributed.cluster import TaskResult
 
     damaged = (("f0644.png", "checksum mismatch"), (None, "index unusable: truncated"))
     results = [TaskResult("gd.src", "out/gd", "8 frames restored", problems=damaged)]
-    monkeypatch.setattr(parallel, "run_many", lambda *a, **k: results)
+    monkeypatch.setattr(cluster, "run_many", lambda *a, **k: results)
     r = invoke("decode", tmp_path / "gd.src", "--workers", "2", "-o", tmp_path / "out")
     assert r.exit_code == EXIT_DAMAGED, r.output
     assert "gd.src: damaged f0644.png: checksum mismatch" in r.output

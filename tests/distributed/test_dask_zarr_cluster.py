@@ -133,7 +133,7 @@ def test_dask_restore_keeps_a_zarr_arrays_frame_chunks(tmp_path, tiny_weights, m
     into blocks of ~128 MiB: 3 tasks for 1000 frames), and one frame restores only its chunk."""
     import zarr
 
-    from srcodec import dask as srcodec_dask
+    from srcodec.distributed import daskarray as srcodec_dask
 
     big = zarr.create_array(
         tmp_path / "big.zarr", shape=(1000, 288, 384, 3), chunks=(4, 288, 384, 3), dtype="uint8"
