@@ -124,14 +124,14 @@ def encode(
     if quality is not None or bpp is not None:
         from .lossywriter import LOSSY_CODEC, encode_lossy
 
-        if model is not None or skip_bad or not isinstance(codec, (str, type(None))):
+        if skip_bad or not isinstance(codec, (str, type(None))):
             raise SrcodecError(
-                "a lossy archive (quality/bpp) chooses its model and takes a codec id: "
-                "model, skip_bad and codec configs do not go with it"
+                "a lossy archive (quality/bpp) takes a codec id: skip_bad and codec configs "
+                "do not go with it"
             )
         extra = {} if group is None else {"group": group}
         return encode_lossy(
-            frames, output, quality=quality, bpp=bpp, weights=weights,
+            frames, output, quality=quality, bpp=bpp, weights=weights, model=model,
             codec=codec or LOSSY_CODEC, start=start, end=end, every=every, force=force,
             progress=progress, adapt=adapt, **extra,
         )  # fmt: skip
