@@ -13,7 +13,6 @@ that the stored frames are not the frames it was given. Byte formats: docs/forma
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
@@ -23,6 +22,7 @@ from PIL import Image
 
 from ..errors import FrameError
 from ..pixels import to_rgb
+from ..video import quiet_svt
 from .base import LowresCodec, check_frame, check_int, check_shape, pillow_decode, seal, unseal
 from .stream import PRESETS, StreamCodec
 
@@ -150,13 +150,6 @@ class HevcCodec(_LossyStream):
             "preset": self.preset,
             "x265-params": "log-level=error:info=0",
         }
-
-
-def quiet_svt() -> None:
-    """SVT-AV1 prints a banner (about 20 ``Svt[info]`` lines) on every encoder it opens unless
-    its log level (``SVT_LOG``, read when an encoder opens) says errors only; a level the user
-    set is kept."""
-    os.environ.setdefault("SVT_LOG", "1")
 
 
 class Av1Codec(_LossyStream):

@@ -39,6 +39,7 @@ __all__ = [
     "parse_duration",
     "sample",
     "split_later",
+    "too_small",
     "tune_camera",
     "tuned_names",
 ]
@@ -90,7 +91,7 @@ def _nothing(reason: str) -> AdaptResult:
     return AdaptResult(unmeasured, unmeasured, 0, 0.0, 0, [], reason=reason)
 
 
-def _too_small(frames: Sequence[tuple[str, np.ndarray]], pairs: list[Pair], scale: int) -> str:
+def too_small(frames: Sequence[tuple[str, np.ndarray]], pairs: list[Pair], scale: int) -> str:
     """Why ``pairs`` (made of ``frames``) cannot be tuned on and checked, or "": none at all,
     or a lone frame too narrow to cut into a part tuned on and a part held back."""
     if not frames:
@@ -423,7 +424,7 @@ def adapt_archive(
     frames' estimated bytes). Frames too small to tune on, or that the general model already
     restores exactly, keep it too (``reason`` says so)."""
     pairs = scene_pairs(frames, lows, info.scale)
-    if why := _too_small(frames, pairs, info.scale):
+    if why := too_small(frames, pairs, info.scale):
         return _nothing(why)
     estimate = budget = 0
     if cfg.target_share is not None and archive_bytes is not None:
@@ -510,7 +511,7 @@ def adapt_camera(
     back, ``split_later``) and write it to ``output`` as a full weights file named ``name``
     (``tune_camera``)."""
     pairs = scene_pairs(frames, None, info.scale)
-    if why := _too_small(frames, pairs, info.scale):
+    if why := too_small(frames, pairs, info.scale):
         raise DataError(why)
     tuned, held = split_later(len(pairs), cfg.held_back)
     card = {"data": source, "frames": len(frames)}
