@@ -386,7 +386,7 @@ def test_update_is_trained_as_stored_and_fits_its_share(model, frames):
     """``target_share``: the update is at most that share of the archive's estimated bytes; with
     ``qat`` the end of the tuning sees the dense deltas quantised, at the steps then stored."""
     from srcodec.models.store import inspect_weights
-    from srcodec.training.adapt import _run, adapt_archive
+    from srcodec.training.adapt import _run, adapt_archive, scene_pairs
 
     info = inspect_weights(model)
     cfg = AdaptConfig(**{**FAST, "rank": 0, "steps": 40}, qat=0.5, max_share=0.5)
@@ -395,7 +395,8 @@ def test_update_is_trained_as_stored_and_fits_its_share(model, frames):
     r = adapt_archive(info, frames, cfg, archive_bytes=lambda: estimate)
     assert r.update is not None, r.reason
     assert r.update_bytes <= 0.03 / 0.97 * estimate < finest.update_bytes
-    run = _run(info, frames, cfg, False, budget=int(0.03 / 0.97 * estimate))
+    pairs = scene_pairs(frames, None, info.scale)
+    run = _run(info, pairs, cfg, False, budget=int(0.03 / 0.97 * estimate))
     assert run.steps_qat and set(run.steps_qat) <= set(run.dense)
     tuned, base = run.tuned.state_dict(), run.base.state_dict()
     for name, step in run.steps_qat.items():  # the weights sit on the stored grid
