@@ -337,14 +337,14 @@ def test_a_rate_that_cannot_be_met_is_said_and_the_nearest_wins(clip, tmp_path):
     best, trials = choose(sample, pair, bpp=low)
     assert best.candidate == "base" and best.bpp == min(t.bpp for t in trials)
     assert best.psnr < trials[1].psnr == float("inf")  # the rate first, not the better PSNR
-    note = rate_note(sample, best, low)
+    note = rate_note(best, low)
     assert note.startswith(f"--bpp {low:g} cannot be met") and f"{best.bpp:.4f} bpp" in note
     high = 20 * sample.bpp(1, 1)
     best, _ = choose(sample, pair, bpp=high)
-    assert best.setting == 1 and "best quality" in rate_note(sample, best, high)
+    assert best.setting == 1 and "best quality" in rate_note(best, high)
     met = sample.bpp(1, 35)
     best, _ = choose(sample, pair, bpp=met)
-    assert best.bpp <= met and rate_note(sample, best, met) == ""
+    assert best.bpp <= met and rate_note(best, met) == ""
     # encode_lossy warns (the CLI prints it on one line) and the summary keeps the note
     with pytest.warns(SrcodecWarning, match="cannot be met"):
         s = encode_lossy(clip[:3], tmp_path / "a.src", bpp=low, candidates=[base])
