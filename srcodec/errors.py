@@ -37,3 +37,8 @@ class ModelError(SrcodecError):
 
 class DataError(SrcodecError):
     """Training or validation data is missing or unusable."""
+
+
+class SrcodecWarning(UserWarning):
+    """Something srcodec did differently from what was asked, and says so (the CLI prints it
+    on one line): e.g. an archive's model update run with the fp32 export instead of int8."""

@@ -125,10 +125,11 @@ def read_frame(path: str | os.PathLike) -> np.ndarray:
 
 
 def iter_video(path: str | os.PathLike, step: int = 1) -> Iterator[tuple[str, np.ndarray]]:
-    """Frames of a video file (srcodec.video's reader), as (``<stem>_<number>``, RGB array)."""
-    path = Path(path)
-    for k, (_name, frame, _seconds) in enumerate(read_video(path, every=step)):
-        yield f"{path.stem}_{k * step:06d}", frame
+    """Frames of a video file (srcodec.video's reader), as (name, RGB array): named by source
+    frame number as ``encode`` names them (``frame_000123``), so that ``adapt``, training and
+    the archive of one clip speak of its frames alike."""
+    for name, frame, _seconds in read_video(Path(path), every=step):
+        yield name, frame
 
 
 def read_images(source: str | os.PathLike) -> list[tuple[str, np.ndarray]]:
@@ -225,6 +226,10 @@ def _iter_items(frames: FrameSource) -> Iterator[Item]:
     for i, item in enumerate(frames):
         if isinstance(item, (str, os.PathLike)):
             path = Path(item)
+            if is_video(path):
+                raise FrameError(
+                    f"{path}: a video among the frames; an archive takes one video (or images)"
+                )
             try:
                 size = path.stat().st_size
             except OSError as exc:

@@ -10,7 +10,11 @@ import numpy as np
 
 
 def _shave(a: np.ndarray, border: int) -> np.ndarray:
-    return a[border:-border, border:-border] if border else a
+    # A frame no larger than its two borders keeps every pixel: shaving would leave none to
+    # measure (a mean over nothing is NaN).
+    if not border or min(a.shape[:2]) <= 2 * border:
+        return a
+    return a[border:-border, border:-border]
 
 
 def rgb_to_y(array: np.ndarray) -> np.ndarray:
@@ -25,7 +29,8 @@ def psnr(reference: np.ndarray, test: np.ndarray, *, border: int = 2, y: bool = 
     """PSNR in dB between two uint8 frames of equal shape, peak 255, ``border`` px shaved.
 
     With ``y=True`` it is computed on the BT.601 luma instead of all RGB channels.
-    Identical frames give ``inf``.
+    Identical frames give ``inf``. A frame of at most ``2 * border`` pixels on a side is
+    measured whole.
     """
     if reference.shape != test.shape:
         raise ValueError(f"shapes differ: {reference.shape} vs {test.shape}")

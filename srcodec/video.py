@@ -28,6 +28,7 @@ __all__ = [
     "is_video",
     "parse_position",
     "probe_video",
+    "quiet_svt",
     "read_video",
     "video_timeline",
     "write_video",
@@ -518,6 +519,13 @@ def write_video(
     return count
 
 
+def quiet_svt() -> None:
+    """SVT-AV1 prints a banner (about 20 ``Svt[info]`` lines) on every encoder it opens unless
+    its log level (``SVT_LOG``, read when an encoder opens) says errors only; a level the user
+    set is kept."""
+    os.environ.setdefault("SVT_LOG", "1")
+
+
 def _rgb(frame: np.ndarray, number: int) -> np.ndarray:
     frame = np.asarray(frame)
     shape_ok = frame.ndim == 2 or frame.ndim == 3 and frame.shape[2] == 3
@@ -551,6 +559,8 @@ def _add_stream(
         even = width % 2 == 0 and height % 2 == 0
         stream.pix_fmt = "yuv420p" if even or encoder == "libsvtav1" else "yuv444p"
         stream.options = {"crf": str(crf)}
+        if encoder == "libsvtav1":
+            quiet_svt()
         if encoder == "libx265":
             stream.options["x265-params"] = "log-level=error"
     return stream

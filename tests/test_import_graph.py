@@ -136,8 +136,8 @@ def test_no_module_is_over_600_lines(name):
 
 #: docs/architecture.md's layers, lowest first, by the first name under srcodec.
 LAYERS = [
-    {"_version", "errors", "atomic", "pixels", "resample", "metrics", "names", "frametimes"}
-    | {"video", "inputs", "plugins", "compat", "clock"},
+    {"_version", "errors", "atomic", "pixels", "resample", "metrics", "display", "names"}
+    | {"frametimes", "video", "inputs", "plugins", "compat", "clock"},
     {"lowres", "models"},
     {"engines"},
     {"training"},

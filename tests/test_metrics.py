@@ -29,3 +29,14 @@ def test_psnr_refuses_mismatched_or_float_frames():
         psnr(np.zeros((4, 4), np.uint8), np.zeros((4, 5), np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         psnr(np.zeros((4, 4)), np.zeros((4, 4)))
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 2, 3), (3, 1, 3), (1, 5, 3), (4, 9)])
+def test_psnr_of_frames_smaller_than_the_border_is_measured_whole(shape):
+    """Shaving 2 px off a 1x1 .. 4x9 frame left nothing: a NaN PSNR (and a numpy warning)."""
+    a = np.zeros(shape, np.uint8)
+    b = a.copy()
+    b.flat[0] = 255
+    value = psnr(a, b)
+    assert math.isfinite(value) and value == psnr(a, b, border=0)
+    assert psnr(a, a) == math.inf

@@ -7,6 +7,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+import srcodec
 from srcodec.errors import FrameError, SrcodecError
 from srcodec.inputs import iter_video, read_images
 from srcodec.video import is_video, parse_position, probe_video, read_video, write_video
@@ -107,9 +108,12 @@ def test_unreadable_files(tmp_path):
         probe_video(tmp_path / "missing.mkv")
 
 
-def test_is_video_and_the_frames_module_reads_through_it(ffv1_clip, clip):
+def test_is_video_and_the_frames_module_reads_through_it(ffv1_clip, clip, tmp_path):
     assert is_video("a/b.MKV") and is_video("x.avi") and not is_video("x.png")
     frames = list(iter_video(ffv1_clip, step=3))
-    assert [n for n, _ in frames] == ["clip_000000", "clip_000003", "clip_000006"]
+    assert [n for n, _ in frames] == ["frame_000000", "frame_000003", "frame_000006"]
     assert np.array_equal(frames[1][1], clip[3])
-    assert len(read_images(ffv1_clip)) == 8
+    # adapt and training (read_images) name a clip's frames as encode does (not <clip>_000003)
+    srcodec.encode(ffv1_clip, tmp_path / "a.src", codec="png")
+    with srcodec.open(tmp_path / "a.src") as archive:
+        assert [n for n, _ in read_images(ffv1_clip)] == archive.names

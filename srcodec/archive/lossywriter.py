@@ -15,6 +15,7 @@ written as GRUP chunks (one stream per run of up to ``group`` frames of one size
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,7 +30,7 @@ from .._version import __version__
 from ..atomic import exists_error
 from ..engines.identity import IDENTITY_MODEL, IdentityRestorer
 from ..engines.tiling import TiledRestorer
-from ..errors import FrameError, ModelError, SrcodecError
+from ..errors import FrameError, ModelError, SrcodecError, SrcodecWarning
 from ..inputs import FrameSource, frame_items
 from ..lowres import LowresCodec, StreamCodec, codec_class, get_codec, is_lossy
 from ..lowres.lossy import code_frames, runs, setting_for_quality
@@ -54,6 +55,7 @@ __all__ = [
     "Trial",
     "Sample",
     "choose",
+    "rate_note",
     "lossy_class",
     "with_models",
     "pooled_psnr",
@@ -90,6 +92,9 @@ SAMPLE_FRAMES = 60
 #: (an x2 network on a CPU is slow; few frames of a small clip decide by noise).
 MEASURED_PIXELS = 3 * 768 * 576
 MEASURED_FRAMES = 3
+#: A trial within this factor of the target rate meets it (the rate of a setting is measured
+#: once; float noise must not exclude the setting the search settled on).
+RATE_TOLERANCE = 1.0001
 
 
 @dataclass(frozen=True)
@@ -293,8 +298,10 @@ def choose(
     With ``quality``, the scale-1 stream at that quality's setting sets the rate, which scale-1
     candidates meet exactly (the same stream) and others by their setting search (without a
     scale-1 candidate, each codes at the quality's setting); with
-    ``bpp``, every candidate searches its setting for at most ``bpp``. The highest PSNR wins,
-    on a tie the earlier candidate; a lone candidate is not restored (nothing to choose).
+    ``bpp``, every candidate searches its setting for at most ``bpp``. The highest PSNR among
+    the candidates within the rate wins, on a tie the earlier candidate; when none gets down to
+    it (a rate below every candidate's lowest quality), the one nearest to it, the lowest rate,
+    wins (``rate_note`` says so). A lone candidate is not restored (nothing to choose).
     """
     if (quality is None) == (bpp is None):
         raise SrcodecError("give a quality or a rate (bits per pixel), not one of each")
@@ -316,10 +323,36 @@ def choose(
             return only, [only]
         trials.append(sample.measure(candidate, restorer, setting))
     # A candidate that cannot get down to the rate (its worst setting still over) loses to any
-    # that can.
+    # that can; if none can, the rate comes first: the nearest to it wins.
     rate = target if target is not None else max(t.bpp for t in trials)
-    best = max(trials, key=lambda t: (t.bpp <= rate * 1.0001, t.psnr))
-    return best, trials
+    within = [t for t in trials if t.bpp <= rate * RATE_TOLERANCE]
+    if within:
+        return max(within, key=lambda t: t.psnr), trials
+    return min(trials, key=lambda t: (t.bpp, -t.psnr)), trials
+
+
+def rate_note(best: Trial, bpp: float | None, codec: str = LOSSY_CODEC) -> str:
+    """What to tell the user when a ``bpp`` target cannot be met on the first group: a rate
+    below the lowest any candidate reaches (its worst setting), or above what the chosen
+    candidate spends at the codec's best setting; "" when it is met (or no target was given)."""
+    if bpp is None:
+        return ""
+    cls = lossy_class(codec)
+    worst, finest = cls.settings  # type: ignore[attr-defined]
+    param = cls.quality_param  # type: ignore[attr-defined]
+    chosen = f"{best.candidate} at {param} {best.setting}"
+    if best.bpp > bpp * RATE_TOLERANCE:
+        return (
+            f"--bpp {bpp:g} cannot be met: the lowest rate of any candidate is {best.bpp:.4f} "
+            f"bpp on the first group ({chosen}, the codec's lowest quality); the archive is "
+            "written at that rate"
+        )
+    if best.setting == finest and bpp > best.bpp * 1.05:
+        return (
+            f"--bpp {bpp:g} cannot be met: the codec's best quality takes {best.bpp:.4f} bpp on "
+            f"the first group ({chosen}); the archive is written at that rate"
+        )
+    return ""
 
 
 def usable_candidates(
@@ -362,9 +395,13 @@ def pick_lossy(
     codec: str = LOSSY_CODEC,
 ) -> tuple[Trial, list[Trial], str, LowresCodec]:
     """The candidate that restores ``frames`` (one size and mode) best at equal bytes: its
-    trial, every trial, the model id to record and the lossy codec at the chosen setting."""
+    trial, every trial, the model id to record and the lossy codec at the chosen setting. A
+    ``bpp`` that cannot be met is warned of (``SrcodecWarning``, ``rate_note``)."""
     sample = Sample(frames, codec)
     best, trials = choose(sample, [(c, r) for c, r, _ in usable], quality=quality, bpp=bpp)
+    note = rate_note(best, bpp, codec)
+    if note:
+        warnings.warn(note, SrcodecWarning, stacklevel=3)
     model_id = next(m for c, _, m in usable if c.name == best.candidate)
     return best, trials, model_id, lossy_codec(codec, best.setting)
 
@@ -384,6 +421,8 @@ class LossySummary:
     #: What ``adapt`` gave (None without it); ``update_bytes`` counted in ``archive_bytes``.
     adapted: AdaptResult | None = None
     update_bytes: int = 0
+    #: Why the ``bpp`` asked for was not met, if it was not (also warned: ``SrcodecWarning``).
+    rate_note: str = ""
 
     @property
     def bpp(self) -> float:
@@ -437,6 +476,7 @@ def encode_lossy(
     best, trials, model_id, lossy = pick_lossy(
         [f for _, f in first[:SAMPLE_FRAMES]], usable, quality=quality, bpp=bpp, codec=codec
     )
+    note = rate_note(best, bpp, codec)
     header = Header(
         model_id=model_id,
         scale=best.scale,
@@ -451,7 +491,7 @@ def encode_lossy(
             "lossy": {"quality": quality, "bpp": bpp, "candidate": best.candidate},
         },
     )
-    summary = LossySummary(Path(output), 0, 0, model_id, best, trials)
+    summary = LossySummary(Path(output), 0, 0, model_id, best, trials, rate_note=note)
     streams = isinstance(lossy, StreamCodec)  # else one FRAM payload per frame (AVIF)
 
     def coded(batch: list[tuple[str, np.ndarray]]) -> tuple[list[FrameInfo], list[bytes]]:

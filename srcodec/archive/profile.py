@@ -160,7 +160,7 @@ def coded_pairs(
     its start as an archive codes it (only the runs that hold a pick), or (frame, downscaled)
     for the lossless mode."""
 
-    from ..training.adapt import scene_pairs
+    from ..training.adapt import scene_pairs, too_small
 
     out: dict[int, list] = {}
     last = max(picks)
@@ -169,6 +169,8 @@ def coded_pairs(
         chosen = [i for i, item in enumerate(run) if item[0] in picks]
         if chosen:
             named = [(f"{run[i][1]}", run[i][2]) for i in chosen]
+            if len(scene_pairs(named[:1], None, plan.scale)) < 1:
+                raise DataError(too_small(named, [], plan.scale))
             if plan.codec is None:
                 for i, pair in zip(chosen, scene_pairs(named, None, plan.scale), strict=True):
                     out[run[i][0]] = [pair]

@@ -42,6 +42,7 @@ from .layout import (
 
 if TYPE_CHECKING:
     from ..training.adaptconfig import AdaptConfig, AdaptResult
+    from .lossywriter import LossySummary
 
 __all__ = ["DEFAULT_CODEC", "DEFAULT_GROUP", "EncodeSummary", "FrameSource", "append", "encode"]
 
@@ -87,7 +88,7 @@ def encode(
     model: str | None = None,
     weights: Iterable = (),
     codec: str | dict | LowresCodec | None = None,
-    group: int = DEFAULT_GROUP,
+    group: int | None = None,
     start: int | float | str | None = None,
     end: int | float | str | None = None,
     every: int = 1,
@@ -95,8 +96,12 @@ def encode(
     skip_bad: bool = False,
     progress: bool = False,
     adapt: AdaptConfig | None = None,
-) -> EncodeSummary:
-    """Downscale every frame x2 and store it losslessly in the archive ``output``.
+    quality: float | None = None,
+    bpp: float | None = None,
+) -> EncodeSummary | LossySummary:
+    """Downscale every frame x2 and store it losslessly in the archive ``output``; or, with
+    ``quality`` (0..100) or ``bpp`` (bits per pixel), write a lossy archive
+    (``srcodec.encode_lossy``: ``codec`` a lossy codec id, default AV1; ``group`` default 60).
 
     ``frames``: a folder (natural order), a list of image files, arrays / (name, array)
     pairs, or a video file (any FFmpeg reads; ``start``/``end`` as frame numbers or times and
@@ -106,17 +111,33 @@ def encode(
     an id or alias, a config dict or a ``LowresCodec``; the header records its canonical config.
     None chooses (srcodec.archive.autocodec): a stream codec (x264) for a video or frames that look
     like a sequence, ``DEFAULT_CODEC`` (jxl) per frame for unrelated stills. A stream codec
-    codes runs of up to ``group`` frames of one size and mode as one stream each. ``adapt``
+    codes runs of up to ``group`` frames (default ``DEFAULT_GROUP``) of one size and mode as one
+    stream each; a ``group`` with a codec that codes each frame alone is refused. ``adapt``
     tunes the model on the frames first (adapt.py, needs torch) and stores the update in the
     archive when it pays for its bytes; the header's model id then names base and update.
 
-    Returns an ``EncodeSummary``. Raises ``FrameError`` for a bad frame or name (leaving
-    nothing behind, unless ``skip_bad``, which skips and reports the frame), ``ModelError``
-    if the model is not found, ``FormatError`` for an unknown codec, and ``SrcodecError`` if
-    ``output`` exists without ``force``.
+    Returns an ``EncodeSummary`` (a ``LossySummary`` for a lossy archive). Raises
+    ``FrameError`` for a bad frame or name (leaving nothing behind, unless ``skip_bad``, which
+    skips and reports the frame), ``ModelError`` if the model is not found, ``FormatError``
+    for an unknown codec, and ``SrcodecError`` if ``output`` exists without ``force``.
     """
+    if quality is not None or bpp is not None:
+        from .lossywriter import LOSSY_CODEC, encode_lossy
+
+        if skip_bad or not isinstance(codec, (str, type(None))):
+            raise SrcodecError(
+                "a lossy archive (quality/bpp) takes a codec id: skip_bad and codec configs "
+                "do not go with it"
+            )
+        extra = {} if group is None else {"group": group}
+        return encode_lossy(
+            frames, output, quality=quality, bpp=bpp, weights=weights, model=model,
+            codec=codec or LOSSY_CODEC, start=start, end=end, every=every, force=force,
+            progress=progress, adapt=adapt, **extra,
+        )  # fmt: skip
     info = pick_model(model, weights)
-    _check_group(group)
+    if group is not None:
+        _check_group(group)
     items, timing = frame_items(frames, start, end, every)
     if not items:
         raise FrameError("no frames to encode")
@@ -124,6 +145,7 @@ def encode(
     if codec is None:
         items, codec = _choose(items, video=bool(timing), skip_bad=skip_bad, scale=info.scale)
     lowres = codec if isinstance(codec, LowresCodec) else get_codec(codec)
+    group = _group_size(group, lowres)
     header = Header(
         model_id=info.id,
         scale=info.scale,
@@ -202,6 +224,20 @@ def _group_estimate(items: list[Item], stream: StreamCodec, scale: int, group: i
     return int(len(stream.encode_group(lows)) * len(items) / len(lows))
 
 
+def _group_size(group: int | None, lowres: LowresCodec) -> int:
+    """Frames per group: ``group``, or ``DEFAULT_GROUP`` when None. A group asked of a codec
+    that codes each frame alone is refused: it would do nothing."""
+    if group is None:
+        return DEFAULT_GROUP
+    _check_group(group)
+    if not isinstance(lowres, StreamCodec):
+        raise SrcodecError(
+            f"group {group}: codec {lowres.codec_id} codes each frame alone; a group size goes "
+            "with a stream codec (x264, x265, ffv1)"
+        )
+    return group
+
+
 def _check_group(group: int) -> None:
     if isinstance(group, bool) or not isinstance(group, int) or not 1 <= group <= MAX_GROUP_FRAMES:
         raise SrcodecError(f"group must be an integer 1..{MAX_GROUP_FRAMES}, got {group!r}")
@@ -275,7 +311,7 @@ def append(
     model: str | None = None,
     weights: Iterable = (),
     codec: str | dict | LowresCodec | None = None,
-    group: int = DEFAULT_GROUP,
+    group: int | None = None,
     start: int | float | str | None = None,
     end: int | float | str | None = None,
     every: int = 1,
@@ -317,7 +353,7 @@ def append(
             raise SrcodecError(
                 f"{path} uses codec {header.codec}; cannot append frames with codec {asked}"
             )
-        _check_group(group)
+        group = _group_size(group, lowres)
         items, _ = frame_items(frames, start, end, every)
         if not items:
             raise FrameError("no frames to append")

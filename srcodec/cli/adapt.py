@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from .. import display
 from ..errors import SrcodecError
 from .common import PathArg, progress_option, show_progress
 
@@ -23,8 +24,6 @@ def adapt_config(
     default, dense)."""
     from ..training.adaptconfig import AdaptConfig, parse_duration
 
-    if steps is not None and steps < 0:
-        raise SrcodecError(f"--adapt-steps must be >= 0, got {steps}")
     seconds = parse_duration(time_budget) if time_budget is not None else None
     if seconds is None and steps is None:
         seconds = 300.0
@@ -34,10 +33,13 @@ def adapt_config(
 
 def adapt_line(r) -> str:
     """What tuning gained on the held-back frames, and whether the update was kept."""
+    if not r.held_back:  # it could not start (frames too small): nothing was measured
+        return f"adapt: general model kept: {r.reason}"
     gain = (
-        f"{r.gain_db:+.2f} dB RGB / {r.gain_y_db:+.2f} dB Y on {len(r.held_back)} held-back "
-        f"frame(s) ({r.base['psnr_rgb']:.2f} -> {r.tuned['psnr_rgb']:.2f} dB), "
-        f"{r.steps} steps in {r.seconds:.0f} s"
+        f"{display.db_gain(r.gain_db)} RGB / {display.db_gain(r.gain_y_db)} Y on "
+        f"{display.count(len(r.held_back), 'held-back frame')} ({display.db(r.base['psnr_rgb'])} "
+        f"-> {display.db(r.tuned['psnr_rgb'])}), {display.count(r.steps, 'step')} in "
+        f"{r.seconds:.0f} s"
     )
     if r.update is None:
         return f"adapt: general model kept: {r.reason or 'no update'} ({gain})"
@@ -70,7 +72,7 @@ def adapt_line(r) -> str:
     help="Lossy: the --quality span (A:B) the footage is coded across (default 0:75).",
 )
 @click.option("--time", "time_budget", default=None, help="Budget (e.g. 10m; default 5m).")
-@click.option("--steps", type=int, default=None, help="Budget in steps.")
+@click.option("--steps", type=click.IntRange(min=0), default=None, help="Budget in steps.")
 @click.option(
     "--blocks",
     default="all",
@@ -129,7 +131,8 @@ def adapt(
     frames = len({n.split("@")[0] for n in r.held_back})
     click.echo(
         f"{output}: model {new.short_id} tuned from {info.short_id} ({plan.describe()}): "
-        f"{r.gain_db:+.2f} dB RGB / {r.gain_y_db:+.2f} dB Y on {frames} later frame(s) held "
-        f"back ({r.base['psnr_rgb']:.2f} -> {r.tuned['psnr_rgb']:.2f} dB), {r.steps} steps in "
+        f"{display.db_gain(r.gain_db)} RGB / {display.db_gain(r.gain_y_db)} Y on "
+        f"{display.count(frames, 'later frame')} held back ({display.db(r.base['psnr_rgb'])} -> "
+        f"{display.db(r.tuned['psnr_rgb'])}), {display.count(r.steps, 'step')} in "
         f"{r.seconds:.0f} s"
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from .. import display
 from ..errors import SrcodecError
 from .common import EXIT_DAMAGED, EXIT_ERROR, PathArg, show_name
 
@@ -78,7 +79,7 @@ def _show_info(d: dict, show_frames: bool) -> None:
         + (f", {damaged} DAMAGED (srcodec verify; srcodec recover)" if damaged else "")
     )
     if d["fps"]:
-        click.echo(f"frame rate   {d['fps']} fps")
+        click.echo(f"frame rate   {display.fps(d['fps'])} fps")
     if d["start"]:
         click.echo(f"recorded     {d['start']} .. {d['end']} (UTC)")
     for gap in d["gaps"]:
@@ -157,7 +158,9 @@ def _show_verify(archive: str, r) -> None:
         if r.update_problem
         else ""
     )
-    click.echo(f"{archive}: {state}: {len(r.intact)} of {r.frames} frames intact{update}")
+    click.echo(
+        f"{archive}: {state}: {len(r.intact)} of {display.count(r.frames, 'frame')} intact{update}"
+    )
 
 
 @click.command()
@@ -204,7 +207,7 @@ def recover(archive: str, output: str, force: bool, as_json: bool) -> None:
                 f"model update DROPPED ({r.update_dropped}); {output} names the general model"
             )
         click.echo(
-            f"{output}: {len(r.recovered)} frames recovered from {archive}"
+            f"{output}: {display.count(len(r.recovered), 'frame')} recovered from {archive}"
             + (f", {len(r.lost)} lost" if r.lost else "")
         )
     if r.lost or r.unnamed_damage or r.update_dropped:

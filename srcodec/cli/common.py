@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
 
-from ..errors import SrcodecError
+from ..errors import SrcodecError, SrcodecWarning
 
 DEVICE = click.Choice(["auto", "cpu", "cuda"])
 
@@ -20,8 +21,31 @@ EXIT_USAGE = 2
 EXIT_DAMAGED = 3
 EXIT_STATUSES = (
     "Exit status: 0 success; 1 error; 2 usage error; 3 the archive is damaged (every intact "
-    "frame was still handled, the damaged ones are named on stderr)."
+    "frame was still handled, the damaged ones are named on stderr); 141 the reader of the "
+    "output went away (srcodec info --frames a.src | head -1), nothing said."
 )
+
+
+#: Exit status when the reader of our output has gone (``srcodec info | head -1``): 128 +
+#: SIGPIPE, what a shell reports for a Unix tool that SIGPIPE stopped.
+EXIT_PIPE = 141
+
+
+class PositionArg(click.ParamType):
+    """A video position (``--start``/``--end``): a frame number or a time, checked here so that
+    a malformed one is a usage error; passed on as given."""
+
+    name = "position"
+
+    def convert(self, value, param, ctx):
+        from ..errors import FrameError
+        from ..video import parse_position
+
+        try:
+            parse_position(value)
+        except FrameError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
 
 
 class PathArg(click.Path):
@@ -83,10 +107,34 @@ def check_threads(threads: int | None) -> None:
         )
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """srcodec's own warnings as one line on stderr (others as Python shows them)."""
+    if issubclass(category, SrcodecWarning):
+        click.echo(f"srcodec: warning: {message}", err=True)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+def _reader_gone() -> None:
+    """The reader of standard output went away: stop quietly, as Unix tools do. Standard output
+    is pointed at /dev/null first, so that flushing it at exit does not fail again (Python's
+    "Note on SIGPIPE")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (a test runner's capture)
+        pass
+    sys.exit(EXIT_PIPE)
+
+
 class CommandGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
+        except BrokenPipeError:
+            _reader_gone()
         except SrcodecError as exc:
             click.echo(f"srcodec: error: {exc}", err=True)
             sys.exit(EXIT_ERROR)
@@ -118,10 +166,12 @@ def run_many(
 
     results = run_many(kind, list(inputs), output, workers=workers, scheduler=scheduler, **options)
     failed = [r for r in results if not r.ok]
+    what = "skipped" if kind == "encode" else "damaged"
     for r in results:
         for name, why in r.problems:
-            what = "skipped" if kind == "encode" else "damaged"
-            click.echo(f"{r.input}: {what} {show_name(name)}: {why}", err=True)
+            # A loss no frame owns (an unusable index, a byte range) has no name.
+            named = f" {show_name(name)}" if name is not None else ""
+            click.echo(f"{r.input}: {what}{named}: {why}", err=True)
         if r.ok:
             click.echo(f"{r.input} -> {r.output}: {r.summary}")
     for r in failed:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from functools import partial
+from pathlib import Path
 
 import click
 
+from .. import display
 from ..engines.tiling import MIN_TILE
 from .common import (
     DEVICE,
@@ -130,6 +132,8 @@ def decode(
     to_video = output is not None and is_video(output)
     if (video_codec or crf is not None) and not to_video:
         raise click.UsageError("--video-codec and --crf go with a video output (-o out.mkv)")
+    if crf is not None:
+        _check_crf(output, video_codec, crf)
     if to_video:
         restore = partial(decode_to_video, video_codec=video_codec, crf=crf)
     else:
@@ -154,13 +158,29 @@ def decode(
     frames = sum(1 for name, _ in s.damaged if name is not None)
     regions = len(s.damaged) - frames
     click.echo(
-        f"{archive}: {len(s.written)} frames restored into {s.folder}"
+        f"{archive}: {display.count(len(s.written), 'frame')} restored into {s.folder}"
         + (f" at {_fps(archive)} fps" if to_video else "")
-        + (f", {frames} damaged frames skipped" if frames else "")
+        + (f", {display.count(frames, 'damaged frame')} skipped" if frames else "")
         + (f", {regions} other damage (above)" if regions else "")
     )
     if s.damaged:
         sys.exit(EXIT_DAMAGED)
+
+
+def _check_crf(output: str, video_codec: str | None, crf: int) -> None:
+    """--crf needs a codec with a lossy mode, in its CRF range (a usage error otherwise)."""
+    from ..archive.tovideo import LOSSLESS_BY_SUFFIX
+    from ..video import VIDEO_CODECS
+
+    codec = video_codec or LOSSLESS_BY_SUFFIX.get(Path(output).suffix.lower(), "ffv1")
+    spec = VIDEO_CODECS[codec]
+    if spec.lossy_encoder is None:
+        raise click.UsageError(
+            f"--crf: video codec {codec} is lossless only; give --video-codec x264, x265 or av1"
+        )
+    low, high = spec.crf_range
+    if not low <= crf <= high:
+        raise click.UsageError(f"--crf of video codec {codec} is {low}..{high}, not {crf}")
 
 
 def _fps(archive: str) -> str:
@@ -169,4 +189,4 @@ def _fps(archive: str) -> str:
 
     with ArchiveReader(archive) as reader:
         fps = archive_fps(reader.header) or DEFAULT_FPS
-    return f"{float(fps):g}"
+    return display.fps(fps)

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import click
 
+from .. import display
 from ..errors import SrcodecError
 from ..models.store import short_id
 from .adapt import adapt_config, adapt_line
 from .common import (
     PathArg,
+    PositionArg,
     files_option,
     parallel_options,
     progress_option,
@@ -25,8 +27,9 @@ from .common import (
 def _summary_line(s) -> str:
     whole = f" (archive now {s.archive_bytes:,} bytes)" if s.added_bytes != s.archive_bytes else ""
     return (
-        f"{s.frames} frames, {s.input_bytes:,} input bytes -> {s.added_bytes:,} archive "
-        f"bytes ({s.ratio:.2f}x smaller){whole} with model {short_id(s.model_id)}"
+        f"{display.count(s.frames, 'frame')}, {s.input_bytes:,} input bytes -> "
+        f"{s.added_bytes:,} archive bytes ({display.ratio(s.input_bytes, s.added_bytes)}){whole} "
+        f"with model {short_id(s.model_id)}"
     )
 
 
@@ -57,8 +60,15 @@ def _summary_line(s) -> str:
     default=None,
     help="Frames per group (one stream each) of a stream codec (default 64; lossy: 300).",
 )
-@click.option("--start", default=None, help="Video input: first frame (number, or time: 12.5s).")
-@click.option("--end", default=None, help="Video input: frame or time to stop before.")
+@click.option(
+    "--start",
+    type=PositionArg(),
+    default=None,
+    help="Video input: first frame (number, or time: 12.5s).",
+)
+@click.option(
+    "--end", type=PositionArg(), default=None, help="Video input: frame or time to stop before."
+)
 @click.option(
     "--every", type=click.IntRange(min=1), default=1, help="Video input: keep every N-th frame."
 )
@@ -84,7 +94,9 @@ def _summary_line(s) -> str:
     help="Tune the model on these frames and store the update in the archive, if it pays.",
 )
 @click.option("--adapt-time", default=None, help="Tuning budget (e.g. 300, 90s, 5m; default 5m).")
-@click.option("--adapt-steps", type=int, default=None, help="Tuning budget in steps.")
+@click.option(
+    "--adapt-steps", type=click.IntRange(min=0), default=None, help="Tuning budget in steps."
+)
 @click.option(
     "--adapt-rank",
     type=click.IntRange(min=0),
@@ -178,6 +190,13 @@ def encode(
         return run_many("encode", sources, output, workers, scheduler, force=force, **options)
     if Path(output).is_dir():
         raise SrcodecError(f"{output} is a folder; -o names the archive to write")
+    if len(sources) > 1 and any(is_video(s) for s in sources):
+        raise click.UsageError(
+            "encode writes one video per archive: give one video, or several with --workers N "
+            "(one archive each)"
+        )
+    if group is not None and (codec_id or lossy):
+        _check_group_codec(codec_id, lossy)
     if len(sources) == 1 and (Path(sources[0]).is_dir() or is_video(sources[0])):
         frames: str | list[str] = sources[0]
     else:
@@ -229,6 +248,20 @@ def encode(
     click.echo(f"{output}: {'appended ' if append else ''}{_summary_line(s)}")
 
 
+def _check_group_codec(codec_id: str | None, lossy: bool) -> None:
+    """--group goes with a codec that codes groups; refused with one that codes each frame
+    alone (it would do nothing)."""
+    from ..archive.lossywriter import LOSSY_CODEC, lossy_class
+    from ..lowres import StreamCodec, codec_class
+
+    cls = lossy_class(codec_id or LOSSY_CODEC) if lossy else codec_class(codec_id)
+    if not issubclass(cls, StreamCodec):
+        raise click.UsageError(
+            f"--group: codec {cls.codec_id} codes each frame alone; --group goes with a stream "
+            "codec (x264, x265, ffv1; lossy: av1, hevc)"
+        )
+
+
 def _encode_lossy(
     frames, output, quality, bpp, model, weights, codec_id, force, show, video, adapt
 ) -> None:
@@ -253,15 +286,18 @@ def _encode_lossy(
     )
     for t in s.trials:
         shown = short_id(t.model) if "@" in t.model else t.model
+        measured = "not measured (the only candidate)" if len(s.trials) == 1 else display.db(t.psnr)
         click.echo(
             f"candidate {t.candidate} (x{t.scale}, {shown}): {param} {t.setting}, "
-            f"{t.bpp:.4f} bpp, {t.psnr:.2f} dB on the first frames",
+            f"{t.bpp:.4f} bpp, {measured} on the first frames",
             err=True,
         )
     if s.adapted is not None:
         click.echo(adapt_line(s.adapted) if s.adapted.steps else f"adapt: {s.adapted.reason}")
+    target = f", target {bpp:g}" if bpp is not None else ""
     click.echo(
-        f"{output}: {s.frames} frames, {s.archive_bytes:,} bytes ({s.bpp:.4f} bpp), lossy "
+        f"{output}: {display.count(s.frames, 'frame')}, {s.archive_bytes:,} bytes "
+        f"({s.bpp:.4f} bpp{target}), lossy "
         f"{s.chosen.candidate} (x{s.chosen.scale}, {param} {s.chosen.setting}) with model "
         f"{short_id(s.model_id) if '@' in s.model_id else s.model_id}"
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from ..display import count
 from ..errors import SrcodecError
 from .daskarray import restore
 from .zarrstore import archive_to_zarr, zarr_to_archive
@@ -59,7 +60,7 @@ def _encode_task(source: str, output: str, options: dict[str, Any]) -> TaskResul
         s = encode(source, output, **options)
     except (SrcodecError, OSError) as exc:
         return TaskResult(source, output, error=_message(exc))
-    summary = f"{s.frames} frames, {s.input_bytes:,} -> {s.archive_bytes:,} bytes"
+    summary = f"{count(s.frames, 'frame')}, {s.input_bytes:,} -> {s.archive_bytes:,} bytes"
     return TaskResult(source, output, summary, problems=tuple(s.skipped))
 
 
@@ -70,7 +71,11 @@ def _decode_task(archive: str, output: str, options: dict[str, Any]) -> TaskResu
         s = decode_to_folder(archive, output, **options)
     except (SrcodecError, OSError) as exc:
         return TaskResult(archive, output, error=_message(exc))
-    return TaskResult(archive, output, f"{len(s.written)} frames", problems=tuple(s.damaged))
+    frames = sum(1 for name, _ in s.damaged if name is not None)
+    summary = f"{count(len(s.written), 'frame')} restored" + (
+        f", {count(frames, 'damaged frame')} skipped" if frames else ""
+    )
+    return TaskResult(archive, output, summary, problems=tuple(s.damaged))
 
 
 _TASKS = {"encode": _encode_task, "decode": _decode_task}

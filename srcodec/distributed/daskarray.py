@@ -98,6 +98,22 @@ def _min_chunks(size: int, chunks: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(ensure_minimum_chunksize(size, chunks))
 
 
+def _stored_chunks(array: Any) -> tuple[int, ...] | str:
+    """The chunks ``array`` is stored in (a Zarr or HDF5 array's ``chunks``), so that a block
+    is a stored chunk: ``dask.array.from_array`` would otherwise merge them into blocks of about
+    128 MiB (hundreds of frames, a handful of tasks). "auto" for an array stored in none."""
+    chunks = getattr(array, "chunks", None)
+    shape = getattr(array, "shape", None)
+    if (
+        isinstance(chunks, tuple)
+        and shape is not None
+        and len(chunks) == len(shape)
+        and all(isinstance(c, int) and c > 0 for c in chunks)
+    ):
+        return chunks
+    return "auto"
+
+
 def restore(
     lowres: Any,
     model: str | None = None,
@@ -128,7 +144,9 @@ def restore(
         raise SrcodecError(f"restore: {exc}") from None
     info = pick_model(model, weights)
     depth, scale = info.config.receptive_radius, info.config.scale
-    array = lowres if isinstance(lowres, da.Array) else da.from_array(lowres)
+    array = (
+        lowres if isinstance(lowres, da.Array) else da.from_array(lowres, _stored_chunks(lowres))
+    )
     if array.dtype != np.uint8 or array.ndim != 4 or array.shape[3] not in (1, 3):
         raise FrameError(
             f"restore takes a frames x H x W x C (1 or 3) uint8 array, got {array.dtype} "

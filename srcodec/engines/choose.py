@@ -11,7 +11,7 @@ import sys
 import warnings
 from typing import TYPE_CHECKING
 
-from ..errors import ModelError, SrcodecError
+from ..errors import ModelError, SrcodecError, SrcodecWarning
 from ..models.store import PRECISIONS as ONNX_PRECISIONS
 from ..models.store import ModelInfo, find_onnx, onnx_name
 from .tiling import DEFAULT_TILE, TiledRestorer
@@ -113,6 +113,7 @@ def make_restorer(
         warnings.warn(
             "the archive carries a model update, which the int8 export cannot take: "
             "restoring with the fp32 export instead",
+            SrcodecWarning,
             stacklevel=2,
         )
         precision = "fp32"

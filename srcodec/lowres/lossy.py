@@ -13,7 +13,6 @@ that the stored frames are not the frames it was given. Byte formats: docs/forma
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ClassVar, TypeVar
 
@@ -23,6 +22,7 @@ from PIL import Image
 
 from ..errors import FrameError
 from ..pixels import to_rgb
+from ..video import quiet_svt
 from .base import LowresCodec, check_frame, check_int, check_shape, pillow_decode, seal, unseal
 from .stream import PRESETS, StreamCodec
 
@@ -192,8 +192,7 @@ class Av1Codec(_LossyStream):
         return {"crf": str(self.crf), "preset": str(self.preset), "svtav1-params": "keyint=-1"}
 
     def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
-        # SVT-AV1 prints a banner on every encoder it opens unless told to report errors only.
-        os.environ.setdefault("SVT_LOG", "1")
+        quiet_svt()
         return super()._encode_stream(frames)
 
     def _picture(self, frame: np.ndarray, pix_fmt: str) -> av.VideoFrame:

@@ -39,6 +39,7 @@ __all__ = [
     "parse_duration",
     "sample",
     "split_later",
+    "too_small",
     "tune_camera",
     "tuned_names",
 ]
@@ -67,18 +68,41 @@ def scene_pairs(
 ) -> list[Pair]:
     """(HR, LR) pairs: LR the ``srcodec.downscale`` of each frame, or ``lows[k]`` (the frames
     as the decoder receives them: a lossy archive's decoded frames), cropped so that HR is
-    exactly ``scale`` times LR."""
+    exactly ``scale`` times LR. A frame too small to give a low-resolution pixel (a 1x1 frame
+    at x2) gives no pair."""
     pairs = []
     for k, (name, frame) in enumerate(frames):
         hr = to_rgb(frame)
         if lows is None:
             hr = hr[: hr.shape[0] // scale * scale, : hr.shape[1] // scale * scale]
-            pairs.append(Pair(name, hr, downscale(hr, scale)))
+            if hr.size:
+                pairs.append(Pair(name, hr, downscale(hr, scale)))
             continue
         lr = to_rgb(lows[k])
         h, w = min(lr.shape[0], hr.shape[0] // scale), min(lr.shape[1], hr.shape[1] // scale)
-        pairs.append(Pair(name, hr[: h * scale, : w * scale], lr[:h, :w]))
+        if h and w:
+            pairs.append(Pair(name, hr[: h * scale, : w * scale], lr[:h, :w]))
     return pairs
+
+
+def _nothing(reason: str) -> AdaptResult:
+    """The result of a run that could not start: nothing measured, the general model kept."""
+    unmeasured = {k: math.nan for k in ("psnr_rgb", "psnr_y", "bicubic_rgb", "bicubic_y")}
+    return AdaptResult(unmeasured, unmeasured, 0, 0.0, 0, [], reason=reason)
+
+
+def too_small(frames: Sequence[tuple[str, np.ndarray]], pairs: list[Pair], scale: int) -> str:
+    """Why ``pairs`` (made of ``frames``) cannot be tuned on and checked, or "": none at all,
+    or a lone frame too narrow to cut into a part tuned on and a part held back."""
+    if not frames:
+        return "no frames to adapt the model to"
+    if pairs and (len(pairs) > 1 or pairs[0].lr.shape[1] >= 2):
+        return ""
+    h, w = frames[0][1].shape[:2]
+    return (
+        f"{w}x{h} frames are too small to tune an x{scale} model on (it needs frames of at "
+        f"least {scale}x{scale} px, {2 * scale} px wide for a lone frame)"
+    )
 
 
 def _split(pairs: list[Pair], held_back: int) -> tuple[list[Pair], list[Pair]]:
@@ -312,16 +336,13 @@ class _Run:
 
 def _run(
     info: ModelInfo,
-    frames: Sequence[tuple[str, np.ndarray]],
+    pairs: list[Pair],
     cfg: AdaptConfig,
     progress: bool,
     budget: int | None = None,
-    lows: Sequence[np.ndarray] | None = None,
 ) -> _Run:
-    """Tune on ``frames`` (some held back for the check, ``_split``): ``_run_pairs``."""
-    if not frames:
-        raise DataError("no frames to adapt the model to")
-    train_pairs, check_pairs = _split(scene_pairs(frames, lows, info.scale), cfg.held_back)
+    """Tune on ``pairs`` (some held back for the check, ``_split``): ``_run_pairs``."""
+    train_pairs, check_pairs = _split(pairs, cfg.held_back)
     return _run_pairs(info, train_pairs, check_pairs, cfg, progress, budget)
 
 
@@ -400,13 +421,17 @@ def adapt_archive(
     (``result.update`` None, ``reason`` saying why) unless the model with the quantised
     update, as the decoder runs it, gains at least ``cfg.min_gain_db`` on the held-back frames
     and its bytes are at most ``cfg.max_share`` of the archive (``archive_bytes()``: the
-    frames' estimated bytes)."""
+    frames' estimated bytes). Frames too small to tune on, or that the general model already
+    restores exactly, keep it too (``reason`` says so)."""
+    pairs = scene_pairs(frames, lows, info.scale)
+    if why := too_small(frames, pairs, info.scale):
+        return _nothing(why)
     estimate = budget = 0
     if cfg.target_share is not None and archive_bytes is not None:
         estimate = archive_bytes()
         budget = int(cfg.target_share / (1 - cfg.target_share) * estimate)
     with _threads(cfg.threads):
-        run = _run(info, frames, cfg, progress, budget, lows)
+        run = _run(info, pairs, cfg, progress, budget)
         base_state, tuned_state = run.base.state_dict(), run.tuned.state_dict()
         deltas = {k: (tuned_state[k] - base_state[k]).numpy() for k in run.dense}
         if budget:
@@ -436,7 +461,9 @@ def adapt_archive(
         result.reason = "the budget allowed no tuning step"
         return result
     result.data = data
-    if result.gain_db < cfg.min_gain_db:
+    if result.exact_already:
+        result.reason = "the general model restores the held-back frames exactly already"
+    elif result.gain_db < cfg.min_gain_db:
         result.reason = (
             f"it gains {result.gain_db:+.3f} dB on the held-back frames, less than the "
             f"{cfg.min_gain_db:.3f} dB required"
@@ -484,6 +511,8 @@ def adapt_camera(
     back, ``split_later``) and write it to ``output`` as a full weights file named ``name``
     (``tune_camera``)."""
     pairs = scene_pairs(frames, None, info.scale)
+    if why := too_small(frames, pairs, info.scale):
+        raise DataError(why)
     tuned, held = split_later(len(pairs), cfg.held_back)
     card = {"data": source, "frames": len(frames)}
     return tune_camera(
@@ -520,8 +549,13 @@ def tune_camera(
             held_back=[p.name for p in run.check_pairs],
             model=run.tuned,
         )
+    shown = ", ".join(result.held_back[:4]) + (", ..." if len(result.held_back) > 4 else "")
+    if result.exact_already:
+        raise SrcodecError(
+            f"the general model restores the held-back frames ({shown}) exactly already: "
+            f"nothing to tune; {output} not written"
+        )
     if not result.gain_db > 0:
-        shown = ", ".join(result.held_back[:4]) + (", ..." if len(result.held_back) > 4 else "")
         raise SrcodecError(
             f"the tuned model gains {result.gain_db:+.2f} dB on the held-back frames "
             f"({shown}); {output} not written (a longer budget may help)"

@@ -117,11 +117,17 @@ class AdaptResult:
 
     @property
     def gain_db(self) -> float:
-        return self.tuned["psnr_rgb"] - self.base["psnr_rgb"]
+        return _gain(self.base["psnr_rgb"], self.tuned["psnr_rgb"])
 
     @property
     def gain_y_db(self) -> float:
-        return self.tuned["psnr_y"] - self.base["psnr_y"]
+        return _gain(self.base["psnr_y"], self.tuned["psnr_y"])
+
+    @property
+    def exact_already(self) -> bool:
+        """Whether the general model restored the held-back frames exactly (flat frames):
+        there is nothing to gain."""
+        return math.isinf(self.base["psnr_rgb"])
 
     @property
     def update_bytes(self) -> int:
@@ -143,6 +149,11 @@ class AdaptResult:
             "tuned": {k: round(self.tuned[k], 3) for k in keep},
             "update_bytes": self.update_bytes,
         }
+
+
+def _gain(before: float, after: float) -> float:
+    # Both identical (inf -> inf): no gain, rather than inf - inf = NaN.
+    return 0.0 if before == after else after - before
 
 
 def parse_duration(text: str) -> float:

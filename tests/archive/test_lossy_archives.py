@@ -311,3 +311,84 @@ def test_av1_rate_grows_to_its_best_setting(clip):
     assert sizes == sorted(sizes, reverse=True)
     with pytest.raises(FormatError, match="crf"):
         Av1Codec(0)
+
+
+class _Oracle2(_Oracle):
+    """A perfect x2 candidate (it knows the originals)."""
+
+    def __init__(self, originals) -> None:
+        super().__init__(originals)
+        self.scale = 2
+
+
+def test_a_rate_that_cannot_be_met_is_said_and_the_nearest_wins(clip, tmp_path):
+    """``--bpp 0.01`` wrote 0.0262 bpp (the best PSNR won among candidates all over the rate,
+    not the lowest rate); ``--bpp 5`` and ``--bpp 50`` both wrote the best setting's rate;
+    exit 0 and no word each time."""
+    from srcodec.archive.lossywriter import rate_note
+    from srcodec.errors import SrcodecWarning
+
+    sample = Sample(clip)
+    base, x2 = Candidate("base", 1, IDENTITY_MODEL), Candidate("x2", 2, "oracle")
+    pair = [(base, IdentityRestorer()), (x2, _Oracle2([clip[k] for k in sample.picks]))]
+    # These small frames: x2's lowest rate (a stream of its own) is above base's.
+    assert sample.bpp(2, 63) > sample.bpp(1, 63)
+    low = sample.bpp(1, 63) / 2
+    best, trials = choose(sample, pair, bpp=low)
+    assert best.candidate == "base" and best.bpp == min(t.bpp for t in trials)
+    assert best.psnr < trials[1].psnr == float("inf")  # the rate first, not the better PSNR
+    note = rate_note(best, low)
+    assert note.startswith(f"--bpp {low:g} cannot be met") and f"{best.bpp:.4f} bpp" in note
+    high = 20 * sample.bpp(1, 1)
+    best, _ = choose(sample, pair, bpp=high)
+    assert best.setting == 1 and "best quality" in rate_note(best, high)
+    met = sample.bpp(1, 35)
+    best, _ = choose(sample, pair, bpp=met)
+    assert best.bpp <= met and rate_note(best, met) == ""
+    # encode_lossy warns (the CLI prints it on one line) and the summary keeps the note
+    with pytest.warns(SrcodecWarning, match="cannot be met"):
+        s = encode_lossy(clip[:3], tmp_path / "a.src", bpp=low, candidates=[base])
+    assert "cannot be met" in s.rate_note and s.chosen.setting == 63
+
+
+def test_srcodec_encode_writes_lossy_archives_at_a_quality_or_rate(clip, tmp_path):
+    """The documented Python API: ``srcodec.encode(..., quality=...)`` or ``bpp=...`` (it had
+    neither)."""
+    s = srcodec.encode(clip[:3], tmp_path / "q.src", quality=60)
+    assert isinstance(s, srcodec.LossySummary) and s.frames == 3
+    with srcodec.open(s.path) as archive:
+        assert archive.header.extra["lossy"]["quality"] == 60 and len(archive) == 3
+    s = srcodec.encode(clip[:3], tmp_path / "b.src", bpp=1.0, codec="hevc", group=2)
+    assert s.chosen.bpp <= 1.0 and s.model_id != ""
+    with srcodec.open(s.path) as archive:
+        assert archive.header.codec["id"] == "srcodec.hevc" and len(archive.info()["groups"]) == 2
+    with pytest.raises(SrcodecError, match="lossy"):
+        srcodec.encode(clip[:3], tmp_path / "m.src", quality=60, skip_bad=True)
+
+
+@pytest.mark.parametrize("kind", ["1x1", "flat"])
+def test_lossy_tiny_and_flat_frames_print_no_nan_or_inf(kind, tmp_path):
+    """1x1 frames printed ``nan dB`` for every candidate (the PSNR's border shaved them to
+    nothing); flat frames ``inf dB``. Now the PSNR of the whole frame, or "identical"."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from srcodec.cli import main
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(4):
+        frame = (
+            rng.integers(0, 256, (1, 1, 3), dtype=np.uint8)
+            if kind == "1x1"
+            else np.full((32, 32, 3), 128, np.uint8)
+        )
+        Image.fromarray(frame).save(folder / f"f{k}.png")
+    out = tmp_path / "a.src"
+    r = CliRunner().invoke(main, ["encode", str(folder), "-o", str(out), "--quality", "50"])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("candidate ") == 3
+    assert "nan" not in r.output and "inf" not in r.output, r.output
+    if kind == "flat":
+        assert "identical on the first group" in r.output

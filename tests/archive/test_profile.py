@@ -115,7 +115,7 @@ def test_make_profile_from_a_video(clip, tmp_path):
     except SrcodecError as exc:
         assert "not written" in str(exc)
         return
-    assert r.held_back == [f"cam_000007@{s}" for s in plan.settings]
+    assert r.held_back == [f"frame_000007@{s}" for s in plan.settings]  # as encode names it
     assert new.card["adapted"]["profile"]["footage"] == str(video)
 
 

@@ -478,7 +478,7 @@ def test_append_cli(encoded, tmp_path, tiny_weights):
     folder.mkdir()
     Image.fromarray(frames[3][1]).save(folder / "new.png")
     r = invoke("encode", "--append", folder, "-o", path, "-q")
-    assert r.exit_code == 0 and "appended 1 frames" in r.output
+    assert r.exit_code == 0 and "appended 1 frame," in r.output
     r = invoke("encode", "--append", folder, "-o", path, "-q")
     assert r.exit_code == 1 and "'new.png' is already in" in r.output
     r = invoke("encode", "--append", "--force", folder, "-o", path)

@@ -79,7 +79,7 @@ def test_truncated_archive_decodes_intact_frames_then_reports_the_loss(tmp_path,
     r = run_cli("decode", cut, "--bicubic", "-o", tmp_path / "o")
     assert r.exit_code == 3 and "a2" in r.output and "index unusable" in r.output
     # One frame was cut; the unusable index is damage, not a second frame (it said 2 before).
-    assert "1 damaged frames skipped, 1 other damage" in r.output
+    assert "1 damaged frame skipped, 1 other damage" in r.output
 
 
 def test_damaged_middle_frame_does_not_hide_later_frames(tmp_path):

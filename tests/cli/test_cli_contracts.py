@@ -124,3 +124,108 @@ def test_export_hint_works_as_printed(archive, tiny_weights, tmp_path, monkeypat
     assert r.exit_code == 0, r.output
     r = invoke("decode", archive, "--weights", tiny_weights, "--engine", "onnx", "-o", tmp_path)
     assert r.exit_code == 0, r.output
+
+
+def test_reader_that_goes_away_ends_the_output_quietly(tmp_path):
+    """``srcodec info --frames a.src | head -1``: the reader closes the pipe; srcodec stops
+    as Unix tools do (status 141, 128 + SIGPIPE), with nothing on stderr (it printed
+    "srcodec: error: Broken pipe", status 1)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    import srcodec
+
+    frames = [(f"f{k:05d}", np.full((4, 4), k % 256, np.uint8)) for k in range(1500)]
+    srcodec.encode(frames, tmp_path / "a.src", codec="zstd")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    cmd = [sys.executable, "-m", "srcodec", "info", "--frames", str(tmp_path / "a.src")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    assert proc.stdout.readline().startswith(b"archive")
+    proc.stdout.close()  # more than a pipe's buffer is still to come
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and err == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["encode", "clip.mp4", "-o", "new.src", "--start", "abc"], "--start"),
+        (["encode", "clip.mp4", "-o", "new.src", "--start", "1.5"], "--start"),
+        (["encode", "clip.mp4", "-o", "new.src", "--end", "-3"], "--end"),
+        (["encode", "clip.mp4", "-o", "new.src", "--adapt", "--adapt-steps", "-1"],
+         "--adapt-steps"),
+        (["adapt", "clip.mp4", "-o", "m.safetensors", "--steps", "-1"], "--steps"),
+        (["decode", "ARCHIVE", "-o", "v.mkv", "--crf", "23"], "--crf"),
+        (["decode", "ARCHIVE", "-o", "v.mkv", "--video-codec", "ffv1", "--crf", "23"], "--crf"),
+        (["decode", "ARCHIVE", "-o", "v.mp4", "--video-codec", "x264", "--crf", "60"], "--crf"),
+        (["encode", "FRAMES", "-o", "new.src", "--codec", "jxl", "--group", "4"], "--group"),
+        (["encode", "FRAMES", "-o", "new.src", "--bpp", "1", "--codec", "avif", "--group", "4"],
+         "--group"),
+        (["encode", "clip.mp4", "clip2.avi", "-o", "new.src"], "one video per archive"),
+    ],
+)  # fmt: skip
+def test_malformed_options_are_usage_errors_naming_the_option(
+    args, named, archive, sample_frames, tmp_path, monkeypatch
+):
+    """Each exited 1 (or, for --group, did nothing) before; now the usage status 2."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("clip.mp4", "clip2.avi"):
+        Path(name).write_bytes(b"")
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for f in sample_frames[:2]:
+        (folder / f.name).write_bytes(f.read_bytes())
+    args = [str(archive) if a == "ARCHIVE" else str(folder) if a == "FRAMES" else a for a in args]
+    r = invoke(*args)
+    assert r.exit_code == 2, r.output
+    assert named in r.output
+    assert not Path("new.src").exists() and not Path("v.mkv").exists()
+
+
+def test_group_with_a_per_frame_codec_is_refused_by_the_library(tmp_path, photo):
+    import srcodec
+    from srcodec.errors import SrcodecError
+
+    frames = [photo[:32, :32], photo[32:64, :32]]
+    with pytest.raises(SrcodecError, match="codes each frame alone"):
+        srcodec.encode(frames, tmp_path / "a.src", codec="jxl", group=4)
+    assert not (tmp_path / "a.src").exists()
+    s = srcodec.encode(frames, tmp_path / "a.src", codec="x264", group=1)
+    with srcodec.open(s.path) as a:
+        assert len(a.info()["groups"]) == 2  # honoured where it means something
+    with pytest.raises(srcodec.FrameError, match="one video"):
+        srcodec.encode([tmp_path / "a.png", tmp_path / "b.mp4"], tmp_path / "b.src")
+
+
+def test_svt_av1_prints_no_banner_when_writing_video(tmp_path):
+    """``decode -o out.mkv --video-codec av1 --crf N`` printed ~20 Svt[info] lines."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np; from srcodec.video import write_video; "
+        f"write_video({str(tmp_path / 'a.mkv')!r}, [np.zeros((64, 64, 3), np.uint8)] * 2, 10, "
+        "codec='av1', crf=40)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "SVT_LOG"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "Svt[" not in r.stderr and (tmp_path / "a.mkv").is_file()
+
+
+def test_many_archives_name_every_damaged_frame_and_unnamed_damage(monkeypatch, tmp_path):
+    """``decode --workers``: each damaged frame named, damage no frame owns (name None) said
+    without a traceback (it raised AttributeError), the damage exit status."""
+    from srcodec.distributed import cluster
+    from srcodec.distributed.cluster import TaskResult
+
+    damaged = (("f0644.png", "checksum mismatch"), (None, "index unusable: truncated"))
+    results = [TaskResult("gd.src", "out/gd", "8 frames restored", problems=damaged)]
+    monkeypatch.setattr(cluster, "run_many", lambda *a, **k: results)
+    r = invoke("decode", tmp_path / "gd.src", "--workers", "2", "-o", tmp_path / "out")
+    assert r.exit_code == EXIT_DAMAGED, r.output
+    assert "gd.src: damaged f0644.png: checksum mismatch" in r.output
+    assert "gd.src: damaged: index unusable: truncated" in r.output

@@ -93,7 +93,7 @@ def test_skip_bad_reports_what_it_skipped(run, sample_frames, tmp_path, tiny_wei
     assert r.exit_code == 1 and "broken.png" in r.output
     assert not (tmp_path / "a.src").exists()
     r = run(*args, "--skip-bad")
-    assert r.exit_code == 0 and "skipped broken.png" in r.output and "1 frames" in r.output
+    assert r.exit_code == 0 and "skipped broken.png" in r.output and "1 frame," in r.output
 
 
 def test_damaged_archive_exit_code(run, sample_frames, tmp_path, tiny_weights):

@@ -3,6 +3,7 @@ whole-frame restore, and many inputs on a small LocalCluster with per-input resu
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -125,6 +126,44 @@ def test_dask_restore_of_a_zarr_array_equals_the_archive_decode(archive, tmp_pat
     restored = lazy.rechunk((1, 60, 80, 3)).compute(scheduler="threads")
     decoded = np.stack([f for _, f in srcodec.decode(archive, weights=[tiny_weights])])
     assert np.abs(restored.astype(int) - decoded).max() <= 1
+
+
+def test_dask_restore_keeps_a_zarr_arrays_frame_chunks(tmp_path, tiny_weights, monkeypatch):
+    """A stored array's chunks are the blocks (dask's from_array would merge 4-frame chunks
+    into blocks of ~128 MiB: 3 tasks for 1000 frames), and one frame restores only its chunk."""
+    import zarr
+
+    from srcodec.distributed import daskarray as srcodec_dask
+
+    big = zarr.create_array(
+        tmp_path / "big.zarr", shape=(1000, 288, 384, 3), chunks=(4, 288, 384, 3), dtype="uint8"
+    )
+    lazy = restore(big, weights=[tiny_weights], engine="torch")
+    assert lazy.chunks[0] == (4,) * 250 and lazy.numblocks == (250, 1, 1, 1)
+    store = zarr.create_array(
+        tmp_path / "small.zarr", shape=(16, 24, 32, 3), chunks=(4, 24, 32, 3), dtype="uint8"
+    )
+    store[:] = np.random.default_rng(0).integers(0, 256, store.shape, dtype=np.uint8)
+    restored = []
+    real = srcodec_dask.cached_restorer
+
+    @functools.wraps(real)
+    def counting(*args, **kwargs):
+        restorer = real(*args, **kwargs)
+        batch = restorer.restore_batch
+
+        class Counting:
+            def restore_batch(self, frames, sizes):
+                restored.append(len(frames))
+                return batch(frames, sizes)
+
+        return Counting()
+
+    monkeypatch.setattr(srcodec_dask, "cached_restorer", counting)
+    lazy = restore(store, weights=[tiny_weights], engine="torch")
+    assert lazy.numblocks[0] == 4
+    lazy[5].compute(scheduler="sync")
+    assert restored == [4]  # the second 4-frame chunk only
 
 
 def test_dask_restore_grayscale_and_bad_input(tiny_weights, photo):

@@ -79,12 +79,19 @@ def test_adapted_archive_is_restored_better_on_both_engines(adapted, model, fram
     assert mean(by_torch) > mean(general) + 0.1
 
 
-def test_int8_falls_back_to_fp32_with_a_warning(adapted, model):
+def test_int8_falls_back_to_fp32_with_a_warning(adapted, model, tmp_path):
     _, tuned = adapted
     with pytest.warns(UserWarning, match="int8 export cannot take"):
         with Archive(tuned.path, weights=[model], engine="onnx", precision="int8") as archive:
             restorer = archive.restorer
     assert restorer.precision == "fp32"
+    # The CLI says it in one line, not as a raw Python warning.
+    out = tmp_path / "restored"
+    args = ["decode", tuned.path, "--weights", model, "--int8", "-o", out, "-q"]
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("srcodec: warning: the archive carries a model update") == 1
+    assert "UserWarning" not in r.output and "warnings.warn" not in r.output
 
 
 def test_update_bytes_are_counted_in_the_archive(adapted):
@@ -379,7 +386,7 @@ def test_update_is_trained_as_stored_and_fits_its_share(model, frames):
     """``target_share``: the update is at most that share of the archive's estimated bytes; with
     ``qat`` the end of the tuning sees the dense deltas quantised, at the steps then stored."""
     from srcodec.models.store import inspect_weights
-    from srcodec.training.adapt import _run, adapt_archive
+    from srcodec.training.adapt import _run, adapt_archive, scene_pairs
 
     info = inspect_weights(model)
     cfg = AdaptConfig(**{**FAST, "rank": 0, "steps": 40}, qat=0.5, max_share=0.5)
@@ -388,9 +395,57 @@ def test_update_is_trained_as_stored_and_fits_its_share(model, frames):
     r = adapt_archive(info, frames, cfg, archive_bytes=lambda: estimate)
     assert r.update is not None, r.reason
     assert r.update_bytes <= 0.03 / 0.97 * estimate < finest.update_bytes
-    run = _run(info, frames, cfg, False, budget=int(0.03 / 0.97 * estimate))
+    pairs = scene_pairs(frames, None, info.scale)
+    run = _run(info, pairs, cfg, False, budget=int(0.03 / 0.97 * estimate))
     assert run.steps_qat and set(run.steps_qat) <= set(run.dense)
     tuned, base = run.tuned.state_dict(), run.base.state_dict()
     for name, step in run.steps_qat.items():  # the weights sit on the stored grid
         q = (tuned[name] - base[name]).numpy() / step
         assert np.abs(q - np.rint(q)).max() < 1e-2
+
+
+def _folder(root: Path, name: str, frames: list[np.ndarray]) -> Path:
+    from PIL import Image
+
+    folder = root / name
+    folder.mkdir()
+    for k, frame in enumerate(frames):
+        Image.fromarray(frame).save(folder / f"f{k}.png")
+    return folder
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (3, 1), (1, 5)])
+def test_tiny_frames_are_refused_or_tuned_cleanly(shape, model, tmp_path):
+    """1x1, 3x1, 1x5 frames gave ZeroDivisionError or "height and width must be > 0"
+    tracebacks in ``adapt`` and ``encode --adapt``; now a clear refusal (adapt) or the general
+    model kept (encode), and 2x2 frames (1x1 px at low resolution) are tuned."""
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (*shape, 3), dtype=np.uint8) for _ in range(6)]
+    source = _folder(tmp_path, "in", frames)
+    run = lambda *a: CliRunner().invoke(main, [str(x) for x in a])  # noqa: E731
+    r = run("encode", source, "-o", tmp_path / "a.src", "--weights", model, "--codec", "png",
+            "--adapt", "--adapt-steps", "2")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "adapt: general model kept" in r.output and "nan" not in r.output
+    r = run("adapt", source, "-o", tmp_path / "m.safetensors", "--weights", model, "--steps", "2")
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert "Traceback" not in r.output and "nan" not in r.output
+    if shape == (2, 2):
+        assert "too small" not in r.output
+    else:
+        assert r.exit_code == 1 and f"{shape[1]}x{shape[0]} frames are too small" in r.output
+
+
+def test_flat_frames_say_identical_not_nan(model, tmp_path):
+    """Frames the general model restores exactly: ``+nan dB (inf -> inf dB)`` and ``gains -inf
+    dB`` before."""
+    source = _folder(tmp_path, "flat", [np.full((32, 32, 3), 128, np.uint8)] * 6)
+    run = lambda *a: CliRunner().invoke(main, [str(x) for x in a])  # noqa: E731
+    r = run("encode", source, "-o", tmp_path / "a.src", "--weights", model, "--codec", "png",
+            "--adapt", "--adapt-steps", "2")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "exactly already" in r.output and "identical" in r.output
+    assert "nan" not in r.output and "inf" not in r.output
+    r = run("adapt", source, "-o", tmp_path / "m.safetensors", "--weights", model, "--steps", "2")
+    assert r.exit_code == 1 and "exactly already: nothing to tune" in r.output
+    assert "inf" not in r.output

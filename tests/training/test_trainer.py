@@ -154,11 +154,12 @@ def test_video_files_are_training_data(tmp_path, photo):
             w.append_data(np.ascontiguousarray(photo[k * 8 : k * 8 + 128, :160]))
     frames = read_images(video)
     assert len(frames) == 6 and frames[0][1].shape == (128, 160, 3)
-    assert frames[0][0] == "cam_000000"
+    assert frames[0][0] == "frame_000000"  # as encode names it
     out = tmp_path / "m.safetensors"
     cfg = TrainConfig(**TINY, steps=4, val_every=4)
     result = train(video, video, out, config=cfg, device="cpu", progress=False)
-    assert result.best.card["training"]["data"]["train_images"][:2] == ["cam_000000", "cam_000001"]
+    images = result.best.card["training"]["data"]["train_images"]
+    assert images[:2] == ["frame_000000", "frame_000001"]
 
 
 def test_learning_rate_schedules():
