@@ -50,9 +50,9 @@ def decode_calls(monkeypatch) -> list[int]:
     calls: list[int] = []
     original = StreamCodec.decode_group
 
-    def counting(self, data, width, height, channels, count):
+    def counting(self, data, width, height, channels, count, upto=None):
         calls.append(count)
-        return original(self, data, width, height, channels, count)
+        return original(self, data, width, height, channels, count, upto)
 
     monkeypatch.setattr(StreamCodec, "decode_group", counting)
     return calls
