@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import RESULTS, Benchmark, BenchmarkError, load_result, registry
-from .context import DOCS, rel
+from .context import DOCS, ROOT, rel
+from .figures import documents, fill, stale
 
 
 def summary(results: dict[str, dict]) -> list[str]:
@@ -91,36 +92,51 @@ def summary(results: dict[str, dict]) -> list[str]:
     return lines
 
 
-def head(metas: dict[str, dict], plots: list[str], folder: Path) -> list[str]:
+def _versions(meta: dict) -> str:
+    soft = meta.get("software")
+    if not soft:  # results stored before the record named versions
+        m = meta.get("machine", {})
+        return f"torch {m.get('torch', '?')}, numpy {m.get('numpy', '?')} (older record)"
+    codecs = ", ".join(f"{k} {v}" for k, v in soft.get("codecs", {}).items())
+    return (
+        f"srcodec {soft['srcodec']} ({soft['commit']}), torch {soft['torch']}, onnxruntime "
+        f"{soft['onnxruntime']}, PyAV {soft['av']}; {codecs}"
+    )
+
+
+def head(metas: dict[str, dict], folder: Path) -> list[str]:
     """Where, when and how each stored result was measured."""
-    first = next(iter(metas.values()))
-    info = first["machine"]
-    models = sorted({m for meta in metas.values() for m in meta["models"]})
-    sets = {n: d for meta in metas.values() for n, d in meta["sets"].items()}
-    runs = [
-        f"  - {name}: `{meta['command']}` on {meta['started']}, {meta['seconds'] / 60:.1f} min, "
-        f"load average {meta['load'][0]:.1f} / {meta['load'][1]:.1f}"
-        + (" (**quick run**: a smoke test, not a measurement)" if meta["quick"] else "")
-        for name, meta in metas.items()
-    ]
+    models = sorted({m for meta in metas.values() for m in meta.get("models", [])})
+    runs = []
+    for name, meta in metas.items():
+        m = meta["machine"]
+        frames = meta.get("frames", {})
+        runs += [
+            f"- **{name}**: `{meta['command']}`, {meta['started']}, "
+            f"{meta['seconds'] / 60:.1f} min on {m['cpu']} ({m['cpus']} CPUs, "
+            f"{meta.get('threads', m.get('torch_threads'))} threads, GPU: {m['gpu']}), load "
+            f"average {meta['load'][0]:.1f} before / {meta['load'][1]:.1f} after"
+            + (" (**quick run**: a smoke test, not a measurement)" if meta.get("quick") else ""),
+            f"  - versions: {_versions(meta)}",
+            f"  - chosen on: {frames.get('chosen_on', 'not recorded')}; reported on: "
+            f"{frames.get('reported_on', 'not recorded')}",
+        ]
     return [
         "# Benchmarks",
         "",
         f"Rendered by `python -m benchmarks report` from the stored results in `{rel(folder)}/`",
-        "(do not edit by hand); every figure and plot on this page comes from them.",
+        "(do not edit by hand; `python -m benchmarks report --check` fails when this page or a",
+        "marked figure elsewhere differs from them); every figure and plot on this page comes",
+        "from them. Each section's result is re-measured by `python -m benchmarks run NAME`.",
         "",
-        f"- Machine: {info['cpu']}, {info['cpus']} CPUs, torch {info['torch']} "
-        f"({first['threads']} threads unless stated), GPU: {info['gpu']}",
-        f"- Python {info['python']}, numpy {info['numpy']}, Pillow {info['pillow']}, "
-        f"imagecodecs {info['imagecodecs']}; {info['os']}",
-        "- Runs (start, wall time, load average at start / end: over the CPU count, other work",
-        "  shared the CPU and times are then pessimistic and thread scaling unreliable):",
+        "Photos are scikit-image's lossless photos; CCTV frames are held-out frames of `vtest.avi`",
+        "(from frame 636 on; `python -m benchmarks.datasets.prepare`); neither was used to train",
+        "or to choose any model or setting measured here. Load averages above the CPU count mean",
+        "other work shared the CPU: times are then pessimistic and thread scaling unreliable.",
+        "",
+        f"Models: {', '.join(f'`{m}`' for m in models)}",
+        "",
         *runs,
-        f"- Models: {', '.join(f'`{m}`' for m in models)}",
-        f"- Sets: {'; '.join(f'{n}: {d}' for n, d in sets.items())}. Photos are",
-        "  scikit-image's lossless photos; CCTV frames are held-out frames of `vtest.avi`",
-        "  (`python -m benchmarks.datasets.prepare`); neither was used for training.",
-        f"- Plots: {', '.join(f'`{rel(DOCS / p)}`' for p in plots)}",
         "",
     ]
 
@@ -148,11 +164,13 @@ def render(
         )
     stored = {n: load_result(n, folder) for n in chosen}
     results = {n: s["result"] for n, s in stored.items()}
-    plots = [p for n, b in chosen.items() if figures for p in b.figures(results[n], docs)]
+    if figures:
+        for n, b in chosen.items():
+            b.figures(results[n], docs)
     body = summary(results)
     for name, b in chosen.items():
         body.append(b.render(results[name]))
-    return "\n".join(head({n: s["meta"] for n, s in stored.items()}, plots, folder) + body)
+    return "\n".join(head({n: s["meta"] for n, s in stored.items()}, folder) + body)
 
 
 def write(
@@ -160,10 +178,29 @@ def write(
     folder: Path = RESULTS,
     names: list[str] | None = None,
     figures: bool = True,
-) -> Path:
+) -> list[Path]:
+    """Render the benchmarks page, then every marked figure and section of the other docs
+    (``benchmarks.figures``); the files written."""
     output = Path(output)
     output.write_text(render(folder, output.parent, names, figures))
-    return output
+    written = [output]
+    for path in documents(ROOT):
+        text = path.read_text()
+        new = fill(text, folder)
+        if new != text:
+            path.write_text(new)
+            written.append(path)
+    return written
 
 
-__all__ = ["render", "summary", "write"]
+def check(folder: Path = RESULTS, output: Path = DOCS / "benchmarks.md") -> list[str]:
+    """What differs from what the stored results render: the benchmarks page, and each marked
+    figure or section of README.md and docs/ (one line each); empty when all match. Writes
+    nothing (the plots are not compared: they are drawn from the same results)."""
+    out = []
+    if Path(output).read_text() != render(folder, Path(output).parent, figures=False):
+        out.append(f"{rel(output)}: differs from `python -m benchmarks report`")
+    return out + stale(documents(ROOT), folder, ROOT)
+
+
+__all__ = ["check", "render", "summary", "write"]

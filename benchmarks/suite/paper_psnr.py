@@ -46,6 +46,8 @@ def variants(hr: np.ndarray, out: np.ndarray) -> dict[str, float]:
 
 @benchmark("paper", section=5)
 class PaperPsnr(Benchmark):
+    reported_on = "the 4 sample crops of samples/frames (vtest frames, held out)"
+
     def run(self, ctx: Context) -> dict:
         samples = load_set("samples", ROOT / "samples" / "frames", limit=ctx.limit)
         info = ctx.models[0]
