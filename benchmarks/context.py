@@ -194,15 +194,16 @@ def codec_libraries() -> dict:
 
 def software() -> dict:
     """Versions of srcodec (and its git commit), Python, the engines and the image stack."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
     try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--abbrev=12"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
+        commit = git("rev-parse", "--short=12", "HEAD").stdout.strip() or "unknown"
+        # Edited code (not docs, not stored results) makes the commit an approximation.
+        code = ["srcodec", "weights", "benchmarks", ":!benchmarks/results"]
+        if git("diff", "--quiet", "HEAD", "--", *code).returncode:
+            commit += "+edits"
+    except OSError:
         commit = "unknown"
     return {
         "srcodec": srcodec.__version__,
