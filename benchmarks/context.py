@@ -194,6 +194,7 @@ def codec_libraries() -> dict:
 
 def software() -> dict:
     """Versions of srcodec (and its git commit), Python, the engines and the image stack."""
+
     def git(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
 

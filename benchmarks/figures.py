@@ -10,14 +10,16 @@ A *figure* is ``RESULT EXPR [| FORMAT]``: ``RESULT`` names ``benchmarks/results/
 ``EXPR`` is one key path, or key paths and numbers joined by ``+ - * /`` (evaluated left to
 right, e.g. ``a.psnr - b.psnr`` for a gain); ``FORMAT`` is a Python format spec (``.2f``,
 ``+.2f``, ``.1%``, ``,d``; default ``str``). A key path is dot-separated: a dict key, a list
-index, or ``field=value`` for the first list item whose ``field`` is ``value``. Paths start at
-the file's top (``result.`` or ``meta.``). A *section* is the named benchmark's ``render`` of
+index, ``field=value`` for the first list item whose ``field`` is ``value`` (``a/b=v&c=w``:
+nested fields, several conditions), or a glob (``cctv*``) for the first dict key it matches.
+Paths start at the file's top (``result.`` or ``meta.``). A *section* is the named benchmark's ``render`` of
 its stored result. ``fill`` rewrites what sits between the markers; ``stale`` lists each
 region whose text differs from what the results render.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import operator
 import re
 from collections.abc import Callable
@@ -38,19 +40,33 @@ OPS: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+def _matches(item: Any, conditions: str) -> bool:
+    """``a/b=v&c=w``: item["a"]["b"] is v and item["c"] is w (as text; v may be a glob, ``?``
+    standing for a space)."""
+    for cond in conditions.split("&"):
+        field, _, want = cond.partition("=")
+        value = item
+        for key in field.split("/"):
+            value = value.get(key) if isinstance(value, dict) else None
+        if not fnmatch.fnmatchcase(str(value), want):
+            return False
+    return True
+
+
 def lookup(data: Any, path: str) -> Any:
     """The value at a dotted key path (see the module's doc)."""
     value = data
     for part in path.split("."):
         if isinstance(value, list):
             if "=" in part:
-                field, _, want = part.partition("=")
-                value = next((v for v in value if str(v.get(field)) == want), None)
+                value = next((v for v in value if _matches(v, part)), None)
             elif part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
                 value = value[int(part)]
             else:
                 value = None
         elif isinstance(value, dict):
+            if part not in value and any(c in part for c in "*?["):
+                part = next((k for k in value if fnmatch.fnmatchcase(k, part)), part)
             value = value.get(part)
         else:
             value = None
