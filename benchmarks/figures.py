@@ -12,9 +12,9 @@ right, e.g. ``a.psnr - b.psnr`` for a gain); ``FORMAT`` is a Python format spec 
 ``+.2f``, ``.1%``, ``,d``; default ``str``). A key path is dot-separated: a dict key, a list
 index, ``field=value`` for the first list item whose ``field`` is ``value`` (``a/b=v&c=w``:
 nested fields, several conditions), or a glob (``cctv*``) for the first dict key it matches.
-Paths start at the file's top (``result.`` or ``meta.``). A *section* is the named benchmark's ``render`` of
-its stored result. ``fill`` rewrites what sits between the markers; ``stale`` lists each
-region whose text differs from what the results render.
+Paths start at the file's top (``result.`` or ``meta.``). A *section* is the named
+benchmark's ``render`` of its stored result. ``fill`` rewrites what sits between the markers;
+``stale`` lists each region whose text differs from what the results render.
 """
 
 from __future__ import annotations

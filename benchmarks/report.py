@@ -71,21 +71,22 @@ def summary(results: dict[str, dict]) -> list[str]:
     if not beaten:
         return lines + [
             "",
-            "**Where srcodec wins and loses:** see section 3; at least one classical codec does",
-            "not beat srcodec at its rate in this run.",
+            "**Where srcodec wins and loses:** see Rate-distortion; at least one classical codec",
+            "does not beat srcodec at its rate in this run.",
             "",
         ]
     lines += [
         "",
         "**Where srcodec wins and loses.** srcodec stores frames far smaller than lossless PNG",
-        "(section 1) and restores them better than bicubic (section 2). At matched bytes per",
+        "(Size) and restores them better than bicubic (Quality). At matched bytes per",
         "frame it loses clearly to every modern lossy codec coding the full-resolution frame",
-        "(section 3): its rate is set by *lossless* coding of a quarter of the pixels, a point",
-        "where JPEG, WebP, AVIF and JPEG XL are all several dB better, and they reach srcodec's",
-        "PSNR at a fraction of its bytes. What srcodec offers instead is that the stored frame is",
+        "(Rate-distortion): its rate is set by *lossless* coding of a quarter of the pixels, a",
+        "point where JPEG, WebP, AVIF and JPEG XL are all several dB better, and they reach",
+        "srcodec's PSNR at a fraction of its bytes. What srcodec offers instead is that the stored",
+        "frame is",
         "an exact, model-independent half-resolution image (bit-exact, re-restorable with a",
         "better model later), and no blocking or ringing artefacts from a lossy codec; what it",
-        "costs is decode speed (section 4: the network runs on every frame, tens to",
+        "costs is decode speed (Speed and memory: the network runs on every frame, tens to",
         "thousands of times slower than bicubic on this CPU).",
         "",
     ]

@@ -157,7 +157,7 @@ class Footage(Benchmark):
         first, last = result["frames"]
         return "\n".join(
             [
-                f"## 7. Footage: {result['video']} frames {first}-{last} (held out), "
+                f"## Footage: {result['video']} frames {first}-{last} (held out), "
                 f"{result['size'][0]}x{result['size'][1]} at {result['fps']} fps",
                 "",
                 "Archives written by `srcodec.encode(video, start=636)` (the default codec for "

@@ -154,7 +154,7 @@ class Speed(Benchmark):
 
     def render(self, result: dict) -> str:
         lines = [
-            "## 4. Speed and memory",
+            "## Speed and memory",
             "",
             "Each figure is one fresh Python process (`python -m benchmarks.suite.speed "
             "--worker`), so",
