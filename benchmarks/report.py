@@ -112,6 +112,7 @@ def head(metas: dict[str, dict], folder: Path) -> list[str]:
     for name, meta in metas.items():
         m = meta["machine"]
         frames = meta.get("frames", {})
+        sets = "; ".join(f"{n}: {d}" for n, d in meta.get("sets", {}).items())
         runs += [
             f"- **{name}**: `{meta['command']}`, {meta['started']}, "
             f"{meta['seconds'] / 60:.1f} min on {m['cpu']} ({m['cpus']} CPUs, "
@@ -120,7 +121,7 @@ def head(metas: dict[str, dict], folder: Path) -> list[str]:
             + (" (**quick run**: a smoke test, not a measurement)" if meta.get("quick") else ""),
             f"  - versions: {_versions(meta)}",
             f"  - chosen on: {frames.get('chosen_on', 'not recorded')}; reported on: "
-            f"{frames.get('reported_on', 'not recorded')}",
+            f"{frames.get('reported_on', sets or 'not recorded')}",
         ]
     return [
         "# Benchmarks",
@@ -131,9 +132,10 @@ def head(metas: dict[str, dict], folder: Path) -> list[str]:
         "from them. Each section's result is re-measured by `python -m benchmarks run NAME`.",
         "",
         "Photos are scikit-image's lossless photos; CCTV frames are held-out frames of `vtest.avi`",
-        "(from frame 636 on; `python -m benchmarks.datasets.prepare`); neither was used to train",
-        "or to choose any model or setting measured here. Load averages above the CPU count mean",
-        "other work shared the CPU: times are then pessimistic and thread scaling unreliable.",
+        "(from frame 636 on; `python -m benchmarks.datasets.prepare`); no model was trained on",
+        "either. Where a setting was chosen on frames a section reports, its record below says so",
+        "(chosen on). Load averages above the CPU count mean other work shared the CPU: times are",
+        "then pessimistic and thread scaling unreliable.",
         "",
         f"Models: {', '.join(f'`{m}`' for m in models)}",
         "",
