@@ -151,8 +151,9 @@ def render(
     figures: bool = True,
 ) -> str:
     """The page, from ``folder/NAME.json`` of every benchmark (or those named); its plots are
-    written into ``docs`` (unless ``figures`` is false: those there stay as they are). Refuses
-    when a result is missing rather than render half a page."""
+    written into ``docs`` (unless ``figures`` is false: those there stay as they are). A
+    benchmark named but not stored is an error; of the full page, those not stored are listed
+    at its head as not measured (never rendered from anything else)."""
     chosen: dict[str, Benchmark] = registry()
     if names:
         chosen = {n: chosen[n] for n in names if n in chosen}
@@ -160,11 +161,12 @@ def render(
         if unknown:
             raise BenchmarkError(f"unknown benchmarks: {', '.join(unknown)}")
     missing = [n for n in chosen if not (Path(folder) / f"{n}.json").is_file()]
-    if missing:
+    if missing and names:
         raise BenchmarkError(
             f"no stored result in {folder} for: {', '.join(missing)} "
-            "(run `python -m benchmarks run NAME`, or name the benchmarks to render)"
+            "(run `python -m benchmarks run NAME`)"
         )
+    chosen = {n: b for n, b in chosen.items() if n not in missing}
     stored = {n: load_result(n, folder) for n in chosen}
     results = {n: s["result"] for n, s in stored.items()}
     if figures:
@@ -172,8 +174,15 @@ def render(
             b.figures(results[n], docs)
     body = summary(results)
     for name, b in chosen.items():
-        body.append(b.render(results[name]))
-    return "\n".join(head({n: s["meta"] for n, s in stored.items()}, folder) + body)
+        body.append(b.render(results[name]).rstrip("\n") + "\n")
+    absent = []
+    if missing:
+        absent = [
+            f"**Not measured** (no stored result): {', '.join(missing)}. Measure with "
+            f"`python -m benchmarks run {' '.join(missing)}`, then render this page again.",
+            "",
+        ]
+    return "\n".join(head({n: s["meta"] for n, s in stored.items()}, folder) + absent + body)
 
 
 def write(

@@ -172,5 +172,19 @@ class Footage(Benchmark):
                 f"{'yes' if result['lowres_bit_exact'] else '**NO**'}; frames restored by the "
                 "network identical to the per-frame archive's (frames "
                 f"{result['restored_identical_frames'] or 'NONE'}).",
+                *_stale_groups(result),
             ]
         )
+
+
+def _stale_groups(result: dict) -> list[str]:
+    """A warning when the stored result was coded in groups other than today's default."""
+    group = result.get("group")
+    if group == DEFAULT_GROUP:
+        return []
+    was = f"groups of {group}" if group else "groups its labels name (it predates the record)"
+    return [
+        "",
+        f"**Stale:** this result was measured with {was}; the default is now {DEFAULT_GROUP}. "
+        "Re-measure with `python -m benchmarks run footage`.",
+    ]
