@@ -5,6 +5,7 @@ what benchmarks/results renders; the marker language (benchmarks.figures) itself
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,14 @@ def test_an_unknown_result_or_key_is_an_error_not_a_silent_pass(tmp_path: Path, 
     doc.write_text("<!-- figure nothing result.x -->1<!-- /figure -->\n")
     with pytest.raises(BenchmarkError, match="no stored result"):
         stale([doc], results)
+
+
+def test_the_page_lists_what_is_not_measured_and_renders_nothing_else(tmp_path: Path):
+    from benchmarks.report import render
+
+    shutil.copy(ROOT / "benchmarks" / "results" / "paper.json", tmp_path / "paper.json")
+    page = render(tmp_path, figures=False)
+    assert "**Not measured** (no stored result): size, quality, rd" in page
+    assert "## The source paper's" in page and "## Size" not in page
+    with pytest.raises(BenchmarkError, match="no stored result"):
+        render(tmp_path, names=["size"], figures=False)
