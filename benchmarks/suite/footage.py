@@ -20,7 +20,7 @@ from PIL import Image
 import srcodec
 from srcodec.archive.reader import Archive
 from srcodec.video import probe_video, read_video
-from srcodec.writer import DEFAULT_GROUP
+from srcodec.archive.writer import DEFAULT_GROUP
 
 from .. import Benchmark, BenchmarkError, benchmark
 from ..context import ROOT, Context, md_table

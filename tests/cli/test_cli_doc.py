@@ -9,7 +9,7 @@ import click
 
 from srcodec.cli import main
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def test_reference_names_every_command_and_option():
