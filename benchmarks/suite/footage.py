@@ -19,8 +19,8 @@ from PIL import Image
 
 import srcodec
 from srcodec.archive.reader import Archive
-from srcodec.video import probe_video, read_video
 from srcodec.archive.writer import DEFAULT_GROUP
+from srcodec.video import probe_video, read_video
 
 from .. import Benchmark, BenchmarkError, benchmark
 from ..context import ROOT, Context, md_table
