@@ -191,11 +191,13 @@ def write(
     names: list[str] | None = None,
     figures: bool = True,
 ) -> list[Path]:
-    """Render the benchmarks page, then every marked figure and section of the other docs
-    (``benchmarks.figures``); the files written."""
+    """Render the benchmarks page; then, for the whole page from the committed results, every
+    marked figure and section of the other docs (``benchmarks.figures``). The files written."""
     output = Path(output)
     output.write_text(render(folder, output.parent, names, figures))
     written = [output]
+    if names or Path(folder).resolve() != RESULTS.resolve():
+        return written
     for path in documents(ROOT):
         text = path.read_text()
         new = fill(text, folder)
