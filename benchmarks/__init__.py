@@ -42,11 +42,19 @@ def pyplot() -> Any:
 class Benchmark:
     """One section of docs/benchmarks.md. Subclasses set ``name``, ``section`` (the report's
     order; 4.1 follows 4), ``requires`` (benchmarks whose results ``run`` reads through
-    ``ctx.result``) and implement ``run`` and ``render``; ``figures`` writes plots, if any."""
+    ``ctx.result``), ``chosen_on`` / ``reported_on`` (which frames chose what it measures and
+    which it reports) and implement ``run`` and ``render``; ``figures`` writes plots, if any."""
 
     name: str = ""
     section: float = 0.0
     requires: tuple[str, ...] = ()
+    #: Which frames chose the settings this benchmark measures (stored with every result).
+    chosen_on: str = (
+        "the bundled models as shipped: trained on the photos of data/train_plus, checkpoint "
+        "chosen on the 3 photos of data/val (weights/README.md); no setting chosen here"
+    )
+    #: Which frames its figures report; empty: the evaluation sets it loaded.
+    reported_on: str = ""
 
     def run(self, ctx: Context) -> dict:
         """Measure; return a JSON-safe dict from which ``render`` can write the section."""

@@ -6,14 +6,19 @@ Python process.
 
 from __future__ import annotations
 
+import ctypes
+import importlib
+import io
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,26 +111,122 @@ def cpu_model() -> str:
 
 
 def machine() -> dict:
-    import PIL
+    """The CPU, its cores and the load on it, and the GPU if torch sees one."""
     import torch
 
-    try:
-        import imagecodecs
-
-        ic = imagecodecs.__version__
-    except ImportError:
-        ic = "not installed"
     return {
         "cpu": cpu_model(),
         "cpus": os.cpu_count(),
+        "load_before": round(os.getloadavg()[0], 2),
         "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pillow": PIL.__version__,
-        "imagecodecs": ic,
         "os": platform.platform(),
+    }
+
+
+def _version(module: str) -> str:
+    try:
+        return str(importlib.import_module(module).__version__)
+    except ImportError:
+        return "not installed"
+
+
+def _c_version(pattern: str, symbol: str, variable: bool = False) -> str:
+    """A version string a codec library bundled with PyAV exports (function or variable)."""
+    import av
+
+    found = sorted(Path(av.__file__).resolve().parent.parent.glob(f"av.libs/{pattern}"))
+    if not found:
+        return "not bundled"
+    try:
+        lib = ctypes.CDLL(str(found[0]))
+        if variable:
+            value = ctypes.c_char_p.in_dll(lib, symbol).value
+        else:
+            fn = getattr(lib, symbol)
+            fn.restype = ctypes.c_char_p
+            value = fn()
+    except (OSError, AttributeError, ValueError):
+        return f"{found[0].name} (version unknown)"
+    return (value or b"").decode()
+
+
+def _x264_version() -> str:
+    """x264 writes its version into the stream it codes (one 64x64 frame here)."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="h264") as out:
+        stream = out.add_stream("libx264", rate=1)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    found = re.search(rb"x264 - core (\d+)( r\d+ \w+)?", buf.getvalue())
+    return found.group(0).decode().removeprefix("x264 - ") if found else "unknown"
+
+
+def codec_libraries() -> dict:
+    """Versions of the codec libraries a run used: PyAV's FFmpeg and the encoders and decoders
+    bundled with it, and libjxl / libwebp / libavif through imagecodecs."""
+    out: dict[str, str] = {}
+    try:
+        import av
+
+        out["ffmpeg"] = av.ffmpeg_version_info
+        out["libx264"] = _x264_version()
+        out["libx265"] = _c_version("libx265*", "x265_version_str", variable=True)
+        out["svt-av1"] = _c_version("libSvtAv1Enc*", "svt_av1_get_version")
+        out["dav1d"] = _c_version("libdav1d*", "dav1d_version")
+    except ImportError:
+        out["ffmpeg"] = "PyAV not installed"
+    try:
+        import imagecodecs
+
+        for name in ("jpegxl", "webp", "avif", "zstd"):
+            fn = getattr(imagecodecs, f"{name}_version", None)
+            out[name] = fn() if fn else "not built"
+    except ImportError:
+        pass
+    return out
+
+
+def software() -> dict:
+    """Versions of srcodec (and its git commit), Python, the engines and the image stack."""
+
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+    try:
+        commit = git("rev-parse", "--short=12", "HEAD").stdout.strip() or "unknown"
+        # Edited code (not docs, not stored results) makes the commit an approximation.
+        code = ["srcodec", "weights", "benchmarks", ":!benchmarks/results"]
+        if git("diff", "--quiet", "HEAD", "--", *code).returncode:
+            commit += "+edits"
+    except OSError:
+        commit = "unknown"
+    return {
+        "srcodec": srcodec.__version__,
+        "commit": commit,
+        "python": platform.python_version(),
+        **{m: _version(m) for m in ("torch", "onnxruntime", "av", "numpy", "PIL")},
+        "imagecodecs": _version("imagecodecs"),
+        "codecs": codec_libraries(),
+    }
+
+
+def provenance(command: str, frames: dict[str, str]) -> dict:
+    """What every stored result records before its run: the command, the date, the machine
+    (CPU, cores, load before the run), the software and codec versions, and which frames
+    chose the settings measured and which frames the figures report (``frames``:
+    ``chosen_on`` and ``reported_on``)."""
+    return {
+        "command": command,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "software": software(),
+        "frames": frames,
     }
 
 
@@ -225,9 +326,9 @@ class Context:
         }
 
 
-def store(ctx: Context, name: str, result: dict, meta: dict) -> Path:
-    """Write ``{"meta": ..., "result": ...}`` to ``ctx.out/NAME.json``."""
-    out = Path(ctx.out)
+def store(folder: Path, name: str, result: dict, meta: dict) -> Path:
+    """Write ``{"meta": ..., "result": ...}`` to ``folder/NAME.json``."""
+    out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{name}.json"
     path.write_text(json.dumps({"meta": meta, "result": result}, indent=1) + "\n")

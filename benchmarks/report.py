@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import RESULTS, Benchmark, BenchmarkError, load_result, registry
-from .context import DOCS, rel
+from .context import DOCS, ROOT, rel
+from .figures import documents, fill, stale
 
 
 def summary(results: dict[str, dict]) -> list[str]:
@@ -70,57 +71,75 @@ def summary(results: dict[str, dict]) -> list[str]:
     if not beaten:
         return lines + [
             "",
-            "**Where srcodec wins and loses:** see section 3; at least one classical codec does",
-            "not beat srcodec at its rate in this run.",
+            "**Where srcodec wins and loses:** see Rate-distortion; at least one classical codec",
+            "does not beat srcodec at its rate in this run.",
             "",
         ]
     lines += [
         "",
         "**Where srcodec wins and loses.** srcodec stores frames far smaller than lossless PNG",
-        "(section 1) and restores them better than bicubic (section 2). At matched bytes per",
+        "(Size) and restores them better than bicubic (Quality). At matched bytes per",
         "frame it loses clearly to every modern lossy codec coding the full-resolution frame",
-        "(section 3): its rate is set by *lossless* coding of a quarter of the pixels, a point",
-        "where JPEG, WebP, AVIF and JPEG XL are all several dB better, and they reach srcodec's",
-        "PSNR at a fraction of its bytes. What srcodec offers instead is that the stored frame is",
+        "(Rate-distortion): its rate is set by *lossless* coding of a quarter of the pixels, a",
+        "point where JPEG, WebP, AVIF and JPEG XL are all several dB better, and they reach",
+        "srcodec's PSNR at a fraction of its bytes. What srcodec offers instead is that the stored",
+        "frame is",
         "an exact, model-independent half-resolution image (bit-exact, re-restorable with a",
         "better model later), and no blocking or ringing artefacts from a lossy codec; what it",
-        "costs is decode speed (section 4: the network runs on every frame, tens to",
+        "costs is decode speed (Speed and memory: the network runs on every frame, tens to",
         "thousands of times slower than bicubic on this CPU).",
         "",
     ]
     return lines
 
 
-def head(metas: dict[str, dict], plots: list[str], folder: Path) -> list[str]:
+def _versions(meta: dict) -> str:
+    soft = meta.get("software")
+    if not soft:  # results stored before the record named versions
+        m = meta.get("machine", {})
+        return f"torch {m.get('torch', '?')}, numpy {m.get('numpy', '?')} (older record)"
+    codecs = ", ".join(f"{k} {v}" for k, v in soft.get("codecs", {}).items())
+    return (
+        f"srcodec {soft['srcodec']} ({soft['commit']}), torch {soft['torch']}, onnxruntime "
+        f"{soft['onnxruntime']}, PyAV {soft['av']}; {codecs}"
+    )
+
+
+def head(metas: dict[str, dict], folder: Path) -> list[str]:
     """Where, when and how each stored result was measured."""
-    first = next(iter(metas.values()))
-    info = first["machine"]
-    models = sorted({m for meta in metas.values() for m in meta["models"]})
-    sets = {n: d for meta in metas.values() for n, d in meta["sets"].items()}
-    runs = [
-        f"  - {name}: `{meta['command']}` on {meta['started']}, {meta['seconds'] / 60:.1f} min, "
-        f"load average {meta['load'][0]:.1f} / {meta['load'][1]:.1f}"
-        + (" (**quick run**: a smoke test, not a measurement)" if meta["quick"] else "")
-        for name, meta in metas.items()
-    ]
+    models = sorted({m for meta in metas.values() for m in meta.get("models", [])})
+    runs = []
+    for name, meta in metas.items():
+        m = meta["machine"]
+        frames = meta.get("frames", {})
+        sets = "; ".join(f"{n}: {d}" for n, d in meta.get("sets", {}).items())
+        runs += [
+            f"- **{name}**: `{meta['command']}`, {meta['started']}, "
+            f"{meta['seconds'] / 60:.1f} min on {m['cpu']} ({m['cpus']} CPUs, "
+            f"{meta.get('threads', m.get('torch_threads'))} threads, GPU: {m['gpu']}), load "
+            f"average {meta['load'][0]:.1f} before / {meta['load'][1]:.1f} after"
+            + (" (**quick run**: a smoke test, not a measurement)" if meta.get("quick") else ""),
+            f"  - versions: {_versions(meta)}",
+            f"  - chosen on: {frames.get('chosen_on', 'not recorded')}; reported on: "
+            f"{frames.get('reported_on', sets or 'not recorded')}",
+        ]
     return [
         "# Benchmarks",
         "",
         f"Rendered by `python -m benchmarks report` from the stored results in `{rel(folder)}/`",
-        "(do not edit by hand); every figure and plot on this page comes from them.",
+        "(do not edit by hand; `python -m benchmarks report --check` fails when this page or a",
+        "marked figure elsewhere differs from them); every figure and plot on this page comes",
+        "from them. Each section's result is re-measured by `python -m benchmarks run NAME`.",
         "",
-        f"- Machine: {info['cpu']}, {info['cpus']} CPUs, torch {info['torch']} "
-        f"({first['threads']} threads unless stated), GPU: {info['gpu']}",
-        f"- Python {info['python']}, numpy {info['numpy']}, Pillow {info['pillow']}, "
-        f"imagecodecs {info['imagecodecs']}; {info['os']}",
-        "- Runs (start, wall time, load average at start / end: over the CPU count, other work",
-        "  shared the CPU and times are then pessimistic and thread scaling unreliable):",
+        "Photos are scikit-image's lossless photos; CCTV frames are held-out frames of `vtest.avi`",
+        "(from frame 636 on; `python -m benchmarks.datasets.prepare`); no model was trained on",
+        "either. Where a setting was chosen on frames a section reports, its record below says so",
+        "(chosen on). Load averages above the CPU count mean other work shared the CPU: times are",
+        "then pessimistic and thread scaling unreliable.",
+        "",
+        f"Models: {', '.join(f'`{m}`' for m in models)}",
+        "",
         *runs,
-        f"- Models: {', '.join(f'`{m}`' for m in models)}",
-        f"- Sets: {'; '.join(f'{n}: {d}' for n, d in sets.items())}. Photos are",
-        "  scikit-image's lossless photos; CCTV frames are held-out frames of `vtest.avi`",
-        "  (`python -m benchmarks.datasets.prepare`); neither was used for training.",
-        f"- Plots: {', '.join(f'`{rel(DOCS / p)}`' for p in plots)}",
         "",
     ]
 
@@ -132,8 +151,9 @@ def render(
     figures: bool = True,
 ) -> str:
     """The page, from ``folder/NAME.json`` of every benchmark (or those named); its plots are
-    written into ``docs`` (unless ``figures`` is false: those there stay as they are). Refuses
-    when a result is missing rather than render half a page."""
+    written into ``docs`` (unless ``figures`` is false: those there stay as they are). A
+    benchmark named but not stored is an error; of the full page, those not stored are listed
+    at its head as not measured (never rendered from anything else)."""
     chosen: dict[str, Benchmark] = registry()
     if names:
         chosen = {n: chosen[n] for n in names if n in chosen}
@@ -141,18 +161,28 @@ def render(
         if unknown:
             raise BenchmarkError(f"unknown benchmarks: {', '.join(unknown)}")
     missing = [n for n in chosen if not (Path(folder) / f"{n}.json").is_file()]
-    if missing:
+    if missing and names:
         raise BenchmarkError(
             f"no stored result in {folder} for: {', '.join(missing)} "
-            "(run `python -m benchmarks run NAME`, or name the benchmarks to render)"
+            "(run `python -m benchmarks run NAME`)"
         )
+    chosen = {n: b for n, b in chosen.items() if n not in missing}
     stored = {n: load_result(n, folder) for n in chosen}
     results = {n: s["result"] for n, s in stored.items()}
-    plots = [p for n, b in chosen.items() if figures for p in b.figures(results[n], docs)]
+    if figures:
+        for n, b in chosen.items():
+            b.figures(results[n], docs)
     body = summary(results)
     for name, b in chosen.items():
-        body.append(b.render(results[name]))
-    return "\n".join(head({n: s["meta"] for n, s in stored.items()}, plots, folder) + body)
+        body.append(b.render(results[name]).rstrip("\n") + "\n")
+    absent = []
+    if missing:
+        absent = [
+            f"**Not measured** (no stored result): {', '.join(missing)}. Measure with "
+            f"`python -m benchmarks run {' '.join(missing)}`, then render this page again.",
+            "",
+        ]
+    return "\n".join(head({n: s["meta"] for n, s in stored.items()}, folder) + absent + body)
 
 
 def write(
@@ -160,10 +190,31 @@ def write(
     folder: Path = RESULTS,
     names: list[str] | None = None,
     figures: bool = True,
-) -> Path:
+) -> list[Path]:
+    """Render the benchmarks page; then, for the whole page from the committed results, every
+    marked figure and section of the other docs (``benchmarks.figures``). The files written."""
     output = Path(output)
     output.write_text(render(folder, output.parent, names, figures))
-    return output
+    written = [output]
+    if names or Path(folder).resolve() != RESULTS.resolve():
+        return written
+    for path in documents(ROOT):
+        text = path.read_text()
+        new = fill(text, folder)
+        if new != text:
+            path.write_text(new)
+            written.append(path)
+    return written
 
 
-__all__ = ["render", "summary", "write"]
+def check(folder: Path = RESULTS, output: Path = DOCS / "benchmarks.md") -> list[str]:
+    """What differs from what the stored results render: the benchmarks page, and each marked
+    figure or section of README.md and docs/ (one line each); empty when all match. Writes
+    nothing (the plots are not compared: they are drawn from the same results)."""
+    out = []
+    if Path(output).read_text() != render(folder, Path(output).parent, figures=False):
+        out.append(f"{rel(output)}: differs from `python -m benchmarks report`")
+    return out + stale(documents(ROOT), folder, ROOT)
+
+
+__all__ = ["check", "render", "summary", "write"]

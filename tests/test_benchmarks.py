@@ -102,10 +102,10 @@ def test_report_renders_from_a_stored_result_without_running(tmp_path, monkeypat
     for b in benchmarks.registry().values():
         monkeypatch.setattr(type(b), "run", refuse)
     (tmp_path / "gpu.json").write_text(json.dumps({"meta": META, "result": GPU_RESULT}))
-    out = report.write(tmp_path / "benchmarks.md", tmp_path, ["gpu"])
+    (out,) = report.write(tmp_path / "benchmarks.md", tmp_path, ["gpu"])
     text = out.read_text()
     assert text.startswith("# Benchmarks")
-    assert "Fake CPU, 2 CPUs" in text and "`python -m benchmarks run gpu`" in text
+    assert "Fake CPU (2 CPUs" in text and "`python -m benchmarks run gpu`" in text
     assert "### GPU" in text and "Fake GPU 9000" in text
     assert "| tiny@0123456789ab | 8 | 123.4 | 77 | 1 (1.25% of values) |" in text
     assert "| tiny | fp16 | 8 | 456 | 99 | 1 | 31.416 |" in text
@@ -150,16 +150,18 @@ def test_int8_and_parallel_render_from_stored_results(tmp_path):
     for name, result in results.items():
         meta = {**META, "benchmark": name}
         (tmp_path / f"{name}.json").write_text(json.dumps({"meta": meta, "result": result}))
-    text = report.write(tmp_path / "benchmarks.md", tmp_path, ["int8", "parallel"]).read_text()
+    (out,) = report.write(tmp_path / "benchmarks.md", tmp_path, ["int8", "parallel"])
+    text = out.read_text()
     assert "| tiny@0123 | shipped | photos | 2 | 35.00 | -0.300 | -0.100 | -0.500 (y) |" in text
     assert "| onnxruntime int8 shipped | 25.0 | 4.00 |" in text
     assert "| tiny@0123 | onnx | 2.00 | 3.80 | 1.90x |" in text
-    assert text.index("int8 against fp32") < text.index("## 7. Parallel")
+    assert text.index("int8 against fp32") < text.index("## Parallel")
 
 
-def test_report_refuses_when_a_result_is_missing(tmp_path):
+def test_report_names_what_is_missing(tmp_path):
+    assert "**Not measured** (no stored result): size," in report.render(tmp_path, tmp_path)
     with pytest.raises(benchmarks.BenchmarkError, match="no stored result .* size"):
-        report.render(tmp_path, tmp_path)
+        report.render(tmp_path, tmp_path, ["size"])
 
 
 def test_cli_lists_the_benchmarks(capsys):

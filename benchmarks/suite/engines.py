@@ -308,7 +308,7 @@ class Engines(Benchmark):
             return json.loads(out.read_text())
 
     def render(self, result: dict) -> str:
-        return "\n".join(markdown(result, "## 6. Restoration engines on the CPU"))
+        return "\n".join(markdown(result, "## Restoration engines on the CPU"))
 
 
 def main() -> None:

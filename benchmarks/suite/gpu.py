@@ -1,4 +1,4 @@
-"""GPU speed for docs/benchmarks.md (after section 4). The suite's machine has no GPU, so the
+"""GPU speed for docs/benchmarks.md (after Speed and memory). The suite's machine has no GPU, so the
 figures are the ones a GPU session measured with ``python -m benchmarks.gpu.gpu_check`` (phase 2
 of ``benchmarks/gpu/gpu_session.sh``), kept in docs/gpu_check.json with the date, GPU and
 command; this benchmark takes that record as its result.

@@ -86,7 +86,7 @@ class Parallel(Benchmark):
 
     def render(self, result: dict) -> str:
         lines = [
-            "## 7. Parallel restoration with Dask",
+            "## Parallel restoration with Dask",
             "",
             "`srcodec.distributed.daskarray.restore` of "
             f"{result['frames']} low-resolution frames of "

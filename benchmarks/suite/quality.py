@@ -126,7 +126,7 @@ class Quality(Benchmark):
 
     def render(self, result: dict) -> str:
         lines = [
-            "## 2. Quality",
+            "## Quality",
             "",
             "Every method restores the same low-resolution frames, made by srcodec's one downscale",
             "(`srcodec.resample.downscale`, antialiased bicubic). PSNR is `srcodec.metrics.psnr`:",
@@ -138,7 +138,7 @@ class Quality(Benchmark):
             "trained for a different degradation (its own downscale of photos), not srcodec's",
             "antialiased bicubic one, so it restores inputs it was not made for; it is a reference",
             "point, not a like-for-like rival. `s/frame` is the wall time per frame on this shared",
-            f"CPU ({result['threads']} threads), indicative only (see section 4 for measured "
+            f"CPU ({result['threads']} threads), indicative only (Speed and memory measures "
             "speeds).",
             "",
             "`+ self-ensemble` is the opt-in decode mode `srcodec decode --self-ensemble` (EDSR+:",

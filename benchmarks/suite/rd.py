@@ -142,11 +142,11 @@ class RateDistortion(Benchmark):
 
     def render(self, result: dict) -> str:
         lines = [
-            "## 3. Rate-distortion",
+            "## Rate-distortion",
             "",
             "srcodec's rate is that of real archives written by `srcodec.encode` (all bytes of the",
             "file / pixels of the full-resolution frames), once per low-resolution codec (at its",
-            "default settings); its distortion is the mean PSNR of section 2 (the low-resolution",
+            "default settings); its distortion is the mean PSNR of Quality (the low-resolution",
             "codecs are lossless, so every codec gives the same frames back). The classical codecs",
             "code the full-resolution frame directly, sweeping their quality setting. PSNR is",
             "`srcodec.metrics.psnr` (RGB, 2 px shaved, for every method alike), mean over frames;",

@@ -130,7 +130,7 @@ class Size(Benchmark):
 
     def render(self, result: dict) -> str:
         lines = [
-            "## 1. Size",
+            "## Size",
             "",
             "Bytes per frame: `full PNG` is the original frame as PNG (Pillow, level 9); "
             "`payload` the",

@@ -101,6 +101,8 @@ def measure(job: dict) -> dict:
 
 @benchmark("speed", section=4)
 class Speed(Benchmark):
+    reported_on = "timings only: the sample crops (400x400) and one 1920x1080 frame"
+
     def run(self, ctx: Context) -> dict:
         import torch
 
@@ -152,7 +154,7 @@ class Speed(Benchmark):
 
     def render(self, result: dict) -> str:
         lines = [
-            "## 4. Speed and memory",
+            "## Speed and memory",
             "",
             "Each figure is one fresh Python process (`python -m benchmarks.suite.speed "
             "--worker`), so",
