@@ -234,7 +234,7 @@ def test_l2_loss_trains_and_is_recorded(photo_dir, tmp_path):
 def test_bf16_precision_choice():
     """ "auto" computes in bf16 only on a CPU with bf16 instructions (never on a GPU, never on
     an emulating CPU); a forced choice wins; an unknown one is refused."""
-    from srcodec.training.trainer import bf16
+    from srcodec.training import bf16
 
     assert bf16.use_bf16("bf16") and not bf16.use_bf16("fp32")
     assert bf16.use_bf16("auto", "cpu") == bf16.cpu_has_bf16()
