@@ -23,8 +23,7 @@ from srcodec.archive.profile import make_profile, plan_profile, profile_config
 from srcodec.engines.export import export_fp32
 from srcodec.engines.identity import IDENTITY_MODEL
 from srcodec.errors import SrcodecError
-from srcodec.models.store import get_model as resolve
-from srcodec.models.store import inspect_weights, onnx_name
+from srcodec.models.store import get_model, inspect_weights, onnx_name
 from srcodec.training.adaptconfig import AdaptConfig
 
 from .. import Benchmark, benchmark
@@ -118,7 +117,7 @@ def _camera(
         crfs, end = AV1_CRFS[::3], min(end, 120)
         clip_range = (clip_range[0], clip_range[0] + 4)
         cfg = AdaptConfig(seconds=None, steps=20, threads=ctx.threads)
-    info = resolve(BASE_MODEL)
+    info = get_model(BASE_MODEL)
     plan = plan_profile(info)
     cfg = profile_config(cfg, plan)
     with tempfile.TemporaryDirectory() as tmp:

@@ -16,8 +16,7 @@ from srcodec.archive.lossywriter import default_candidates, encode_lossy, qualit
 from srcodec.archive.profile import coded_pairs, make_profile, plan_profile, profile_config
 from srcodec.cli import main
 from srcodec.errors import ModelError, SrcodecError
-from srcodec.models.store import get_model as resolve
-from srcodec.models.store import inspect_weights
+from srcodec.models.store import get_model, inspect_weights
 from srcodec.training.adapt import split_later, tune_camera
 from srcodec.training.adaptconfig import AdaptConfig
 
@@ -47,7 +46,7 @@ def folder(clip, tmp_path_factory) -> Path:
 def profile(clip, tmp_path_factory) -> Path:
     """The AV1 x1 model tuned on the clip as AV1 decodes it at ``QUALITY`` (the frames the
     archive below holds): better than the bundled model on them, by construction."""
-    info = resolve("srcodec-av1-x1")
+    info = get_model("srcodec-av1-x1")
     plan = plan_profile(info, quality_range=(QUALITY, QUALITY))
     pairs = coded_pairs(iter(clip), dict.fromkeys(range(8), "tune"), plan, 8)
     train = [p for k in range(8) for p in pairs[k]]
@@ -67,16 +66,16 @@ def test_held_back_frames_are_later_than_every_tuned_frame():
 
 
 def test_plans_and_refusals():
-    x1 = resolve("srcodec-av1-x1")
+    x1 = get_model("srcodec-av1-x1")
     plan = plan_profile(x1)
     assert plan.codec == "srcodec.av1" and plan.scale == 1  # the codec it was trained on
     assert plan.settings == tuple(quality_setting("av1", q) for q in (0, 25, 50, 75))
-    assert plan_profile(resolve("srcodec-hevc-x1-v2"), "hevc", (20, 40)).codec == "srcodec.hevc"
+    assert plan_profile(get_model("srcodec-hevc-x1-v2"), "hevc", (20, 40)).codec == "srcodec.hevc"
     assert profile_config(AdaptConfig(), plan).patch == 64
     # An x1 model on frames no codec degraded would learn the identity: refused.
     with pytest.raises(SrcodecError, match="identity"):
         plan_profile(x1, "png")
-    x2 = resolve("srcodec-photo-x2")
+    x2 = get_model("srcodec-photo-x2")
     assert plan_profile(x2).codec is None and plan_profile(x2, "av1").scale == 2
     with pytest.raises(SrcodecError, match="lossy codec"):
         plan_profile(x2, None, (10, 20))
@@ -106,7 +105,7 @@ def test_make_profile_from_a_video(clip, tmp_path):
 
     video = tmp_path / "cam.mkv"
     write_video(video, (f for _, f in clip), fps=10)
-    info = resolve("srcodec-av1-x1")
+    info = get_model("srcodec-av1-x1")
     plan = plan_profile(info, quality_range=(30, 60))
     cfg = AdaptConfig(**{**FAST, "steps": 120})
     try:
@@ -168,11 +167,10 @@ def test_a_profile_is_the_candidate_of_its_kind(clip, folder, profile, tmp_path)
 
 def test_a_profile_that_does_not_help_loses_to_the_bundled_model(clip, tmp_path):
     """The candidate check still guards: a model worse than the bundled one is not used."""
-    from srcodec.models.store import load_weights as load_model
-    from srcodec.models.store import save_model
+    from srcodec.models.store import load_weights, save_model
 
-    base = resolve("srcodec-av1-x1")
-    model, _ = load_model(base.path)
+    base = get_model("srcodec-av1-x1")
+    model, _ = load_weights(base.path)
     for p in model.parameters():
         p.data.mul_(0.5)
     bad = save_model(model, tmp_path / "bad.safetensors", "bad")

@@ -29,10 +29,10 @@ def strong_weights(tmp_path_factory):
     reaches across block seams."""
     import torch
 
-    from srcodec import EDSR, EDSRConfig, save_model
+    from srcodec import create_model, save_model
 
     torch.manual_seed(1)
-    model = EDSR(EDSRConfig(blocks=2, features=8, bicubic_skip=True))
+    model = create_model("edsr", blocks=2, features=8, bicubic_skip=True)
     for p in model.parameters():
         torch.nn.init.normal_(p, std=0.1)
     path = tmp_path_factory.mktemp("strong") / "strong.safetensors"
