@@ -169,14 +169,20 @@ class Archive:
 
     def lowres(self, key: int | str) -> np.ndarray:
         """The stored low-resolution frame (``CorruptError`` naming it if damaged); a frame of
-        a group decodes its group from the key frame forward up to the frame (no further), the
-        frames decoded kept until another group is read."""
+        a group decodes its whole group once, kept until another group is read (reading a group's
+        frames in order decodes it once, not once per frame). If the group is damaged after the
+        frame, the frame still comes back: the group is decoded from its key frame forward up to
+        the frame, no further."""
         record = self.reader.read(key)
         if record.group is None:
             return self._decode_record(record)
         cached = self._group
         if cached is None or cached[0] is not record.group or len(cached[1]) <= record.position:
-            lrs = decode_group(self.codec, record, self.header.scale, self.path, record.position)
+            scale = self.header.scale
+            try:
+                lrs = decode_group(self.codec, record, scale, self.path)
+            except CorruptError:
+                lrs = decode_group(self.codec, record, scale, self.path, record.position)
             cached = (record.group, lrs)
             self._group = cached
         return cached[1][record.position]

@@ -391,4 +391,4 @@ def test_lossy_tiny_and_flat_frames_print_no_nan_or_inf(kind, tmp_path):
     assert r.output.count("candidate ") == 3
     assert "nan" not in r.output and "inf" not in r.output, r.output
     if kind == "flat":
-        assert "identical on the first group" in r.output
+        assert "identical on the first frames" in r.output
