@@ -170,3 +170,23 @@ def test_cli_lists_the_benchmarks(capsys):
     assert main(["list"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert names == list(benchmarks.registry())
+
+
+def test_size_names_the_codec_encode_gives_stills():
+    """``srcodec.encode`` chooses its codec by what it is given (its ``codec`` default is None):
+    the size benchmark records the per-frame codec stills get (it failed on the None default,
+    so ``run --quick`` stopped at its first benchmark)."""
+    from benchmarks.suite.size import default_codec
+
+    assert default_codec()["id"] == "srcodec.jxl"
+
+
+def test_engines_markdown_renders_a_fresh_result():
+    """A result measured now (machine() no longer carries versions) renders its header with
+    the torch version (``run --quick`` failed here with KeyError: 'torch')."""
+    import torch
+
+    from benchmarks.suite.engines import markdown, measured_on
+
+    result = {"machine": measured_on(), "models": [], "sets": {}}
+    assert f"torch {torch.__version__}" in "\n".join(markdown(result))

@@ -192,7 +192,7 @@ def measure(args: argparse.Namespace, log: Progress) -> dict:
     inputs = bench_inputs()
     if args.quick:
         inputs = dict(list(inputs.items())[:1])
-    result: dict = {"machine": machine(), "calibration": calibration, "models": []}
+    result: dict = {"machine": measured_on(), "calibration": calibration, "models": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         models = [(m, True) for m in find_models(args.model)]
@@ -229,6 +229,12 @@ def measure(args: argparse.Namespace, log: Progress) -> dict:
             result["models"].append(entry)
     result["sets"] = {s.name: s.describe() for s in sets}
     return result
+
+
+def measured_on() -> dict:
+    """The machine and the torch version the figures are measured with (``machine()`` records
+    the hardware only; the run's own record holds every version)."""
+    return {**machine(), "torch": torch.__version__}
 
 
 def markdown(result: dict, title: str = "## Restoration engines") -> list[str]:

@@ -4,7 +4,6 @@ a real srcodec archive (srcodec.encode), with encode/decode times of each codec 
 
 from __future__ import annotations
 
-import inspect
 import tempfile
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 import srcodec
+from srcodec.archive.autocodec import PER_FRAME_CODEC
 
 from .. import Benchmark, benchmark
 from ..context import ROOT, Context, EvalSet, load_set, md_table
@@ -103,9 +103,9 @@ def centre_crops(eval_set: EvalSet, size: int = 400) -> list[tuple[str, np.ndarr
 
 
 def default_codec() -> dict:
-    """The config of the codec ``srcodec.encode`` uses when given none."""
-    default = inspect.signature(srcodec.encode).parameters["codec"].default
-    return srcodec.get_codec(default).get_config()
+    """The config of the codec ``srcodec.encode`` uses for stills when given none (it chooses
+    by what it is given: unrelated stills get the per-frame codec, footage a stream codec)."""
+    return srcodec.get_codec(PER_FRAME_CODEC).get_config()
 
 
 @benchmark("size", section=1)
