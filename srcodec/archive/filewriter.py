@@ -21,6 +21,7 @@ from .layout import (
     MAGIC,
     MAX_CHUNK_BYTES,
     MAX_HEADER_BYTES,
+    PAYLOAD_VERSION,
     PLAIN_VERSION,
     PREAMBLE,
     TAIL,
@@ -72,10 +73,11 @@ class ArchiveWriter:
         an exception from it discards the archive (used to refuse a stale append).
         ``groups``: the archive may hold groups (``add_group``), so it is format version 3.
         ``version``: the format version to write instead (groups from 2 on; 2 to append to a
-        version-2 archive, which older srcodec then still reads)."""
+        version-2 archive, which older srcodec then still reads; 4 for compact lossy stream
+        payloads, ``grouped_version``)."""
         self.path = Path(path)
         if version is None:
-            version = FORMAT_VERSION if groups else PLAIN_VERSION
+            version = COMPACT_VERSION if groups else PLAIN_VERSION
         if not PLAIN_VERSION <= version <= FORMAT_VERSION or (groups and version < GROUPS_VERSION):
             raise SrcodecError(f"cannot write {self.path} as format version {version}")
         self.format_version = version
@@ -205,6 +207,12 @@ class ArchiveWriter:
                 if ctype == GRUP and not reader._groups and self.format_version >= GROUPS_VERSION:
                     # A chunk a version-1 reader skips, which this archive would read as a group.
                     raise Damage(f"unknown GRUP chunk at offset {offset}")
+                if ctype == GRUP and reader.format_version >= PAYLOAD_VERSION > self.format_version:
+                    # Its payload may be compact, which no reader of this version knows.
+                    raise SrcodecError(
+                        f"{reader.path} is format version {reader.format_version}: its groups "
+                        f"cannot be copied into {self.path} (version {self.format_version})"
+                    )
                 frames = reader._chunk_frames(ctype, data)
                 compact = self.format_version >= COMPACT_VERSION
                 if ctype == GRUP and compact != (reader.format_version >= COMPACT_VERSION):

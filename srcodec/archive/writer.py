@@ -30,14 +30,15 @@ from .autocodec import PER_FRAME_CODEC, PROBE_FRAMES, choose_codec
 from .filereader import ArchiveReader
 from .filewriter import ArchiveWriter
 from .layout import (
-    FORMAT_VERSION,
     GROUPS_VERSION,
     MAX_GROUP_FRAMES,
+    PAYLOAD_VERSION,
     PLAIN_VERSION,
     FrameInfo,
     FrameRecord,
     GroupRecord,
     Header,
+    grouped_version,
 )
 
 if TYPE_CHECKING:
@@ -162,7 +163,8 @@ def encode(
         header.extra["adaptation"] = result.summary()
     summary = EncodeSummary(Path(output), 0, 0, 0, header.model_id, adapted=result)
     stream = isinstance(lowres, StreamCodec)
-    with ArchiveWriter(output, header, force=force, groups=stream) as writer:
+    version = grouped_version(lowres.compact) if isinstance(lowres, StreamCodec) else None
+    with ArchiveWriter(output, header, force=force, groups=stream, version=version) as writer:
         if result is not None and result.update is not None:
             writer.add_update(result.data)
             summary.update_bytes = result.update_bytes
@@ -370,15 +372,19 @@ def append(
             os.chmod(writer.temp_path, stat.S_IMODE(before.st_mode))
 
         summary = EncodeSummary(path, 0, 0, 0, header.model_id)
+        # The archive's own version if it has groups (a version-2 or -3 archive stays readable
+        # by the srcodec that wrote it: its new lossy groups are not compact), else the version
+        # its new groups need.
+        version = _append_version(reader.format_version, lowres)
+        if isinstance(lowres, StreamCodec) and version < PAYLOAD_VERSION:
+            lowres.compact = False
         writer = ArchiveWriter(
             path,
             header,
             force=True,
             raw_header=reader.raw_header,
             before_replace=unchanged,
-            # The archive's own version if it has groups (a version-2 archive stays readable by
-            # the srcodec that wrote it), else version 3 if groups come now.
-            version=_append_version(reader.format_version, isinstance(lowres, StreamCodec)),
+            version=version,
         )
         with writer:
             writer.copy_from(reader)
@@ -390,12 +396,15 @@ def append(
     return summary
 
 
-def _append_version(version: int, stream: bool) -> int:
+def _append_version(version: int, lowres: LowresCodec) -> int:
     """The format version an append writes: the archive's if it may hold groups, else
-    the newest if the new frames come in groups, else version 1 (unchanged)."""
+    the version of new grouped archives if the new frames come in groups (a stream codec),
+    else version 1 (unchanged)."""
     if version >= GROUPS_VERSION:
         return version
-    return FORMAT_VERSION if stream else PLAIN_VERSION
+    if isinstance(lowres, StreamCodec):
+        return grouped_version(lowres.compact)
+    return PLAIN_VERSION
 
 
 def _codec_matches(asked: str | dict | LowresCodec, lowres: LowresCodec) -> bool:

@@ -69,7 +69,7 @@ def adapt_line(r) -> str:
 @click.option(
     "--quality-range",
     default=None,
-    help="Lossy: the --quality span (A:B) the footage is coded across (default 0:75).",
+    help="Lossy: the --quality span (A:B) the footage is coded across (default 0:50).",
 )
 @click.option("--time", "time_budget", default=None, help="Budget (e.g. 10m; default 5m).")
 @click.option("--steps", type=click.IntRange(min=0), default=None, help="Budget in steps.")

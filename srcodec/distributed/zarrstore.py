@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..archive.filewriter import ArchiveWriter
-from ..archive.layout import FrameInfo, FrameRecord, GroupRecord, Header
+from ..archive.layout import FrameInfo, FrameRecord, GroupRecord, Header, grouped_version
 from ..archive.reader import Archive
 from ..atomic import fsync_directory
 from ..errors import CorruptError, DataError, FormatError, SrcodecError
@@ -314,7 +314,10 @@ def zarr_to_archive(
     stream = lowres if isinstance(lowres, StreamCodec) else None
     pending: list[tuple[FrameInfo, np.ndarray]] = []
     step = array.chunks[0]
-    with ArchiveWriter(output, header, force=force, raw_header=raw, groups=bool(stream)) as w:
+    version = None if stream is None else grouped_version(stream.compact)
+    with ArchiveWriter(
+        output, header, force=force, raw_header=raw, groups=bool(stream), version=version
+    ) as w:
 
         def flush() -> None:
             if pending and stream is not None:

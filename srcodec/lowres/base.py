@@ -164,6 +164,35 @@ def unpack_blobs(
     return blobs, pos
 
 
+def pack_uleb(value: int) -> bytes:
+    """``value`` (>= 0) as an unsigned LEB128 number: 7 bits a byte, low bits first, the high
+    bit set on every byte but the last (as AV1's ``leb128()``; docs/format.md, 9.7b)."""
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+#: The most bytes an unsigned LEB128 number of a payload may take (values below 2**35).
+MAX_ULEB_BYTES = 5
+
+
+def unpack_uleb(codec_id: str, data, pos: int) -> tuple[int, int]:
+    """The unsigned LEB128 number at ``pos`` in ``data`` and the offset after it;
+    ``CorruptError`` if it is cut off or longer than ``MAX_ULEB_BYTES``."""
+    value = 0
+    for k in range(MAX_ULEB_BYTES):
+        if pos + k >= len(data):
+            raise CorruptError(f"{codec_id}: truncated: a length is cut off")
+        byte = data[pos + k]
+        value |= (byte & 0x7F) << (7 * k)
+        if not byte & 0x80:
+            return value, pos + k + 1
+    raise CorruptError(f"{codec_id}: a length of more than {MAX_ULEB_BYTES} bytes")
+
+
 def seal(bitstream: bytes) -> bytes:
     """``bitstream`` followed by its CRC-32 (little-endian u32)."""
     return bytes(bitstream) + _SEAL.pack(zlib.crc32(bitstream))

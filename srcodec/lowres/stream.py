@@ -19,7 +19,15 @@ import numpy as np
 from ..archive.layout import MAX_GROUP_FRAMES
 from ..errors import CorruptError, FormatError, FrameError
 from ..pixels import check_frame
-from .base import LowresCodec, check_int, check_shape, pack_blobs, unpack_blobs
+from .base import (
+    LowresCodec,
+    check_int,
+    check_shape,
+    pack_blobs,
+    pack_uleb,
+    unpack_blobs,
+    unpack_uleb,
+)
 
 __all__ = [
     "MAX_GROUP_FRAMES",
@@ -32,6 +40,15 @@ __all__ = [
 
 _VERSION = 1
 _PREFIX = struct.Struct("<BI")  # payload version, frame count
+#: The compact payload (docs/format.md, 9.7b): LEB128 lengths, one pixel checksum a span of
+#: frames, each packet without the prefix every packet of the codec starts with.
+_COMPACT = 2
+#: Frames a compact payload's pixel checksum covers: a seek decodes up to ``CHECK_SPAN - 1``
+#: frames past the one it wants (a few ms each for dav1d at 768x576), for 0.5 byte a frame
+#: instead of 4 (a frame of a lossy archive of a static camera is often under 300 bytes).
+CHECK_SPAN = 8
+#: A run of frames under one pixel checksum: (first frame, end, CRC-32).
+Span = tuple[int, int, int]
 _U32 = struct.Struct("<I")
 _TIME_BASE = Fraction(1, 25)  # any rate will do: only the order of the frames matters
 
@@ -50,6 +67,12 @@ class StreamCodec(LowresCodec):
     #: Whether the decoder takes the frame size from the caller (FFV1 does). Others must not
     #: be given it: FFmpeg's H.264 decoder would crop to it, hiding a size mismatch.
     sized_decoder: ClassVar[bool] = False
+    #: Whether ``encode_group`` writes the compact payload (version 2, section 9.7b), which
+    #: only format version 4 archives may hold; version 1 otherwise. Readers take both.
+    compact: bool = False
+    #: Bytes every packet of the codec starts with, left out of a compact payload and put back
+    #: by its reader (AV1: the temporal delimiter OBU that opens each temporal unit).
+    packet_prefix: ClassVar[bytes] = b""
 
     def options(self) -> dict[str, str]:
         """The encoder's options (lossless ones, and the speed the config asks for)."""
@@ -68,6 +91,10 @@ class StreamCodec(LowresCodec):
                 raise FrameError(f"{self.codec_id}: frame #{k} is {f.shape}, the group {shape}")
         extradata, packets = self._encode_stream(frames)
         stored = self._stored_frames(frames, extradata, packets)
+        prefix = self.packet_prefix
+        if self.compact and all(p.startswith(prefix) for p in packets):
+            bodies = [p[len(prefix) :] for p in packets if p]
+            return self._pack_compact(stored, extradata, bodies)
         return self._pack([zlib.crc32(f) for f in stored], extradata, packets)
 
     def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
@@ -110,6 +137,15 @@ class StreamCodec(LowresCodec):
         parts.append(pack_blobs((extradata, *packets)))
         return b"".join(parts)
 
+    @staticmethod
+    def _pack_compact(frames: list[np.ndarray], extradata: bytes, packets: list[bytes]) -> bytes:
+        crcs = [_span_crc(frames[k : k + CHECK_SPAN]) for k in range(0, len(frames), CHECK_SPAN)]
+        parts = [bytes([_COMPACT]), pack_uleb(len(frames)), pack_uleb(CHECK_SPAN)]
+        parts += [_U32.pack(crc) for crc in crcs]
+        for blob in (extradata, *packets):
+            parts += [pack_uleb(len(blob)), blob]
+        return b"".join(parts)
+
     def decode_group(
         self,
         data: bytes,
@@ -121,16 +157,21 @@ class StreamCodec(LowresCodec):
     ) -> list[np.ndarray]:
         """Decode a payload to exactly ``count`` frames of ``height x width`` (x3 if RGB), each
         checked against its stored CRC-32; ``CorruptError`` otherwise. With ``upto`` (a seek),
-        only frames 0..``upto`` are decoded and checked: the frames after it are not read."""
+        only frames 0..``upto`` are returned, decoded up to the end of the checksum span holding
+        ``upto`` (one frame in a version-1 payload) and checked: the frames after are not read."""
         shape = check_shape(self.codec_id, width, height, channels)
-        crcs, extradata, packets = self._split(bytes(data), count)
+        spans, extradata, packets = self._split(bytes(data), count)
         if upto is not None and not 0 <= upto < count:
             raise IndexError(f"{self.codec_id}: frame {upto} of a group of {count}")
-        frames = self._decode_stream(extradata, packets, shape, count, upto)
-        for k, (frame, crc) in enumerate(zip(frames, crcs[: len(frames)], strict=True)):
-            if zlib.crc32(frame) != crc:
-                raise CorruptError(f"{self.codec_id}: frame #{k} fails its pixel checksum")
-        return frames
+        last = None if upto is None else next(stop for start, stop, _ in spans if upto < stop) - 1
+        frames = self._decode_stream(extradata, packets, shape, count, last)
+        for start, stop, crc in spans:
+            if stop > len(frames):
+                break
+            if _span_crc(frames[start:stop]) != crc:
+                which = f"frame #{start}" if stop - start == 1 else f"frames #{start}-#{stop - 1}"
+                raise CorruptError(f"{self.codec_id}: {which} fails its pixel checksum")
+        return frames if upto is None else frames[: upto + 1]
 
     def _decode_stream(
         self,
@@ -163,10 +204,13 @@ class StreamCodec(LowresCodec):
             raise CorruptError(f"{self.codec_id}: {len(frames)} frames decoded, {count} stored")
         return frames
 
-    def _split(self, data: bytes, count: int) -> tuple[list[int], bytes, list[bytes]]:
-        """The payload's CRCs, extradata and packets (docs/format.md, 9.6)."""
+    def _split(self, data: bytes, count: int) -> tuple[list[Span], bytes, list[bytes]]:
+        """The payload's checksum spans (first frame, end, CRC-32), extradata and packets
+        (docs/format.md, 9.6 and 9.7b)."""
         if len(data) < _PREFIX.size:
             raise CorruptError(f"{self.codec_id}: payload is cut off")
+        if data[0] == _COMPACT:
+            return self._split_compact(data, count)
         version, stored = _PREFIX.unpack_from(data)
         if version != _VERSION:
             raise CorruptError(f"{self.codec_id}: unknown payload version {version}")
@@ -175,11 +219,36 @@ class StreamCodec(LowresCodec):
         pos = _PREFIX.size + count * _U32.size
         if pos > len(data):
             raise CorruptError(f"{self.codec_id}: payload is cut off")
-        crcs = list(struct.unpack_from(f"<{count}I", data, _PREFIX.size))
+        crcs = struct.unpack_from(f"<{count}I", data, _PREFIX.size)
         blobs, _ = unpack_blobs(self.codec_id, data, pos)
         if not blobs:
             raise CorruptError(f"{self.codec_id}: payload has no extradata field")
-        return crcs, blobs[0], [b for b in blobs[1:] if b]
+        spans = [(k, k + 1, crc) for k, crc in enumerate(crcs)]
+        return spans, blobs[0], [b for b in blobs[1:] if b]
+
+    def _split_compact(self, data: bytes, count: int) -> tuple[list[Span], bytes, list[bytes]]:
+        stored, pos = unpack_uleb(self.codec_id, data, 1)
+        if stored != count:
+            raise CorruptError(f"{self.codec_id}: payload holds {stored} frames, not {count}")
+        span, pos = unpack_uleb(self.codec_id, data, pos)
+        if span < 1:
+            raise CorruptError(f"{self.codec_id}: checksum span of {span} frames")
+        starts = range(0, count, span)
+        if pos + len(starts) * _U32.size > len(data):
+            raise CorruptError(f"{self.codec_id}: payload is cut off")
+        crcs = struct.unpack_from(f"<{len(starts)}I", data, pos)
+        pos += len(starts) * _U32.size
+        blobs = []
+        while pos < len(data):
+            size, pos = unpack_uleb(self.codec_id, data, pos)
+            if pos + size > len(data):
+                raise CorruptError(f"{self.codec_id}: truncated: blob {len(blobs)} is cut off")
+            blobs.append(data[pos : pos + size])
+            pos += size
+        if not blobs:
+            raise CorruptError(f"{self.codec_id}: payload has no extradata field")
+        spans = [(k, min(k + span, count), crc) for k, crc in zip(starts, crcs, strict=True)]
+        return spans, blobs[0], [self.packet_prefix + b for b in blobs[1:]]
 
     def _pixels(self, picture: av.VideoFrame, shape: tuple[int, ...], k: int) -> np.ndarray:
         if (picture.height, picture.width) != shape[:2]:
@@ -203,6 +272,14 @@ class StreamCodec(LowresCodec):
 
     def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
         return self.decode_group(data, width, height, channels, 1)[0]
+
+
+def _span_crc(frames: Sequence[np.ndarray]) -> int:
+    """The CRC-32 of ``frames``' pixels, one after the other."""
+    crc = 0
+    for frame in frames:
+        crc = zlib.crc32(frame, crc)
+    return crc
 
 
 # x264/x265 presets, fastest to slowest (lossless sizes and speeds: docs/footage.md).

@@ -23,7 +23,14 @@ import numpy as np
 
 from .._version import __version__
 from ..archive.filewriter import ArchiveWriter
-from ..archive.layout import MAX_GROUP_FRAMES, FrameInfo, GroupRecord, Header, TimeRecord
+from ..archive.layout import (
+    MAX_GROUP_FRAMES,
+    FrameInfo,
+    GroupRecord,
+    Header,
+    TimeRecord,
+    grouped_version,
+)
 from ..archive.timeline import Gap
 from ..clock import iso, now_us
 from ..errors import SrcodecError
@@ -219,7 +226,10 @@ class _Segment:
                 "source": redact(self.source),
             },
         }
-        return ArchiveWriter(self.path, self.coder.header(extra), groups=True)
+        codec = self.coder.codec
+        compact = isinstance(codec, StreamCodec) and codec.compact
+        header = self.coder.header(extra)
+        return ArchiveWriter(self.path, header, groups=True, version=grouped_version(compact))
 
     def add(self, frame: Frame) -> None:
         image = frame.image

@@ -18,7 +18,7 @@ import srcodec
 import srcodec.archive.layout as layout
 from srcodec.archive.filereader import ArchiveReader
 from srcodec.archive.filewriter import ArchiveWriter
-from srcodec.archive.layout import FORMAT_VERSION, TRAILER_SIZE, FrameInfo, GroupRecord, Header
+from srcodec.archive.layout import COMPACT_VERSION, TRAILER_SIZE, FrameInfo, GroupRecord, Header
 from srcodec.archive.lossywriter import Candidate, encode_lossy
 from srcodec.engines.identity import IDENTITY_MODEL
 from srcodec.errors import CorruptError
@@ -85,7 +85,7 @@ def test_version_3_round_trip_is_smaller_and_decodes_the_same(tmp_path):
     new = tmp_path / "v3.src"
     rewrite(OLD_V2, new, groups=True)
     raw = new.read_bytes()
-    assert struct.unpack_from("<H", raw, 8)[0] == FORMAT_VERSION == 3
+    assert struct.unpack_from("<H", raw, 8)[0] == COMPACT_VERSION == 3
     assert b'"codec":{"id":"srcodec.x264"' in raw  # compact header JSON
     assert b"rgb_1.png" not in raw  # names live in compressed tables only
     with ArchiveReader(new) as reader:
@@ -130,7 +130,8 @@ def test_recover_keeps_the_version_and_every_intact_frame(tmp_path, version):
 
 @pytest.fixture
 def lossy(tmp_path, photo) -> tuple[Path, list[tuple[str, np.ndarray]]]:
-    """A version-3 lossy archive of 12 frames of a real photo panning, in groups of 5, 5, 2."""
+    """A version-4 lossy archive (version 3's tables, compact payloads) of 12 frames of a real
+    photo panning, in groups of 5, 5, 2."""
     frames = [
         (f"frame_{k:06d}.png", np.ascontiguousarray(photo[200:264, 100 + 4 * k : 196 + 4 * k]))
         for k in range(12)
@@ -141,10 +142,10 @@ def lossy(tmp_path, photo) -> tuple[Path, list[tuple[str, np.ndarray]]]:
     return path, frames
 
 
-def test_truncated_version_3_archive_yields_intact_frames_then_names_the_lost(tmp_path, lossy):
+def test_truncated_version_4_archive_yields_intact_frames_then_names_the_lost(tmp_path, lossy):
     path, frames = lossy
     with ArchiveReader(path) as reader:
-        assert reader.format_version == 3
+        assert reader.format_version == 4
         middle = reader.entry(5)  # the second group: frames 5..9
     cut = tmp_path / "cut.src"
     cut.write_bytes(path.read_bytes()[: middle.offset + middle.chunk_size // 2])

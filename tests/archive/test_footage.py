@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import srcodec
 from srcodec.archive.filereader import ArchiveReader
-from srcodec.archive.layout import FORMAT_VERSION
+from srcodec.archive.layout import COMPACT_VERSION
 from srcodec.archive.reader import Archive
 from srcodec.cli import main
 from srcodec.errors import DamagedArchiveError, SrcodecError
@@ -84,7 +84,7 @@ def test_codec_is_chosen_by_what_is_given(clip, photo_dir, tmp_path, tiny_weight
         with ArchiveReader(path) as r:
             return r.header.codec["id"], r.format_version
 
-    assert codec_of(clip) == ("srcodec.x264", FORMAT_VERSION)  # equal-size, similar frames
+    assert codec_of(clip) == ("srcodec.x264", COMPACT_VERSION)  # equal-size, similar frames
     assert codec_of(photo_dir)[0] == "srcodec.jxl"  # unrelated stills
     assert codec_of([clip[0], clip[0][:40]])[0] == "srcodec.jxl"  # different sizes
     assert codec_of(clip[:1])[0] == "srcodec.jxl"  # one still

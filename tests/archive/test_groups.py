@@ -13,7 +13,7 @@ import srcodec.archive.filereader as filereader
 from srcodec.archive.filereader import ArchiveReader
 from srcodec.archive.filewriter import ArchiveWriter
 from srcodec.archive.layout import (
-    FORMAT_VERSION,
+    COMPACT_VERSION,
     GROUPS_VERSION,
     FrameInfo,
     FrameRecord,
@@ -42,7 +42,7 @@ def make_group(photo, first: int, count: int, mode: str = "RGB") -> tuple[GroupR
     return GroupRecord(infos, CODEC.encode_group(lows)), lows
 
 
-@pytest.fixture(params=[GROUPS_VERSION, FORMAT_VERSION], ids=["v2", "v3"])
+@pytest.fixture(params=[GROUPS_VERSION, COMPACT_VERSION], ids=["v2", "v3"])
 def grouped(request, tmp_path, photo):
     """An archive of a FRAM frame then two groups (RGB of 5, grey of 3), written as format 2 and
     as format 3; its low-res frames."""
@@ -99,7 +99,7 @@ def test_grouped_archives_are_written_as_version_3_which_version_2_readers_refus
     path = tmp_path / "new.src"
     with ArchiveWriter(path, header(), groups=True) as writer:
         writer.add_group(make_group(photo, 0, 2)[0])
-    assert struct.unpack_from("<H", path.read_bytes(), 8)[0] == FORMAT_VERSION == 3
+    assert struct.unpack_from("<H", path.read_bytes(), 8)[0] == COMPACT_VERSION == 3
     monkeypatch.setattr(filereader, "FORMAT_VERSION", 2)
     with pytest.raises(FormatError, match="version 3; this srcodec reads versions up to 2"):
         ArchiveReader(path)
@@ -191,7 +191,7 @@ def test_a_damaged_group_length_is_salvaged_whole(grouped, tmp_path):
         assert np.array_equal(decode(record), lows[3])
 
 
-@pytest.mark.parametrize("version", [GROUPS_VERSION, FORMAT_VERSION])
+@pytest.mark.parametrize("version", [GROUPS_VERSION, COMPACT_VERSION])
 def test_copy_from_keeps_groups_and_needs_a_grouped_writer(grouped, tmp_path, version):
     # Between versions 2 and 3, groups are re-packed (their frame table's layout differs).
     path, lows = grouped

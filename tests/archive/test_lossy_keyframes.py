@@ -10,12 +10,14 @@ from PIL import Image
 
 import srcodec
 from srcodec.archive.lossywriter import (
+    CROPS,
     DEFAULT_GROUP,
     MEASURED_FRAMES,
     X1_MODELS,
     Candidate,
     Sample,
     encode_lossy,
+    pooled_psnr,
 )
 from srcodec.engines.choose import make_restorer
 from srcodec.engines.identity import IDENTITY_MODEL
@@ -113,3 +115,38 @@ def test_the_choice_pools_the_error_of_its_frames():
     assert pooled_psnr([float("inf")]) == float("inf")
     # A candidate exact on one frame and poor on the others loses to one good on all.
     assert pooled_psnr([float("inf"), 25.0, 25.0]) < pooled_psnr([45.0, 35.0, 35.0])
+
+
+def test_the_choice_spreads_its_pixels_over_quarters_of_more_frames():
+    """Three frames' pixels are measured as quarters of 12 frames (three whole frames of
+    Megamind.avi chose x2 where every frame gives x1 more); the four quarters in turn tile
+    the frame, each with context inside it."""
+    sample = Sample([np.zeros((576, 768, 3), np.uint8)] * 60)
+    assert len(sample.picks) == CROPS * MEASURED_FRAMES and sample.crops == CROPS
+    covered = np.zeros((576, 768), int)
+    for i in range(CROPS):
+        low, inner = sample.region(i, (576, 768))
+        covered[inner[0] : inner[1], inner[2] : inner[3]] += 1
+        assert low[0] <= inner[0] and low[1] >= inner[1] and low[2] <= inner[2]
+        assert 0 <= low[0] and low[1] <= 576 and 0 <= low[2] and low[3] <= 768
+    assert (covered == 1).all()
+
+
+@pytest.mark.parametrize("codec_id", sorted(X1_MODELS))
+def test_a_quarter_restored_with_its_context_scores_as_in_the_whole_frame(photo, codec_id):
+    """The x1 network restoring a measured quarter with CROP_MARGIN of context gives that
+    quarter the PSNR it gets when the whole frame is restored (within 0.02 dB)."""
+    frames = [np.ascontiguousarray(photo[60 + 4 * k : 220 + 4 * k, 40:248]) for k in range(16)]
+    sample = Sample(frames, codec=codec_id, measured=MEASURED_FRAMES)
+    assert sample.crops == CROPS
+    candidate = Candidate("x1", 1, X1_MODELS[codec_id])
+    restorer = make_restorer(get_model(candidate.model, []))
+    setting = SETTINGS[codec_id][1]
+    trial = sample.measure(candidate, restorer, setting)
+    _, decoded = sample.coded(1, setting)
+    whole = restorer.restore_batch([decoded[k] for k in sample.picks], [(208, 160)] * 12)
+    scores = []
+    for i, (k, out) in enumerate(zip(sample.picks, whole, strict=True)):
+        _, (top, bottom, left, right) = sample.region(i, (160, 208))
+        scores.append(psnr(frames[k][top:bottom, left:right], out[top:bottom, left:right]))
+    assert abs(trial.psnr - pooled_psnr(scores)) < 0.02

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import srcodec
-from srcodec.archive.lossywriter import default_candidates, encode_lossy, quality_setting
+from srcodec.archive.lossywriter import default_candidates, encode_lossy
 from srcodec.archive.profile import coded_pairs, make_profile, plan_profile, profile_config
 from srcodec.cli import main
 from srcodec.errors import ModelError, SrcodecError
@@ -69,9 +69,13 @@ def test_plans_and_refusals():
     x1 = get_model("srcodec-av1-x1")
     plan = plan_profile(x1)
     assert plan.codec == "srcodec.av1" and plan.scale == 1  # the codec it was trained on
-    assert plan.settings == tuple(quality_setting("av1", q) for q in (0, 25, 50, 75))
+    # Archive rates (AV1 CRF 63 to 32), not CRF 16, where no camera archive lives.
+    assert plan.settings == (63, 53, 42, 32)
     assert plan_profile(get_model("srcodec-hevc-x1-v2"), "hevc", (20, 40)).codec == "srcodec.hevc"
-    assert profile_config(AdaptConfig(), plan).patch == 64
+    tuning = profile_config(AdaptConfig(), plan)
+    assert (tuning.patch, tuning.loss, tuning.lr) == (64, "l2", 2e-4)  # squared error: PSNR's
+    with pytest.raises(ValueError, match="loss"):
+        AdaptConfig(loss="l3")
     # An x1 model on frames no codec degraded would learn the identity: refused.
     with pytest.raises(SrcodecError, match="identity"):
         plan_profile(x1, "png")
