@@ -52,6 +52,12 @@ DEFAULT_SEGMENT = 600.0
 LOSSLESS_CODEC = "x264"
 #: Tile size (pixels) of the lossy candidate choice's restorations: bounds a recorder's memory.
 CHOICE_TILE = 192
+#: A lossy recording keeps the candidate chosen on a segment's first group for the segments
+#: after it while the frame size stays, up to this long (reception time, microseconds), then
+#: chooses again (the scene's light changes over a day). Choosing on every segment cost 15 s
+#: of CPU for each 30-s segment of vtest (docs/recording.md): a camera in real time on one
+#: core could not afford it, four on two cores even less.
+RECHOOSE_US = 3600 * 10**6
 _CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -162,6 +168,7 @@ class _Coder:
             self.scale: int | None = None
             self.codec: LowresCodec | None = None
             self.model_id = ""
+            self._chosen: tuple[tuple[int, ...], int] | None = None
         else:
             info = pick_model(model, weights)
             self.scale, self.model_id = info.scale, info.id
@@ -170,14 +177,24 @@ class _Coder:
     def ready(self) -> bool:
         return self.codec is not None
 
-    def choose(self, frames: list[np.ndarray]) -> None:
-        """Lossy: choose the candidate and setting on ``frames`` (a segment's first group)."""
+    def choose(self, frames: list[np.ndarray], received: int) -> None:
+        """Lossy: choose the candidate and setting on ``frames`` (a segment's first group,
+        its first frame received at ``received``)."""
         from ..archive.lossywriter import LOSSY_CODEC, pick_lossy
 
         best, _, self.model_id, self.codec = pick_lossy(
             frames, self._usable, quality=self.quality, bpp=self.bpp, codec=LOSSY_CODEC
         )
         self.scale, self.candidate = best.scale, best.candidate
+        self._chosen = (frames[0].shape, received)
+
+    def holds(self, shape: tuple[int, ...], received: int) -> bool:
+        """Lossy: whether the choice made last still holds for a segment starting with a
+        frame of ``shape`` received at ``received`` (``RECHOOSE_US``)."""
+        if not self.lossy or self._chosen is None:
+            return False
+        chosen_shape, when = self._chosen
+        return chosen_shape == shape and 0 <= received - when < RECHOOSE_US
 
     def header(self, extra: dict) -> Header:
         assert self.codec is not None and self.scale is not None
@@ -214,8 +231,10 @@ class _Segment:
         self.report = SegmentReport(self.path, camera, first.received, first.received)
         self.latencies: list[float] = []
         # Lossy: the candidate is chosen on the segment's first group, whose frames wait at
-        # full size until then.
-        self.chosen = not coder.lossy
+        # full size until then, unless the choice of an earlier segment still holds.
+        self.chosen = not coder.lossy or coder.holds(first.image.shape, first.received)
+        if coder.lossy and self.chosen:
+            self.report.candidate = coder.candidate
 
     def _open(self) -> ArchiveWriter:
         extra = {
@@ -257,7 +276,7 @@ class _Segment:
             return
         if self.pending and not self.chosen:
             cpu = time.process_time()
-            self.coder.choose([image for _, image, _ in self.pending])
+            self.coder.choose([image for _, image, _ in self.pending], self.pending[0][2].received)
             self.report.choice_cpu_s = time.process_time() - cpu
             self.chosen = True
             self.pending = [
@@ -330,8 +349,9 @@ def record(
     ``duration`` seconds (None: until the source ends or ``stop`` is set).
 
     Lossless (x264 qp 0 groups of the x2-reduced frames) by default; ``quality``/``bpp``
-    record lossy archives as ``encode_lossy`` writes them, the candidate chosen on each
-    segment's first group. Groups hold up to ``group`` frames (default 64 lossless, 60
+    record lossy archives as ``encode_lossy`` writes them, the candidate chosen on a
+    segment's first group and kept for the next segments of the same frame size for up to
+    an hour (``RECHOOSE_US``). Groups hold up to ``group`` frames (default 64 lossless, 60
     lossy); a change of size, frame rate or connection starts a new one. Unfinished
     segments an earlier run left (a crash) are closed first (``on_recovered`` gets each).
     ``on_segment`` gets each segment's report as it is closed. Raises ``SrcodecError`` if

@@ -385,6 +385,21 @@ def test_record_lossy_keeps_times_and_chooses_per_segment(clip, tmp_path):
     assert srcodec.verify(path).ok
 
 
+def test_a_lossy_recording_chooses_once_and_keeps_the_choice_for_later_segments(clip, tmp_path):
+    """The candidate choice (15 s of CPU for a 768x576 segment) is made on the first segment
+    and kept for the next ones of the same size (RECHOOSE_US), not made again for each."""
+    summary = record(clip, tmp_path, name="cam", quality=40, group=5, segment=1.0, realtime=True)
+    segments = summary.segments
+    assert len(segments) >= 3
+    assert segments[0].choice_cpu_s > 0
+    assert all(s.choice_cpu_s == 0 for s in segments[1:])
+    assert {s.candidate for s in segments} == {segments[0].candidate}
+    for s in segments:
+        with ArchiveReader(s.path) as reader:
+            assert reader.header.extra["lossy"]["candidate"] == segments[0].candidate
+        assert srcodec.verify(s.path).ok
+
+
 def test_a_newer_time_layout_is_refused(tmp_path):
     import zstandard
 
