@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from .lossywriter import DEFAULT_GROUP, LOSSY_CODEC, X1_MODELS, lossy_codec, qua
 
 __all__ = [
     "DEFAULT_QUALITY_RANGE",
+    "Footage",
     "ProfilePlan",
     "make_profile",
     "parse_quality_range",
@@ -31,14 +32,13 @@ __all__ = [
     "profile_config",
 ]
 
-#: The ``--quality`` span a lossy profile is tuned across by default: AV1 CRF 63 to 32, where a
-#: CCTV archive's rates lie (vtest at 0.01-0.2 bpp: docs/lossy.md); 0:75 (CRF 63 to 16) before.
-DEFAULT_QUALITY_RANGE = (0.0, 50.0)
+#: The ``--quality`` span a lossy profile is tuned across by default: AV1 CRF 63 to 16, the
+#: rates of a CCTV archive (docs/lossy.md measures CRF 18-62).
+DEFAULT_QUALITY_RANGE = (0.0, 75.0)
 #: Rates the footage is coded at, evenly spread over the span.
 RATES = 4
-#: Frames of the footage tuned on (evenly spread over all but its last part); 96 before: more
-#: of the scene's moments (people, light) paid on validation frames (docs/profiles.md).
-PROFILE_FRAMES = 384
+#: Frames of the footage tuned on (evenly spread over all but its last part).
+PROFILE_FRAMES = 96
 #: The last this share of the footage is held back for the check ...
 HELD_BACK_SHARE = 0.1
 #: ... of which up to this many frames are measured (at every rate).
@@ -46,11 +46,13 @@ HELD_BACK_FRAMES = 6
 
 
 #: How a lossy profile is tuned (as the bundled lossy models were trained,
-#: scripts/train_lossy.sh: 64 px patches, 16 a batch), at a fine-tuning rate, on the squared
-#: error (what PSNR measures). On validation vtest frames (tuned on 0-599, measured on
-#: 600-635 at CRF 34-63) the bundled AV1 x1 model gives +0.31 / +0.14 dB over the decoded
-#: frames at CRF 40-47 / 56-63; tuned this way in 23 min, +0.50 / +0.31 dB (docs/profiles.md).
-LOSSY_TUNING = {"patch": 64, "batch": 16, "lr": 2e-4, "loss": "l2"}
+#: scripts/train_lossy.sh: 64 px patches, 16 a batch), at a fine-tuning rate. A recipe closer
+#: to a training run (384 frames at CRF 63-32, squared error, 2e-4), which gained +0.19 dB
+#: over this one's model on validation vtest frames in a 23-minute run, gave no better
+#: profile on held-out footage in 15 minutes (vtest 700-739: -3.1 % RGB / -2.5 % Y against
+#: the bundled model, this recipe -3.7 % / -1.7 %; tree.avi -3.5 % / -0.2 % against -5.4 % /
+#: -1.4 %): kept as it was (docs/profiles.md).
+LOSSY_TUNING = {"patch": 64, "batch": 16, "lr": 5e-4}
 
 
 def profile_config(cfg, plan: ProfilePlan):
@@ -84,7 +86,7 @@ def parse_quality_range(text: str) -> tuple[float, float]:
     try:
         low, high = (float(part) for part in text.split(":"))
     except ValueError:
-        raise SrcodecError(f"bad quality range {text!r} (e.g. 0:50)") from None
+        raise SrcodecError(f"bad quality range {text!r} (e.g. 0:75)") from None
     if not 0 <= low <= high <= 100:
         raise SrcodecError(f"bad quality range {text!r}: needs 0 <= A <= B <= 100")
     return low, high
@@ -129,15 +131,29 @@ def plan_profile(
     return ProfilePlan(codec_class(codec).codec_id, settings, info.scale, span)
 
 
+@dataclass(frozen=True)
+class Footage:
+    """Footage known by its frame count, read in time order as it is used: what a camera's
+    recording gives (``srcodec.recording.Recording``), whose frames live in many archives."""
+
+    count: int
+    frames: Callable[[], Iterator[tuple[str, np.ndarray]]]
+    label: str
+
+
 def _footage(
-    source: str | os.PathLike | Sequence[tuple[str, np.ndarray]],
+    source: str | os.PathLike | Footage | Sequence[tuple[str, np.ndarray]],
 ) -> tuple[int, Iterator[tuple[str, np.ndarray]]]:
     """(frame count, the frames in time order, read as they are used): a folder of images, a
-    video (decoded once more to count its frames: a container's own count can be wrong), or
-    (name, array) pairs."""
+    video (decoded once more to count its frames: a container's own count can be wrong),
+    ``Footage``, or (name, array) pairs."""
     from ..inputs import iter_video
     from ..video import is_video
 
+    if isinstance(source, Footage):
+        if source.count < 1:
+            raise DataError(f"{source.label}: no frames")
+        return source.count, source.frames()
     if not isinstance(source, (str, os.PathLike)):
         frames = list(source)
         return len(frames), iter(frames)
@@ -196,7 +212,7 @@ def coded_pairs(
 
 def make_profile(
     info: ModelInfo,
-    source: str | os.PathLike | Sequence[tuple[str, np.ndarray]],
+    source: str | os.PathLike | Footage | Sequence[tuple[str, np.ndarray]],
     output: str | os.PathLike,
     cfg,
     *,
@@ -230,7 +246,11 @@ def make_profile(
     card = {
         "profile": {
             "camera": camera,
-            "footage": str(source) if isinstance(source, (str, os.PathLike)) else "",
+            "footage": source.label
+            if isinstance(source, Footage)
+            else str(source)
+            if isinstance(source, (str, os.PathLike))
+            else "",  # fmt: skip
             "footage_frames": count,
             "tuned_frames": [tuned[0], tuned[-1], len(tuned)],
             "held_back_frames": held,

@@ -69,7 +69,7 @@ def adapt_line(r) -> str:
 @click.option(
     "--quality-range",
     default=None,
-    help="Lossy: the --quality span (A:B) the footage is coded across (default 0:50).",
+    help="Lossy: the --quality span (A:B) the footage is coded across (default 0:75).",
 )
 @click.option("--time", "time_budget", default=None, help="Budget (e.g. 10m; default 5m).")
 @click.option("--steps", type=click.IntRange(min=0), default=None, help="Budget in steps.")
@@ -98,12 +98,13 @@ def adapt(
     progress: bool | None,
     quiet: bool,
 ) -> None:
-    """Tune a model to one camera's footage (SOURCE: a folder of frames or a video, in time
-    order) and write it as a camera profile (a full weights file): 'encode --weights OUTPUT'
-    (or --model NAME once installed) then makes archives of that camera that need no update.
-    An x1 model (or an x2 one with --codec) is tuned on the footage as the lossy codec decodes
-    it, across the --quality span; the gain printed is measured on the footage's last tenth,
-    later than every frame tuned on, against the model it was tuned from."""
+    """Tune a model to one camera's footage (SOURCE: a folder of frames, a video, or the
+    recording of one camera: 'srcodec record' segments, in time order) and write it as a camera
+    profile (a full weights file): 'encode --weights OUTPUT' (or --model NAME once installed)
+    then makes archives of that camera that need no update. An x1 model (or an x2 one with
+    --codec) is tuned on the footage as the lossy codec decodes it, across the --quality span;
+    the gain printed is measured on the footage's last tenth, later than every frame tuned on,
+    against the model it was tuned from."""
     from ..archive.profile import make_profile, parse_quality_range, plan_profile, profile_config
     from ..atomic import exists_error
     from ..models.store import DEFAULT_MODEL, get_model, inspect_weights
@@ -120,7 +121,7 @@ def adapt(
     cfg = profile_config(cfg, plan)
     new, r, _ = make_profile(
         info,
-        source,
+        recording_footage(Path(source)) or source,
         output,
         cfg,
         plan=plan,
@@ -136,3 +137,25 @@ def adapt(
         f"{display.db(r.tuned['psnr_rgb'])}), {display.count(r.steps, 'step')} in "
         f"{r.seconds:.0f} s"
     )
+
+
+def recording_footage(path: Path):
+    """``path`` as footage if it is a camera's recording (a folder of ``srcodec record``
+    segments, or a recording folder of one camera): every frame in time order, as the
+    recording decodes it (lossless segments: the x2 model's full-size restorations), named by
+    its reception time; None for anything else."""
+    from ..archive.profile import Footage
+    from ..recording.index import Recording
+    from ..recording.segments import list_segments
+
+    if not path.is_dir():
+        return None
+    if not list_segments(path) and not any(list_segments(p) for p in path.iterdir() if p.is_dir()):
+        return None
+    recording = Recording(path)
+    count = sum(s.frames for s in recording.segments)
+
+    def frames():
+        return ((t.isoformat(), frame) for t, frame in recording.frames())
+
+    return Footage(count, frames, f"recording {recording.folder}")

@@ -222,7 +222,6 @@ def _tune(
     total = cfg.steps if by_steps else round(cfg.seconds or 0)
     bar = tqdm(total=total, unit="step" if by_steps else "s", desc="adapt", disable=not progress)
     start, step = time.perf_counter(), 0
-    criterion = torch.nn.functional.mse_loss if cfg.loss == "l2" else torch.nn.functional.l1_loss
     model.train()
     try:
         while True:
@@ -239,7 +238,7 @@ def _tune(
             lr, hr = sampler.batch(cfg.batch)
             with autocast(bf16):
                 out = model(lr)
-            loss = criterion(out.float(), hr)
+            loss = torch.nn.functional.l1_loss(out.float(), hr)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -19,7 +19,6 @@ __all__ = ["SCHEDULES", "AdaptConfig", "AdaptResult", "parse_duration"]
 
 
 SCHEDULES = ("constant", "cosine")
-LOSSES = ("l1", "l2")
 
 
 @dataclass
@@ -44,9 +43,6 @@ class AdaptConfig:
     #: "constant", or "cosine": from ``lr`` down to zero as the budget (time or steps,
     #: whichever is nearer its end) runs out.
     schedule: str = "cosine"
-    #: "l1" (trains faster from scratch) or "l2" (what PSNR measures: camera profiles, which
-    #: start from a trained model; docs/profiles.md).
-    loss: str = "l1"
     #: Frames of the archive tuned on (evenly spaced when it has more).
     max_frames: int = 64
     #: Whole frames held back for the check (every few frames; a lone frame's right half).
@@ -78,8 +74,6 @@ class AdaptConfig:
             raise ValueError(f"blocks must be >= 0, got {self.blocks}")
         if self.rank < 0:
             raise ValueError(f"rank must be >= 0, got {self.rank}")
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r} (use {', '.join(LOSSES)})")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r} (use {', '.join(PRECISIONS)})")
         if not 0 <= self.qat < 1:
