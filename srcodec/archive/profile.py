@@ -50,8 +50,8 @@ HELD_BACK_FRAMES = 6
 #: to a training run (384 frames at CRF 63-32, squared error, 2e-4), which gained +0.19 dB
 #: over this one's model on validation vtest frames in a 23-minute run, gave no better
 #: profile on held-out footage in 15 minutes (vtest 700-739: -3.1 % RGB / -2.5 % Y against
-#: the bundled model, this recipe -3.7 % / -1.7 %; tree.avi -3.5 % / -0.2 % against -5.4 % /
-#: -1.4 %): kept as it was (docs/profiles.md).
+#: the bundled model, this recipe -4.6 % / -2.6 %; tree.avi -3.5 % / -0.2 % against -5.2 % /
+#: -1.5 %; benchmarks/results/profile_recipe_study.json and profile.json): kept as it was.
 LOSSY_TUNING = {"patch": 64, "batch": 16, "lr": 5e-4}
 
 

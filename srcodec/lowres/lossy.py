@@ -132,21 +132,17 @@ class _LossyStream(StreamCodec):
 
     def _stored_frames(
         self, frames: list[np.ndarray], extradata: bytes, packets: list[bytes]
-    ) -> list[np.ndarray]:
-        return self._decode_stream(extradata, packets, frames[0].shape, len(frames))
+    ) -> Iterator[np.ndarray]:
+        # One decoded frame at a time: a group's decoded frames are never all held at once.
+        return self._iter_stream(extradata, packets, frames[0].shape, len(frames))
 
-    def _decode_stream(
-        self,
-        extradata: bytes,
-        packets: list[bytes],
-        shape: tuple[int, ...],
-        count: int,
-        upto: int | None = None,
-    ) -> list[np.ndarray]:
+    def _iter_stream(
+        self, extradata: bytes, packets: list[bytes], shape: tuple[int, ...], count: int
+    ) -> Iterator[np.ndarray]:
         h, w = shape[:2]
         coded = (*_coded_size(h, w), *shape[2:])
-        frames = super()._decode_stream(extradata, packets, coded, count, upto)
-        return [np.ascontiguousarray(f[:h, :w]) for f in frames]
+        for frame in super()._iter_stream(extradata, packets, coded, count):
+            yield np.ascontiguousarray(frame[:h, :w])
 
 
 class HevcCodec(_LossyStream):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -94,7 +94,7 @@ class StreamCodec(LowresCodec):
         prefix = self.packet_prefix
         if self.compact and all(p.startswith(prefix) for p in packets):
             bodies = [p[len(prefix) :] for p in packets if p]
-            return self._pack_compact(stored, extradata, bodies)
+            return self._pack_compact(stored, len(frames), extradata, bodies)
         return self._pack([zlib.crc32(f) for f in stored], extradata, packets)
 
     def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
@@ -125,7 +125,7 @@ class StreamCodec(LowresCodec):
 
     def _stored_frames(
         self, frames: list[np.ndarray], extradata: bytes, packets: list[bytes]
-    ) -> list[np.ndarray]:
+    ) -> Iterable[np.ndarray]:
         """The frames a decoder gives back, whose CRCs the payload stores: for a lossless
         codec, the frames themselves."""
         return frames
@@ -138,9 +138,16 @@ class StreamCodec(LowresCodec):
         return b"".join(parts)
 
     @staticmethod
-    def _pack_compact(frames: list[np.ndarray], extradata: bytes, packets: list[bytes]) -> bytes:
-        crcs = [_span_crc(frames[k : k + CHECK_SPAN]) for k in range(0, len(frames), CHECK_SPAN)]
-        parts = [bytes([_COMPACT]), pack_uleb(len(frames)), pack_uleb(CHECK_SPAN)]
+    def _pack_compact(
+        frames: Iterable[np.ndarray], count: int, extradata: bytes, packets: list[bytes]
+    ) -> bytes:
+        crcs, crc = [], 0
+        for k, frame in enumerate(frames, 1):
+            crc = zlib.crc32(frame, crc)
+            if k % CHECK_SPAN == 0 or k == count:
+                crcs.append(crc)
+                crc = 0
+        parts = [bytes([_COMPACT]), pack_uleb(count), pack_uleb(CHECK_SPAN)]
         parts += [_U32.pack(crc) for crc in crcs]
         for blob in (extradata, *packets):
             parts += [pack_uleb(len(blob)), blob]
@@ -183,26 +190,35 @@ class StreamCodec(LowresCodec):
     ) -> list[np.ndarray]:
         """Exactly ``count`` frames of ``shape`` decoded from the stream (CRCs not checked), or
         with ``upto`` frames 0..``upto`` only (decoding stops once they are out)."""
+        frames: list[np.ndarray] = []
+        for frame in self._iter_stream(extradata, packets, shape, count):
+            frames.append(frame)
+            if upto is not None and len(frames) > upto:
+                break
+        return frames
+
+    def _iter_stream(
+        self, extradata: bytes, packets: list[bytes], shape: tuple[int, ...], count: int
+    ) -> Iterator[np.ndarray]:
+        """The frames of the stream, one at a time (a writer checksums them without holding
+        them all); ``CorruptError`` if it does not decode to exactly ``count`` of ``shape``."""
         ctx = av.CodecContext.create(self.decoder, "r")
         if self.sized_decoder:
             ctx.width, ctx.height = shape[1], shape[0]
         if extradata:
             ctx.extradata = extradata
-        frames: list[np.ndarray] = []
-        wanted = count if upto is None else upto + 1
+        done = 0
         try:
             for blob in [*packets, None]:
                 for picture in ctx.decode(None if blob is None else av.Packet(blob)):
-                    if len(frames) == count:
+                    if done == count:
                         raise CorruptError(f"{self.codec_id}: more than {count} frames")
-                    frames.append(self._pixels(picture, shape, len(frames)))
-                if upto is not None and len(frames) >= wanted:
-                    return frames[:wanted]
+                    yield self._pixels(picture, shape, done)
+                    done += 1
         except av.FFmpegError as exc:
             raise CorruptError(f"{self.codec_id}: stream does not decode ({exc})") from None
-        if len(frames) != count:
-            raise CorruptError(f"{self.codec_id}: {len(frames)} frames decoded, {count} stored")
-        return frames
+        if done != count:
+            raise CorruptError(f"{self.codec_id}: {done} frames decoded, {count} stored")
 
     def _split(self, data: bytes, count: int) -> tuple[list[Span], bytes, list[bytes]]:
         """The payload's checksum spans (first frame, end, CRC-32), extradata and packets
