@@ -176,8 +176,12 @@ class StreamCodec(LowresCodec):
             if stop > len(frames):
                 break
             if _span_crc(frames[start:stop]) != crc:
-                which = f"frame #{start}" if stop - start == 1 else f"frames #{start}-#{stop - 1}"
-                raise CorruptError(f"{self.codec_id}: {which} fails its pixel checksum")
+                which = (
+                    f"frame #{start} fails its"
+                    if stop - start == 1
+                    else f"frames #{start}-#{stop - 1} fail their"
+                )
+                raise CorruptError(f"{self.codec_id}: {which} pixel checksum")
         return frames if upto is None else frames[: upto + 1]
 
     def _decode_stream(
