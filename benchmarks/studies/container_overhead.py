@@ -31,15 +31,15 @@ def _breakdown(path: Path) -> dict:
     """The archive's bytes: all, the packets of its groups, their framing, the rest."""
     raw = path.read_bytes()
     with ArchiveReader(path) as reader:
-        groups = {reader.entry(i).offset for i in range(len(reader.names))}
+        # One frame of each group (the frames of a group share its chunk's offset).
+        firsts = {reader.entry(i).offset: i for i in reversed(range(len(reader.names)))}
         packets = framing = 0
-        for offset in groups:
-            ctype, data, _ = reader._read_chunk(offset, len(raw) - offset)
-            table = struct.unpack_from("<I", data)[0]
-            payload = data[4 + table :]
-            codec = Av1Codec()
-            count = len(reader._chunk_frames(ctype, data))
-            _, extradata, pkts = codec._split(bytes(payload), count)
+        codec = Av1Codec()
+        for i in firsts.values():
+            group = reader.read(i).group
+            assert group is not None
+            payload = group.payload
+            _, extradata, pkts = codec._split(bytes(payload), len(group.frames))
             compact = payload[0] == 2
             stored = sum(len(p) - (len(codec.packet_prefix) if compact else 0) for p in pkts)
             packets += stored + len(extradata)
