@@ -17,7 +17,7 @@ from ..engines.identity import IDENTITY_MODEL, IdentityRestorer
 from ..engines.tiling import TiledRestorer
 from ..errors import ModelError, SrcodecError, SrcodecWarning
 from ..lowres import LowresCodec, codec_class, get_codec, is_lossy
-from ..lowres.lossy import code_frames, setting_for_quality
+from ..lowres.lossy import code_kept, setting_for_quality
 from ..metrics import psnr
 from ..models.store import DEFAULT_MODEL, ModelInfo, get_model, inspect_weights, split_id
 from ..resample import downscale
@@ -30,6 +30,7 @@ __all__ = [
     "SAMPLE_FRAMES",
     "X1_MODEL",
     "X1_MODELS",
+    "X2_FROM_SETTING",
     "Candidate",
     "Sample",
     "Trial",
@@ -37,10 +38,12 @@ __all__ = [
     "default_candidates",
     "lossy_class",
     "lossy_codec",
+    "measured_positions",
     "pick_lossy",
     "pooled_psnr",
     "quality_setting",
     "rate_note",
+    "scale1_decides",
     "usable_candidates",
     "with_models",
 ]
@@ -70,6 +73,16 @@ CROPS = 4
 #: Low-resolution pixels of context around a measured quarter (the network's reach), restored
 #: and not scored.
 CROP_MARGIN = 24
+#: The setting of the scale-1 stream from which on (this or worse) the bundled x2 candidate
+#: is measured, by codec; at better settings it is not (AV1: CRF 55, ``--quality`` 12 and
+#: below). Chosen on validation data (``benchmarks.studies.x2_region``, x2_region.json):
+#: on vtest windows before 636, x2 trails x1 at equal bytes at every CRF, by 8 dB at CRF 30
+#: narrowing to 0.9-1.6 dB at 63; on the validation photos it trails by 1.5-7 dB at CRF 30-40,
+#: comes within 0.1 dB from CRF 55 on, and wins at 62-63 (by up to 0.23 dB). Measuring x2 took
+#: 12 of the choice's 14 s of CPU on 768x576 (its rate search and network). A rate no
+#: scale-1 stream gets down to sets the worst setting, so x2 is measured there; an x2 model
+#: the user gives (a camera profile) is always measured.
+X2_FROM_SETTING = {"srcodec.av1": 55}
 #: A trial within this factor of the target rate meets it (the rate of a setting is measured
 #: once; float noise must not exclude the setting the search settled on).
 RATE_TOLERANCE = 1.0001
@@ -110,6 +123,8 @@ class Trial:
     bytes: int
     pixels: int
     psnr: float
+    #: Why the candidate was not measured ("" if it was): it takes no part in the choice.
+    skipped: str = ""
 
     @property
     def bpp(self) -> float:
@@ -188,6 +203,16 @@ def _restorer(
     return make_restorer(info, tile=tile), info.id
 
 
+def measured_positions(count: int, shape: tuple[int, ...]) -> tuple[list[int], int]:
+    """The positions of a sample of ``count`` frames of ``shape`` that are restored and
+    measured (``MEASURED_PIXELS`` spread over ``CROPS`` times as many frames, or whole frames
+    of a sample too short for that), and the crops a frame is measured in (``CROPS`` or 1)."""
+    measured = max(MEASURED_FRAMES, MEASURED_PIXELS // (shape[0] * shape[1]))
+    crops = CROPS if CROPS * measured <= count else 1
+    picks = sorted({round(k) for k in np.linspace(0, count - 1, min(crops * measured, count))})
+    return picks, crops
+
+
 class Sample:
     """The frames a choice is made on (one size and mode), coded at each (scale, setting) asked
     for once: the rate search only encodes, and only the setting it settles on is restored."""
@@ -198,24 +223,57 @@ class Sample:
         codec: str = LOSSY_CODEC,
         measured: int | None = None,
     ) -> None:
-        self.frames, self.codec = list(frames), codec
+        self.frames: list[np.ndarray] | None = list(frames)
+        self.codec, self.count = codec, len(self.frames)
         self.settings = lossy_class(codec).settings  # type: ignore[attr-defined]
         self.pixels = sum(f.shape[0] * f.shape[1] for f in self.frames)
         if measured is None:
-            area = self.frames[0].shape[0] * self.frames[0].shape[1]
-            measured = max(MEASURED_FRAMES, MEASURED_PIXELS // area)
-        self.crops = CROPS if CROPS * measured <= len(self.frames) else 1
-        count = min(self.crops * measured, len(self.frames))
-        self.picks = sorted({round(k) for k in np.linspace(0, len(self.frames) - 1, count)})
+            self.picks, self.crops = measured_positions(self.count, self.frames[0].shape)
+        else:
+            self.crops = CROPS if CROPS * measured <= self.count else 1
+            count = min(self.crops * measured, self.count)
+            self.picks = sorted({round(k) for k in np.linspace(0, self.count - 1, count)})
+        self.originals = {k: self.frames[k] for k in self.picks}
         self._coded: dict[tuple[int, int], tuple[int, dict[int, np.ndarray]]] = {}
+
+    @classmethod
+    def of_stream(
+        cls,
+        originals: dict[int, np.ndarray],
+        count: int,
+        codec: str,
+        setting: int,
+        nbytes: int,
+        decoded: dict[int, np.ndarray],
+    ) -> Sample:
+        """A sample of ``count`` frames already coded at scale 1 and ``setting`` (a recorder's
+        first group: ``nbytes`` its payload), of which only the ``measured_positions`` are at
+        hand: ``originals`` and ``decoded`` by position. Only scale-1 candidates can be
+        measured on it (the frames to code at another scale are gone)."""
+        shape = next(iter(originals.values())).shape
+        picks, crops = measured_positions(count, shape)
+        if sorted(originals) != picks or sorted(decoded) != picks:
+            raise SrcodecError("a coded sample needs its measured positions, decoded and not")
+        sample = cls.__new__(cls)
+        sample.frames, sample.codec, sample.count = None, codec, count
+        sample.settings = lossy_class(codec).settings  # type: ignore[attr-defined]
+        sample.pixels = count * shape[0] * shape[1]
+        sample.picks, sample.crops, sample.originals = picks, crops, dict(originals)
+        sample._coded = {(1, setting): (nbytes, dict(decoded))}
+        return sample
 
     def coded(self, scale: int, setting: int) -> tuple[int, dict[int, np.ndarray]]:
         """The bytes at ``scale`` and ``setting``, and the decoded frames that are measured
         (``picks``, by position): only those are kept, as a rate search codes many settings."""
         if (scale, setting) not in self._coded:
+            if self.frames is None:
+                raise SrcodecError(
+                    f"this sample was coded at scale 1 only, not x{scale} / {setting}"
+                )
             lows = [downscale(f, scale) for f in self.frames]
-            nbytes, decoded = code_frames(lossy_codec(self.codec, setting), lows)
-            self._coded[scale, setting] = (nbytes, {k: decoded[k] for k in self.picks})
+            self._coded[scale, setting] = code_kept(
+                lossy_codec(self.codec, setting), lows, self.picks
+            )
         return self._coded[scale, setting]
 
     def bpp(self, scale: int, setting: int) -> float:
@@ -250,7 +308,7 @@ class Sample:
         for k, (low, inner), out in zip(self.picks, regions, restored, strict=True):
             s = candidate.scale
             top, bottom, left, right = (v * s for v in inner)
-            original = self.frames[k][top:bottom, left:right]
+            original = self.originals[k][top:bottom, left:right]
             h, w = original.shape[:2]  # an odd original ends inside its last low-res pixel
             y, x = (inner[0] - low[0]) * s, (inner[2] - low[2]) * s
             scores.append(psnr(original, out[y : y + h, x : x + w]))
@@ -308,7 +366,9 @@ def choose(
     ``bpp``, every candidate searches its setting for at most ``bpp``. The highest PSNR among
     the candidates within the rate wins, on a tie the earlier candidate; when none gets down to
     it (a rate below every candidate's lowest quality), the one nearest to it, the lowest rate,
-    wins (``rate_note`` says so). A lone candidate is not restored (nothing to choose).
+    wins (``rate_note`` says so). A lone candidate is not restored (nothing to choose). The
+    bundled x2 candidate of AV1 is measured only where the scale-1 stream's setting is
+    ``X2_FROM_SETTING`` or worse; otherwise its trial says why not (``Trial.skipped``).
     """
     if (quality is None) == (bpp is None):
         raise SrcodecError("give a quality or a rate (bits per pixel), not one of each")
@@ -317,6 +377,11 @@ def choose(
         target = sample.bpp(1, quality_setting(sample.codec, quality))
     trials = []
     for candidate, restorer in candidates:
+        why = _not_measured(sample, candidate, [c for c, _ in candidates], target, quality)
+        if why:
+            c = candidate
+            trials.append(Trial(c.name, c.scale, c.model, 0, 0, sample.pixels, np.nan, why))
+            continue
         if target is None or (quality is not None and candidate.scale == 1):
             # The quality's setting: the scale-1 stream, or with no scale-1 candidate to set
             # the rate, each candidate's own stream.
@@ -329,13 +394,47 @@ def choose(
             only = Trial(c.name, c.scale, c.model, setting, nbytes, sample.pixels, np.nan)
             return only, [only]
         trials.append(sample.measure(candidate, restorer, setting))
+    trials_all, trials = trials, [t for t in trials if not t.skipped]
     # A candidate that cannot get down to the rate (its worst setting still over) loses to any
     # that can; if none can, the rate comes first: the nearest to it wins.
     rate = target if target is not None else max(t.bpp for t in trials)
     within = [t for t in trials if t.bpp <= rate * RATE_TOLERANCE]
     if within:
-        return max(within, key=lambda t: t.psnr), trials
-    return min(trials, key=lambda t: (t.bpp, -t.psnr)), trials
+        return max(within, key=lambda t: t.psnr), trials_all
+    return min(trials, key=lambda t: (t.bpp, -t.psnr)), trials_all
+
+
+def _not_measured(
+    sample: Sample,
+    candidate: Candidate,
+    candidates: Sequence[Candidate],
+    target: float | None,
+    quality: float | None,
+) -> str:
+    """Why ``candidate`` need not be measured on ``sample`` ("" if it must be): the bundled x2
+    candidate where the scale-1 stream's setting is better than ``X2_FROM_SETTING``."""
+    if not _x2_waits(candidate, sample.codec) or not any(c.scale == 1 for c in candidates):
+        return ""
+    if target is None:
+        return ""
+    if quality is not None:
+        setting = quality_setting(sample.codec, quality)
+    else:
+        setting = sample.setting_for_rate(1, target)
+    cls = lossy_class(sample.codec)
+    if not _better(cls, setting, X2_FROM_SETTING[cls.codec_id]):
+        return ""
+    param = cls.quality_param  # type: ignore[attr-defined]
+    return (
+        f"the full-resolution stream is at {param} {setting}, where x2 trails x1 at equal "
+        "bytes (docs/lossy.md)"
+    )
+
+
+def _better(cls: type[LowresCodec], setting: int, than: int) -> bool:
+    """Whether ``setting`` of codec ``cls`` is a better quality than ``than``."""
+    worst, best = cls.settings  # type: ignore[attr-defined]
+    return (than - setting) * (worst - best) > 0
 
 
 def rate_note(best: Trial, bpp: float | None, codec: str = LOSSY_CODEC) -> str:
@@ -411,3 +510,26 @@ def pick_lossy(
         warnings.warn(note, SrcodecWarning, stacklevel=3)
     model_id = next(m for c, _, m in usable if c.name == best.candidate)
     return best, trials, model_id, lossy_codec(codec, best.setting)
+
+
+def _x2_waits(candidate: Candidate, codec: str) -> bool:
+    """Whether ``candidate`` is the bundled x2 one of a codec in ``X2_FROM_SETTING``."""
+    return (
+        candidate.scale == 2
+        and not candidate.given
+        and candidate.model == DEFAULT_MODEL
+        and lossy_class(codec).codec_id in X2_FROM_SETTING
+    )
+
+
+def scale1_decides(candidates: Sequence[Candidate], codec: str, quality: float | None) -> bool:
+    """Whether a choice at ``quality`` measures scale-1 candidates only (the others are the
+    bundled x2 one at a setting better than ``X2_FROM_SETTING``), so that it can be made on a
+    stream already coded at scale 1 and the quality's setting (``Sample.of_stream``: a
+    recorder's first group, written before the choice)."""
+    if quality is None or not any(c.scale == 1 for c in candidates):
+        return False
+    cls = lossy_class(codec)
+    setting = quality_setting(codec, quality)
+    waits = cls.codec_id in X2_FROM_SETTING and _better(cls, setting, X2_FROM_SETTING[cls.codec_id])
+    return all(c.scale == 1 or (waits and _x2_waits(c, codec)) for c in candidates)

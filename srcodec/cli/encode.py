@@ -286,6 +286,12 @@ def _encode_lossy(
     )
     for t in s.trials:
         shown = short_id(t.model) if "@" in t.model else t.model
+        if t.skipped:
+            click.echo(
+                f"candidate {t.candidate} (x{t.scale}, {shown}): not measured: {t.skipped}",
+                err=True,
+            )
+            continue
         measured = "not measured (the only candidate)" if len(s.trials) == 1 else display.db(t.psnr)
         click.echo(
             f"candidate {t.candidate} (x{t.scale}, {shown}): {param} {t.setting}, "

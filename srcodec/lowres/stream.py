@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -82,6 +82,13 @@ class StreamCodec(LowresCodec):
 
     def encode_group(self, frames: Sequence[np.ndarray]) -> bytes:
         """Encode 1..MAX_GROUP_FRAMES uint8 frames of one shape (HxW or HxWx3) into one payload."""
+        return self.encode_group_kept(frames, ())[0]
+
+    def encode_group_kept(
+        self, frames: Sequence[np.ndarray], keep: Collection[int]
+    ) -> tuple[bytes, dict[int, np.ndarray]]:
+        """``encode_group``, and the frames at positions ``keep`` as a decoder gives them back
+        (a lossy codec decodes its stream once, for the payload's checksums and these)."""
         if not 1 <= len(frames) <= MAX_GROUP_FRAMES:
             raise FrameError(f"{self.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
         frames = [np.ascontiguousarray(check_frame(f)) for f in frames]
@@ -90,12 +97,19 @@ class StreamCodec(LowresCodec):
             if f.shape != shape:
                 raise FrameError(f"{self.codec_id}: frame #{k} is {f.shape}, the group {shape}")
         extradata, packets = self._encode_stream(frames)
-        stored = self._stored_frames(frames, extradata, packets)
+        kept: dict[int, np.ndarray] = {}
+
+        def stored() -> Iterator[np.ndarray]:
+            for k, frame in enumerate(self._stored_frames(frames, extradata, packets)):
+                if k in keep:
+                    kept[k] = frame
+                yield frame
+
         prefix = self.packet_prefix
         if self.compact and all(p.startswith(prefix) for p in packets):
             bodies = [p[len(prefix) :] for p in packets if p]
-            return self._pack_compact(stored, len(frames), extradata, bodies)
-        return self._pack([zlib.crc32(f) for f in stored], extradata, packets)
+            return self._pack_compact(stored(), len(frames), extradata, bodies), kept
+        return self._pack([zlib.crc32(f) for f in stored()], extradata, packets), kept
 
     def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
         """The encoder's extradata and packets for ``frames`` (checked, of one shape)."""

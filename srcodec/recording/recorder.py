@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from .._version import __version__
+from ..archive.candidates import measured_positions
 from ..archive.filewriter import ArchiveWriter
 from ..archive.layout import (
     MAX_GROUP_FRAMES,
@@ -36,6 +37,7 @@ from ..clock import iso, now_us
 from ..errors import SrcodecError
 from ..frametimes import timing_fields
 from ..lowres import LowresCodec, StreamCodec, get_codec
+from ..lowres.lossy import Av1Codec
 from ..models.store import pick_model
 from ..pixels import mode_of
 from ..resample import downscale
@@ -177,6 +179,10 @@ class _Coder:
     def ready(self) -> bool:
         return self.codec is not None
 
+    def _one_core(self) -> None:
+        if isinstance(self.codec, Av1Codec):
+            self.codec.threads = 1  # a camera on one core (the same stream, less memory)
+
     def choose(self, frames: list[np.ndarray], received: int) -> None:
         """Lossy: choose the candidate and setting on ``frames`` (a segment's first group,
         its first frame received at ``received``)."""
@@ -187,6 +193,50 @@ class _Coder:
         )
         self.scale, self.candidate = best.scale, best.candidate
         self._chosen = (frames[0].shape, received)
+        self._one_core()
+
+    def start_provisional(self) -> bool:
+        """Lossy at ``--quality`` where only scale-1 candidates are measured
+        (``scale1_decides``: they share one stream, at the quality's setting): code at once,
+        with the one chosen last (choosing again after ``RECHOOSE_US``), else the last of
+        them (a camera profile given, else the bundled x1), in the header, and choose on the
+        first group once it is on disk (``decide``). False otherwise: the first group waits
+        for the choice (``choose``)."""
+        from ..archive.candidates import LOSSY_CODEC, lossy_codec, quality_setting, scale1_decides
+
+        if not scale1_decides([c for c, _, _ in self._usable], LOSSY_CODEC, self.quality):
+            return False
+        assert self.quality is not None
+        ones = [u for u in self._usable if u[0].scale == 1]
+        last = [u for u in ones if u[0].name == self.candidate]
+        candidate, _, self.model_id = (last or ones)[-1]
+        self.codec = lossy_codec(LOSSY_CODEC, quality_setting(LOSSY_CODEC, self.quality))
+        self.scale, self.candidate = 1, candidate.name
+        self._one_core()
+        return True
+
+    def decide(
+        self,
+        originals: dict[int, np.ndarray],
+        count: int,
+        nbytes: int,
+        decoded: dict[int, np.ndarray],
+        received: int,
+    ) -> bool:
+        """The choice on a first group coded by ``start_provisional`` (``count`` frames,
+        ``nbytes``; the measured positions' ``originals`` and ``decoded`` frames), kept for
+        the segments after it (``holds``); whether the provisional candidate won."""
+        from ..archive.candidates import LOSSY_CODEC, Sample, choose
+
+        assert self.codec is not None and self.quality is not None
+        setting = self.codec.get_config()["crf"]
+        sample = Sample.of_stream(originals, count, LOSSY_CODEC, setting, nbytes, decoded)
+        best, _ = choose(sample, [(c, r) for c, r, _ in self._usable], quality=self.quality)
+        kept = best.candidate == self.candidate
+        self.candidate = best.candidate
+        self.model_id = next(m for c, _, m in self._usable if c.name == best.candidate)
+        self._chosen = (next(iter(originals.values())).shape, received)
+        return kept
 
     def holds(self, shape: tuple[int, ...], received: int) -> bool:
         """Lossy: whether the choice made last still holds for a segment starting with a
@@ -233,6 +283,8 @@ class _Segment:
         # Lossy: the candidate is chosen on the segment's first group, whose frames wait at
         # full size until then, unless the choice of an earlier segment still holds.
         self.chosen = not coder.lossy or coder.holds(first.image.shape, first.received)
+        #: Whether the segment ends after its group on disk: its provisional candidate lost.
+        self.cut = False
         if coder.lossy and self.chosen:
             self.report.candidate = coder.candidate
 
@@ -274,15 +326,20 @@ class _Segment:
             # Nothing; or, lossy, only gaps before the segment's header is chosen: they wait
             # for its first group (and are only reported if none comes).
             return
+        decide = False
         if self.pending and not self.chosen:
-            cpu = time.process_time()
-            self.coder.choose([image for _, image, _ in self.pending], self.pending[0][2].received)
-            self.report.choice_cpu_s = time.process_time() - cpu
+            if self.coder.start_provisional():
+                decide = True  # scale 1: the pending frames are what is coded
+            else:
+                cpu = time.process_time()
+                first = self.pending[0][2].received
+                self.coder.choose([image for _, image, _ in self.pending], first)
+                self.report.choice_cpu_s = time.process_time() - cpu
+                self.pending = [
+                    (info, downscale(image, self.coder.scale), frame)
+                    for info, image, frame in self.pending
+                ]
             self.chosen = True
-            self.pending = [
-                (info, downscale(image, self.coder.scale), frame)
-                for info, image, frame in self.pending
-            ]
             self.report.candidate = self.coder.candidate
         if self.writer is None:
             self.writer = self._open()
@@ -294,11 +351,13 @@ class _Segment:
             _fraction(frames[0].time_base) if frames else None,
             [(g.start, g.end, g.reason) for g in self.gaps],
         )
-        payload = b""
+        payload, decoded = b"", {}
+        lows = [low for _, low, _ in self.pending]
+        picks = measured_positions(len(lows), lows[0].shape)[0] if decide else []
         if self.pending:
             codec = self.coder.codec
             assert isinstance(codec, StreamCodec)
-            payload = codec.encode_group([low for _, low, _ in self.pending])
+            payload, decoded = codec.encode_group_kept(lows, picks)
         # The times and their group are written together, then made durable.
         self.writer.add_times(times)
         if self.pending:
@@ -310,6 +369,16 @@ class _Segment:
         if frames:
             self.report.end = frames[-1].received
         self.pending, self.gaps = [], []
+        if decide:
+            # The group is on disk: now the choice, on its frames as coded. Another candidate
+            # than the provisional one ends the segment here (``cut``); the next uses it.
+            cpu = time.process_time()
+            originals = {k: lows[k] for k in picks}
+            kept = self.coder.decide(
+                originals, len(lows), len(payload), decoded, frames[0].received
+            )
+            self.report.choice_cpu_s = time.process_time() - cpu
+            self.cut = not kept
 
     def close(self) -> SegmentReport:
         self.flush()
@@ -397,7 +466,9 @@ def record(
             if isinstance(event, Gap):
                 (current.gap if current is not None else early.append)(event)
                 return
-            if current is not None and event.received >= current.boundary:
+            if current is not None and (current.cut or event.received >= current.boundary):
+                # (cut: its provisional candidate lost the choice; the next segment uses the
+                # winner)
                 finish(current)
                 current = None
             if current is None:

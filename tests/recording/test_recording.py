@@ -96,7 +96,9 @@ def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 def _segments(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.glob("*.src"))
+    from srcodec.recording.segments import list_segments
+
+    return list_segments(folder)  # oldest first: CAM_<second>-1.src after CAM_<second>.src
 
 
 def _frames(path: Path) -> int:
@@ -372,17 +374,40 @@ def test_archives_without_times_report_none(tmp_path):
     assert info["start"] is None and info["end"] is None and info["gaps"] == []
 
 
-def test_record_lossy_keeps_times_and_chooses_per_segment(clip, tmp_path):
+def test_record_lossy_keeps_times_and_names_each_segments_candidate(clip, tmp_path):
     summary = record(clip, tmp_path, name="cam", quality=40, group=10)
-    (path,) = _segments(tmp_path / "cam")
-    with ArchiveReader(path) as reader:
-        assert reader.header.extra["lossy"]["quality"] == 40
-        assert reader.header.codec["id"] == "srcodec.av1"
-        times = segment_times(reader)
-    assert len(times.names) == 30 == summary.frames_stored
-    assert all(t is not None for t in times.received)
-    assert summary.segments[0].candidate == reader.header.extra["lossy"]["candidate"]
-    assert srcodec.verify(path).ok
+    paths = _segments(tmp_path / "cam")
+    assert [s.path for s in summary.segments] == paths
+    stored = 0
+    for path, report in zip(paths, summary.segments, strict=True):
+        with ArchiveReader(path) as reader:
+            assert reader.header.extra["lossy"]["quality"] == 40
+            assert reader.header.codec["id"] == "srcodec.av1"
+            assert report.candidate == reader.header.extra["lossy"]["candidate"]
+            times = segment_times(reader)
+        assert all(t is not None for t in times.received)
+        stored += len(times.names)
+        assert srcodec.verify(path).ok
+    assert stored == 30 == summary.frames_stored
+
+
+def test_a_lossy_recording_stores_its_first_group_before_choosing(clip, tmp_path):
+    """At ``--quality`` the base codec and x1 share one stream (the bundled x2 is not measured
+    at such rates): the first group is coded and made durable at once, with x1 in the header,
+    and the choice is made on it as coded. Before, the group waited for the choice (15 s of
+    CPU on 768x576: four cameras fell 52 s behind). On FFmpeg's test pattern the base codec
+    wins: the provisional segment ends after that group and the next uses the winner."""
+    summary = record(clip, tmp_path, name="cam", quality=40, group=10)
+    first, *rest = summary.segments
+    assert (first.candidate, first.frames) == ("x1", 10) and first.choice_cpu_s > 0
+    assert rest and {s.candidate for s in rest} == {"base"}
+    assert all(s.choice_cpu_s == 0 for s in rest)
+    assert sum(s.frames for s in summary.segments) == 30
+    with ArchiveReader(first.path) as reader:
+        assert reader.header.model_id.startswith("srcodec-av1-x1")
+    with ArchiveReader(rest[0].path) as reader:
+        assert reader.header.model_id == "srcodec.identity"
+        assert reader.header.codec["crf"] == 38  # --quality 40's setting, as before the cut
 
 
 def test_a_lossy_recording_chooses_once_and_keeps_the_choice_for_later_segments(clip, tmp_path):
@@ -393,10 +418,11 @@ def test_a_lossy_recording_chooses_once_and_keeps_the_choice_for_later_segments(
     assert len(segments) >= 3
     assert segments[0].choice_cpu_s > 0
     assert all(s.choice_cpu_s == 0 for s in segments[1:])
-    assert {s.candidate for s in segments} == {segments[0].candidate}
+    # The first segment names the provisional candidate (x1); the ones after it the winner.
+    assert len({s.candidate for s in segments[1:]}) == 1
     for s in segments:
         with ArchiveReader(s.path) as reader:
-            assert reader.header.extra["lossy"]["candidate"] == segments[0].candidate
+            assert reader.header.extra["lossy"]["candidate"] == s.candidate
         assert srcodec.verify(s.path).ok
 
 
