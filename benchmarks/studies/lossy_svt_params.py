@@ -1,8 +1,11 @@
 """SVT-AV1 settings for lossy archives (issue 23): ``srcodec.av1``'s stream with extra
-``svtav1-params`` on validation vtest frames (before 636), one stream; BD-rate RGB and Y of
-each against srcodec's settings (preset 6, ``keyint=-1``).
+``svtav1-params`` on validation vtest frames (before 636), one stream (or streams of
+``--group`` frames, as a recorder codes them); BD-rate RGB and Y of each against srcodec's
+settings (preset 6, ``keyint=-1``).
 
     python -m benchmarks.studies.lossy_svt_params --out lossy_svt_params.json
+    python -m benchmarks.studies.lossy_svt_params --group 60 --variants ,lookahead=16 \
+        --out lossy_svt_lookahead.json
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=160)
     ap.add_argument("--crfs", default="38,50,58")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
+    ap.add_argument("--group", type=int, default=0, help="frames a stream (0: all)")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     frames = read_clip(args.first, args.first + args.frames)
@@ -43,7 +47,7 @@ def main() -> None:
         for crf in map(int, args.crfs.split(",")):
             codec = _Variant(crf, 6)
             codec.extra = extra
-            point = {"crf": crf, **stream_point(codec, frames)}
+            point = {"crf": crf, **_point(codec, frames, args.group or len(frames))}
             print(extra or "default", point, flush=True)
             curves[extra or "default"] = [*curves.get(extra or "default", []), point]
     ref = curves["default"]
@@ -54,7 +58,20 @@ def main() -> None:
     }  # fmt: skip
     print(json.dumps(bd))
     result = {"frames": [args.first, args.frames], "curves": curves, "bd_rate": bd}
+    if args.group:
+        result["group"] = args.group
     args.out.write_text(json.dumps(result, indent=1))
+
+
+def _point(codec: Av1Codec, frames: list, group: int) -> dict:
+    """``stream_point`` of streams of ``group`` frames: bytes summed, PSNR over every frame."""
+    points = [stream_point(codec, frames[k : k + group]) for k in range(0, len(frames), group)]
+    counts = [len(frames[k : k + group]) for k in range(0, len(frames), group)]
+    total = sum(counts)
+    return {
+        key: sum(p[key] * n for p, n in zip(points, counts, strict=True)) / total
+        for key in ("bpp", "psnr", "psnr_y")
+    }
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +31,10 @@ MANY = {"4 cameras, --quality 50": (4, ["--quality", "50"])}
 #: lossy candidate choice) more than once.
 SEGMENT = "30s"
 QUICK_SECONDS = 12
+#: A recorder is stopped this long after its server has sent the clip and exited (seconds),
+#: and at the latest ``STOP_LIMIT`` seconds after the clip's length (``--duration``).
+STOP_AFTER = 3.0
+STOP_LIMIT = 60
 
 
 def _ffmpeg() -> str:
@@ -68,12 +73,23 @@ def _record(
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = []
     start = time.perf_counter()
+    limit = str((seconds or 80) + STOP_LIMIT)
     for k, port in enumerate(ports):
         name = "vtest" if cameras == 1 else f"cam{k + 1}"
         cmd = [sys.executable, "-m", "srcodec", "record", f"tcp://127.0.0.1:{port}", "-o",
                str(folder), "--name", name, "--segment", SEGMENT, "--json-status",
-               "--timeout", "5s", "--duration", str((seconds or 80) + 5), *extra]  # fmt: skip
+               "--timeout", "5s", "--duration", limit, *extra]  # fmt: skip
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
+    # Each recorder is stopped (SIGTERM, as a service manager stops it) once its server has
+    # sent the whole clip and exited, and the recorder had a moment to read the rest: frames
+    # in are then every frame that reached it, however late it started or read.
+    for server, proc in zip(servers, procs, strict=True):
+        try:
+            server.wait(timeout=(seconds or 80) + STOP_LIMIT)
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(STOP_AFTER)
+        proc.send_signal(signal.SIGTERM)
     outs, usages = [], []
     for proc in procs:  # status lines are short: a pipe does not fill before the end
         _, status, usage = os.wait4(proc.pid, 0)

@@ -42,7 +42,7 @@ from ..models.store import pick_model
 from ..pixels import mode_of
 from ..resample import downscale
 from .segments import RecoveredSegment, camera_lock, close_open_segments, segment_path
-from .source import DEFAULT_TIMEOUT, Frame, Source, redact
+from .source import DEFAULT_TIMEOUT, Drop, Frame, Source, redact
 
 __all__ = ["RECORDING_VERSION", "RecordSummary", "SegmentReport", "camera_name", "record"]
 
@@ -461,8 +461,12 @@ def record(
             if on_segment is not None:
                 on_segment(report)
 
-        def take(event: Frame | Gap) -> None:
+        def take(event: Frame | Gap | Drop) -> None:
             nonlocal current, early
+            if isinstance(event, Drop):
+                if current is not None:
+                    current.flush()  # the connection's last frames: on disk now, not later
+                return
             if isinstance(event, Gap):
                 (current.gap if current is not None else early.append)(event)
                 return

@@ -21,7 +21,7 @@ from ..archive.timeline import Gap
 from ..clock import now_us
 from ..errors import SrcodecError
 
-__all__ = ["Frame", "Gap", "Source", "redact"]
+__all__ = ["Drop", "Frame", "Gap", "Source", "redact"]
 
 #: Reopening a dropped stream waits this long first, doubling up to ``MAX_BACKOFF`` seconds.
 FIRST_BACKOFF = 0.25
@@ -44,6 +44,16 @@ class Frame:
     time_base: Fraction | None
     fps: Fraction | None
     connection: int
+
+
+@dataclass
+class Drop:
+    """A live connection ended (at ``when``, microseconds since the epoch, UTC): its frames are
+    complete, so a recorder stores the group in flight now rather than when the stream comes
+    back (the outage itself is a ``Gap``, reported once its end is known)."""
+
+    when: int
+    reason: str
 
 
 def redact(source: str) -> str:
@@ -124,25 +134,28 @@ class Source:
                 pass
             self._thread.join(0.05)
 
-    def drain(self) -> list[Frame | Gap]:
+    def drain(self) -> list[Frame | Gap | Drop]:
         """Stop reading and return the frames and gaps already queued (received before the
         stop, so never to be lost in silence)."""
         self.stop()
         if self._thread is not None:
-            # A frame being handed on as the stop came is in the queue once the reader is done.
-            self._thread.join(self.timeout + 1)
+            # A frame being handed on as the stop came is in the queue once the reader is done
+            # with it (an instant: a live frame is queued or dropped without waiting). A reader
+            # blocked on the network (waiting for a packet, or reconnecting) holds no frame:
+            # the frames queued are not kept waiting for it (they waited up to the timeout).
+            self._thread.join(_DRAIN_WAIT)
         items = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return items
-            if isinstance(item, (Frame, Gap)):
+            if isinstance(item, (Frame, Gap, Drop)):
                 items.append(item)
 
-    def events(self, poll: float = 0.1) -> Iterator[Frame | Gap | None]:
-        """Frames and gaps as they come; None every ``poll`` seconds without one (so the
-        caller can keep time), ending when the source has ended."""
+    def events(self, poll: float = 0.1) -> Iterator[Frame | Gap | Drop | None]:
+        """Frames, gaps and drops as they come; None every ``poll`` seconds without one (so
+        the caller can keep time), ending when the source has ended."""
         while True:
             try:
                 item = self._queue.get(timeout=poll)
@@ -176,6 +189,7 @@ class Source:
                     if reason and not self.live:
                         self._put(SrcodecError(f"{self.url}: {reason}"), droppable=False)
                     break
+                self._put(Drop(now_us(), reason or "stream ended"), droppable=False)
                 # A live stream dropped: reopen with backoff; the gap runs from the last frame
                 # (or the drop) to the first frame of the new connection.
                 since = last if last is not None else now_us()
@@ -248,6 +262,8 @@ class Source:
 
 
 _END = object()
+#: How long ``drain`` lets the reader finish handing on a frame (seconds).
+_DRAIN_WAIT = 1.0
 _NOT_VIDEO = {"tty"}
 _BEHIND = "frames dropped: the recorder fell behind the stream"
 

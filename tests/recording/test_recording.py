@@ -249,6 +249,23 @@ def test_server_killed_and_restarted_records_the_gap_and_resumes(clip, tmp_path)
     assert Recording(tmp_path).gaps == gaps
 
 
+def test_a_dropped_streams_last_frames_are_stored_at_the_drop(clip, tmp_path):
+    """The stream ends after 3 s (30 frames, under a group of 64) and never returns: its
+    frames go to disk when the connection ends, not when the recording stops 10 s after it
+    began (they waited for the stop, then up to the timeout more: 13 s in the record
+    benchmark)."""
+    port = _free_port()
+    server = _serve(clip, port)
+    try:
+        summary = record(f"tcp://127.0.0.1:{port}", tmp_path, name="cam", duration=10, timeout=2)
+    finally:
+        server.kill()
+        server.wait()
+    (report,) = summary.segments
+    assert report.frames == 30 == summary.frames_in
+    assert report.latency_max < 5.0, report.latency_max
+
+
 def test_recorder_killed_loses_at_most_its_group_in_flight(tmp_path, tmp_path_factory):
     clip = _make_clip(tmp_path_factory.mktemp("long") / "long.ts", "160x120", 6)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
