@@ -247,13 +247,14 @@ class Sample:
         decoded: dict[int, np.ndarray],
     ) -> Sample:
         """A sample of ``count`` frames already coded at scale 1 and ``setting`` (a recorder's
-        first group: ``nbytes`` its payload), of which only the ``measured_positions`` are at
-        hand: ``originals`` and ``decoded`` by position. Only scale-1 candidates can be
-        measured on it (the frames to code at another scale are gone)."""
+        first group: ``nbytes`` its payload), of which only the frames measured are at hand
+        (``originals`` and ``decoded``, by position: ``measured_positions``, or those of them
+        in a group that ended early). Only scale-1 candidates can be measured on it (the
+        frames to code at another scale are gone)."""
+        if not originals or sorted(originals) != sorted(decoded):
+            raise SrcodecError("a coded sample needs frames measured, decoded and not")
         shape = next(iter(originals.values())).shape
-        picks, crops = measured_positions(count, shape)
-        if sorted(originals) != picks or sorted(decoded) != picks:
-            raise SrcodecError("a coded sample needs its measured positions, decoded and not")
+        picks, crops = sorted(originals), measured_positions(count, shape)[1]
         sample = cls.__new__(cls)
         sample.frames, sample.codec, sample.count = None, codec, count
         sample.settings = lossy_class(codec).settings  # type: ignore[attr-defined]

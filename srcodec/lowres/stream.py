@@ -32,6 +32,7 @@ from .base import (
 __all__ = [
     "MAX_GROUP_FRAMES",
     "Ffv1StreamCodec",
+    "GroupEncoder",
     "StreamCodec",
     "X264StreamCodec",
     "X265StreamCodec",
@@ -91,29 +92,14 @@ class StreamCodec(LowresCodec):
         (a lossy codec decodes its stream once, for the payload's checksums and these)."""
         if not 1 <= len(frames) <= MAX_GROUP_FRAMES:
             raise FrameError(f"{self.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
-        frames = [np.ascontiguousarray(check_frame(f)) for f in frames]
-        shape = frames[0].shape
-        for k, f in enumerate(frames):
-            if f.shape != shape:
-                raise FrameError(f"{self.codec_id}: frame #{k} is {f.shape}, the group {shape}")
-        extradata, packets = self._encode_stream(frames)
-        kept: dict[int, np.ndarray] = {}
+        encoder = GroupEncoder(self, keep)
+        for frame in frames:
+            encoder.add(frame)
+        return encoder.finish()
 
-        def stored() -> Iterator[np.ndarray]:
-            for k, frame in enumerate(self._stored_frames(frames, extradata, packets)):
-                if k in keep:
-                    kept[k] = frame
-                yield frame
-
-        prefix = self.packet_prefix
-        if self.compact and all(p.startswith(prefix) for p in packets):
-            bodies = [p[len(prefix) :] for p in packets if p]
-            return self._pack_compact(stored(), len(frames), extradata, bodies), kept
-        return self._pack([zlib.crc32(f) for f in stored()], extradata, packets), kept
-
-    def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
-        """The encoder's extradata and packets for ``frames`` (checked, of one shape)."""
-        shape = frames[0].shape
+    def _open_encoder(self, shape: tuple[int, ...]) -> tuple[av.CodecContext, str]:
+        """An encoder for frames of ``shape`` (as ``_prepare`` gives them) and its pixel
+        format."""
         channels = 1 if len(shape) == 2 else 3
         encoder, pix_fmt = self.encoders[channels]
         ctx = av.CodecContext.create(encoder, "w")
@@ -121,15 +107,21 @@ class StreamCodec(LowresCodec):
         ctx.pix_fmt = pix_fmt
         ctx.time_base = _TIME_BASE
         ctx.options = self.options()
+        return ctx, pix_fmt
+
+    def _prepare(self, frame: np.ndarray) -> np.ndarray:
+        """A frame as the encoder is given it (a lossy stream pads odd and small sizes)."""
+        return frame
+
+    def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
+        """The encoder's extradata and packets for ``frames`` (checked, of one shape)."""
+        ctx, pix_fmt = self._open_encoder(self._prepare(frames[0]).shape)
         packets: list[bytes] = []
-        try:
-            for k, f in enumerate(frames):
-                picture = self._picture(f, pix_fmt)
-                picture.pts = k
-                packets += [bytes(p) for p in ctx.encode(picture)]
-            packets += [bytes(p) for p in ctx.encode(None)]
-        except av.FFmpegError as exc:
-            raise FrameError(f"{self.codec_id}: {encoder} failed ({exc})") from None
+        for k, f in enumerate(frames):
+            picture = self._picture(self._prepare(f), pix_fmt)
+            picture.pts = k
+            packets += _encoded(self, ctx, picture)
+        packets += _encoded(self, ctx, None)
         return bytes(ctx.extradata or b""), packets
 
     def _picture(self, frame: np.ndarray, pix_fmt: str) -> av.VideoFrame:
@@ -138,11 +130,16 @@ class StreamCodec(LowresCodec):
         return picture if picture.format.name == pix_fmt else picture.reformat(format=pix_fmt)
 
     def _stored_frames(
-        self, frames: list[np.ndarray], extradata: bytes, packets: list[bytes]
+        self,
+        held: list[np.ndarray],
+        shape: tuple[int, ...],
+        count: int,
+        extradata: bytes,
+        packets: list[bytes],
     ) -> Iterable[np.ndarray]:
         """The frames a decoder gives back, whose CRCs the payload stores: for a lossless
-        codec, the frames themselves."""
-        return frames
+        codec, the frames themselves (``held``: a ``GroupEncoder`` keeps them)."""
+        return held
 
     @staticmethod
     def _pack(crcs: list[int], extradata: bytes, packets: list[bytes]) -> bytes:
@@ -306,6 +303,78 @@ class StreamCodec(LowresCodec):
 
     def decode(self, data: bytes, width: int, height: int, channels: int) -> np.ndarray:
         return self.decode_group(data, width, height, channels, 1)[0]
+
+
+class GroupEncoder:
+    """One group coded as its frames come: ``add`` each (a recorder, as it receives them:
+    the encoder works while the group fills), then ``finish`` for the payload that
+    ``encode_group`` gives for the same frames, and the decoded frames at positions ``keep``.
+    A lossy stream's frames are not held (its checksums are of the frames decoded at the
+    end); a lossless one's are (they are what it stores)."""
+
+    def __init__(self, codec: StreamCodec, keep: Collection[int] = ()) -> None:
+        self.codec, self.keep = codec, set(keep)
+        self.count = 0
+        self._lossy = bool(getattr(codec, "lossy", False))
+        self._ctx: av.CodecContext | None = None
+        self._pix_fmt = ""
+        self._shape: tuple[int, ...] = ()
+        self._packets: list[bytes] = []
+        self._held: list[np.ndarray] = []
+
+    def add(self, frame: np.ndarray) -> None:
+        """Code the group's next frame (uint8, HxW or HxWx3, the shape of the first)."""
+        codec = self.codec
+        frame = np.ascontiguousarray(check_frame(frame))
+        if self._ctx is None:
+            self._shape = frame.shape
+            self._ctx, self._pix_fmt = codec._open_encoder(codec._prepare(frame).shape)
+        elif frame.shape != self._shape:
+            raise FrameError(
+                f"{codec.codec_id}: frame #{self.count} is {frame.shape}, the group {self._shape}"
+            )
+        if self.count == MAX_GROUP_FRAMES:
+            raise FrameError(f"{codec.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
+        picture = codec._picture(codec._prepare(frame), self._pix_fmt)
+        picture.pts = self.count
+        self._packets += _encoded(codec, self._ctx, picture)
+        if not self._lossy:
+            self._held.append(frame)
+        self.count += 1
+
+    def finish(self) -> tuple[bytes, dict[int, np.ndarray]]:
+        """The group's payload and its decoded frames at ``keep``; the encoder is done."""
+        codec = self.codec
+        if self._ctx is None:
+            raise FrameError(f"{codec.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
+        packets = self._packets + _encoded(codec, self._ctx, None)
+        extradata = bytes(self._ctx.extradata or b"")
+        self._ctx, self._packets = None, []
+        kept: dict[int, np.ndarray] = {}
+        held, self._held = self._held, []
+
+        def stored() -> Iterator[np.ndarray]:
+            frames = codec._stored_frames(held, self._shape, self.count, extradata, packets)
+            for k, frame in enumerate(frames):
+                if k in self.keep:
+                    kept[k] = frame
+                yield frame
+
+        prefix = codec.packet_prefix
+        if codec.compact and all(p.startswith(prefix) for p in packets):
+            bodies = [p[len(prefix) :] for p in packets if p]
+            return codec._pack_compact(stored(), self.count, extradata, bodies), kept
+        return codec._pack([zlib.crc32(f) for f in stored()], extradata, packets), kept
+
+
+def _encoded(
+    codec: StreamCodec, ctx: av.CodecContext, picture: av.VideoFrame | None
+) -> list[bytes]:
+    """The packets ``ctx`` gives for ``picture`` (None: the end of the stream)."""
+    try:
+        return [bytes(p) for p in ctx.encode(picture)]
+    except av.FFmpegError as exc:
+        raise FrameError(f"{codec.codec_id}: {ctx.name} failed ({exc})") from None
 
 
 def _span_crc(frames: Sequence[np.ndarray]) -> int:

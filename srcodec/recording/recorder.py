@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -38,6 +38,7 @@ from ..errors import SrcodecError
 from ..frametimes import timing_fields
 from ..lowres import LowresCodec, StreamCodec, get_codec
 from ..lowres.lossy import Av1Codec
+from ..lowres.stream import GroupEncoder
 from ..models.store import pick_model
 from ..pixels import mode_of
 from ..resample import downscale
@@ -60,6 +61,11 @@ CHOICE_TILE = 192
 #: of CPU for each 30-s segment of vtest (docs/recording.md): a camera in real time on one
 #: core could not afford it, four on two cores even less.
 RECHOOSE_US = 3600 * 10**6
+#: A received frame's pixels once they are in the encoder (its times are kept).
+_NO_PIXELS = np.zeros((0, 0, 3), np.uint8)
+#: SVT-AV1's look-ahead for a live group (``Av1Codec.lookahead``): the encoder codes while
+#: the group fills, so a group is on disk about 0.4 s after its last frame instead of 1 s.
+LIVE_LOOKAHEAD = 16
 _CAMERA_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -182,6 +188,7 @@ class _Coder:
     def _one_core(self) -> None:
         if isinstance(self.codec, Av1Codec):
             self.codec.threads = 1  # a camera on one core (the same stream, less memory)
+            self.codec.lookahead = LIVE_LOOKAHEAD
 
     def choose(self, frames: list[np.ndarray], received: int) -> None:
         """Lossy: choose the candidate and setting on ``frames`` (a segment's first group,
@@ -262,27 +269,45 @@ class _Coder:
 
 
 class _Segment:
-    """The segment being written: frames pending for the next group, and the archive writer
-    (its temporary file) once the header is known."""
+    """The segment being written: the group being coded (its frames fed to the encoder as
+    they come, once the candidate is known) and the archive writer (its temporary file) once
+    the header is known."""
 
     def __init__(
-        self, directory: Path, camera: str, source: str, first: Frame, length: float, coder: _Coder
+        self,
+        directory: Path,
+        camera: str,
+        source: str,
+        first: Frame,
+        length: float,
+        coder: _Coder,
+        group: int,
     ) -> None:
-        self.coder, self.camera, self.source = coder, camera, source
+        self.coder, self.camera, self.source, self.group = coder, camera, source, group
         self.path = segment_path(directory, camera, first.received)
         # Segments end on multiples of their length (UTC), as NVRs cut them: 10-minute segments
         # end at :00, :10, ...
         step = max(1, round(length * 1e6))
         self.boundary = (first.received // step + 1) * step
         self.fps = first.fps
-        self.pending: list[tuple[FrameInfo, np.ndarray, Frame]] = []
+        #: The group's frames: their entry, their pixels only while they wait for the choice
+        #: (else None: they are in the encoder), their times.
+        self.pending: list[tuple[FrameInfo, np.ndarray | None, Frame]] = []
+        self.key: tuple | None = None
+        self.encoder: GroupEncoder | None = None
         self.gaps: list[Gap] = []
         self.writer: ArchiveWriter | None = None
         self.report = SegmentReport(self.path, camera, first.received, first.received)
         self.latencies: list[float] = []
-        # Lossy: the candidate is chosen on the segment's first group, whose frames wait at
-        # full size until then, unless the choice of an earlier segment still holds.
+        # Lossy: unless the choice of an earlier segment still holds, the first group either
+        # is coded at once with a provisional candidate and chosen on as coded (``deciding``),
+        # or waits at full size for the choice.
         self.chosen = not coder.lossy or coder.holds(first.image.shape, first.received)
+        self.deciding = False
+        if coder.lossy and not self.chosen and coder.start_provisional():
+            self.chosen = self.deciding = True
+        #: The measured positions' frames of a ``deciding`` group, as given to the encoder.
+        self.originals: dict[int, np.ndarray] = {}
         #: Whether the segment ends after its group on disk: its provisional candidate lost.
         self.cut = False
         if coder.lossy and self.chosen:
@@ -302,17 +327,31 @@ class _Segment:
         header = self.coder.header(extra)
         return ArchiveWriter(self.path, header, groups=True, version=grouped_version(compact))
 
+    def _feed(self, position: int, low: np.ndarray) -> None:
+        """Give the group's frame at ``position`` (its stored form) to the encoder."""
+        codec = self.coder.codec
+        assert isinstance(codec, StreamCodec)
+        if self.encoder is None:
+            picks = measured_positions(self.group, low.shape)[0] if self.deciding else ()
+            self.encoder = GroupEncoder(codec, picks)
+        if position in self.encoder.keep:
+            self.originals[position] = low
+        self.encoder.add(low)
+
     def add(self, frame: Frame) -> None:
         image = frame.image
         key = (image.shape, frame.connection, frame.time_base, frame.fps)
-        if self.pending:
-            last = self.pending[-1][2]
-            if (last.image.shape, last.connection, last.time_base, last.fps) != key:
-                self.flush()  # a new size, rate or connection starts a new group
+        if self.pending and key != self.key:
+            self.flush()  # a new size, rate or connection starts a new group
+        self.key = key
         name = f"frame_{self.report.frames + len(self.pending):06d}"
         info = FrameInfo(name, image.shape[1], image.shape[0], mode_of(image))
-        stored = downscale(image, self.coder.scale) if self.chosen else image
-        self.pending.append((info, stored, frame))
+        times = replace(frame, image=_NO_PIXELS)  # the pixels go to the encoder
+        if self.chosen:
+            self._feed(len(self.pending), downscale(image, self.coder.scale))
+            self.pending.append((info, None, times))
+        else:
+            self.pending.append((info, image, times))
 
     def gap(self, gap: Gap) -> None:
         self.flush()  # the frames before a gap are a group of their own
@@ -326,21 +365,17 @@ class _Segment:
             # Nothing; or, lossy, only gaps before the segment's header is chosen: they wait
             # for its first group (and are only reported if none comes).
             return
-        decide = False
         if self.pending and not self.chosen:
-            if self.coder.start_provisional():
-                decide = True  # scale 1: the pending frames are what is coded
-            else:
-                cpu = time.process_time()
-                first = self.pending[0][2].received
-                self.coder.choose([image for _, image, _ in self.pending], first)
-                self.report.choice_cpu_s = time.process_time() - cpu
-                self.pending = [
-                    (info, downscale(image, self.coder.scale), frame)
-                    for info, image, frame in self.pending
-                ]
+            cpu = time.process_time()
+            first = self.pending[0][2].received
+            self.coder.choose([image for _, image, _ in self.pending], first)  # type: ignore[misc]
+            self.report.choice_cpu_s = time.process_time() - cpu
             self.chosen = True
             self.report.candidate = self.coder.candidate
+            for k, (info, image, times) in enumerate(self.pending):
+                assert image is not None
+                self._feed(k, downscale(image, self.coder.scale))
+                self.pending[k] = (info, None, times)
         if self.writer is None:
             self.writer = self._open()
         frames = [frame for _, _, frame in self.pending]
@@ -352,12 +387,10 @@ class _Segment:
             [(g.start, g.end, g.reason) for g in self.gaps],
         )
         payload, decoded = b"", {}
-        lows = [low for _, low, _ in self.pending]
-        picks = measured_positions(len(lows), lows[0].shape)[0] if decide else []
         if self.pending:
-            codec = self.coder.codec
-            assert isinstance(codec, StreamCodec)
-            payload, decoded = codec.encode_group_kept(lows, picks)
+            assert self.encoder is not None
+            payload, decoded = self.encoder.finish()
+        self.encoder = None
         # The times and their group are written together, then made durable.
         self.writer.add_times(times)
         if self.pending:
@@ -369,14 +402,14 @@ class _Segment:
         if frames:
             self.report.end = frames[-1].received
         self.pending, self.gaps = [], []
-        if decide:
+        if self.deciding and frames:
             # The group is on disk: now the choice, on its frames as coded. Another candidate
             # than the provisional one ends the segment here (``cut``); the next uses it.
+            self.deciding = False
             cpu = time.process_time()
-            originals = {k: lows[k] for k in picks}
-            kept = self.coder.decide(
-                originals, len(lows), len(payload), decoded, frames[0].received
-            )
+            count, originals = len(frames), self.originals
+            self.originals = {}
+            kept = self.coder.decide(originals, count, len(payload), decoded, frames[0].received)
             self.report.choice_cpu_s = time.process_time() - cpu
             self.cut = not kept
 
@@ -476,7 +509,7 @@ def record(
                 finish(current)
                 current = None
             if current is None:
-                current = _Segment(folder, camera, source, event, segment, coder)
+                current = _Segment(folder, camera, source, event, segment, coder, group)
                 for gap in early:
                     current.gap(gap)
                 early = []

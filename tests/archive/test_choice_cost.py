@@ -107,3 +107,26 @@ def test_svt_av1_on_one_core_codes_the_same_stream(clip):
     assert "lp=1" in one.options()["svtav1-params"]
     assert one.encode_group(clip) == Av1Codec(crf=40).encode_group(clip)
     assert one.get_config() == Av1Codec(crf=40).get_config()
+
+
+def test_a_group_fed_frame_by_frame_codes_while_it_fills(clip):
+    """A recorder feeds each frame to the encoder as it arrives (``GroupEncoder``). With
+    SVT-AV1's default look-ahead nothing is coded before the group's last frame (1.0 s of
+    coding after it for 60 frames of 768x576); with the recorder's look-ahead of 16 packets
+    come out while the group fills. Either way the payload is the group's, decoding to it."""
+    from srcodec.lowres.stream import GroupEncoder
+    from srcodec.recording.recorder import LIVE_LOOKAHEAD
+
+    frames = (clip * 3)[:50]
+    h, w = frames[0].shape[:2]
+    for lookahead, early in ((None, False), (LIVE_LOOKAHEAD, True)):
+        codec = Av1Codec(crf=40)
+        codec.lookahead = lookahead
+        encoder = GroupEncoder(codec, keep=[3])
+        for frame in frames:
+            encoder.add(frame)
+        assert bool(encoder._packets) == early
+        payload, kept = encoder.finish()
+        assert payload == codec.encode_group(frames)
+        decoded = codec.decode_group(payload, w, h, 3, len(frames))
+        assert np.array_equal(kept[3], decoded[3])
