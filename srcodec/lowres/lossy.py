@@ -142,24 +142,10 @@ class _LossyStream(StreamCodec):
         picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
         return picture.reformat(format=pix_fmt, interpolation=self.interpolation)
 
-    def _stored_frames(
-        self,
-        held: list[np.ndarray],
-        shape: tuple[int, ...],
-        count: int,
-        extradata: bytes,
-        packets: list[bytes],
-    ) -> Iterator[np.ndarray]:
-        # One decoded frame at a time: a group's decoded frames are never all held at once.
-        return self._iter_stream(extradata, packets, shape, count)
-
-    def _iter_stream(
-        self, extradata: bytes, packets: list[bytes], shape: tuple[int, ...], count: int
-    ) -> Iterator[np.ndarray]:
+    def _stored_picture(self, picture: av.VideoFrame, shape: tuple[int, ...], k: int) -> np.ndarray:
         h, w = shape[:2]
         coded = (*_coded_size(h, w), *shape[2:])
-        for frame in super()._iter_stream(extradata, packets, coded, count):
-            yield np.ascontiguousarray(frame[:h, :w])
+        return np.ascontiguousarray(self._pixels(picture, coded, k)[:h, :w])
 
 
 class HevcCodec(_LossyStream):

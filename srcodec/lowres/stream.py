@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from fractions import Fraction
 from typing import Any, ClassVar
 
@@ -129,18 +129,6 @@ class StreamCodec(LowresCodec):
         picture = av.VideoFrame.from_ndarray(frame, format="gray" if frame.ndim == 2 else "rgb24")
         return picture if picture.format.name == pix_fmt else picture.reformat(format=pix_fmt)
 
-    def _stored_frames(
-        self,
-        held: list[np.ndarray],
-        shape: tuple[int, ...],
-        count: int,
-        extradata: bytes,
-        packets: list[bytes],
-    ) -> Iterable[np.ndarray]:
-        """The frames a decoder gives back, whose CRCs the payload stores: for a lossless
-        codec, the frames themselves (``held``: a ``GroupEncoder`` keeps them)."""
-        return held
-
     @staticmethod
     def _pack(crcs: list[int], extradata: bytes, packets: list[bytes]) -> bytes:
         parts = [_PREFIX.pack(_VERSION, len(crcs))]
@@ -149,15 +137,8 @@ class StreamCodec(LowresCodec):
         return b"".join(parts)
 
     @staticmethod
-    def _pack_compact(
-        frames: Iterable[np.ndarray], count: int, extradata: bytes, packets: list[bytes]
-    ) -> bytes:
-        crcs, crc = [], 0
-        for k, frame in enumerate(frames, 1):
-            crc = zlib.crc32(frame, crc)
-            if k % CHECK_SPAN == 0 or k == count:
-                crcs.append(crc)
-                crc = 0
+    def _pack_compact(crcs: list[int], count: int, extradata: bytes, packets: list[bytes]) -> bytes:
+        """The compact payload: ``crcs`` one for each span of ``CHECK_SPAN`` frames."""
         parts = [bytes([_COMPACT]), pack_uleb(count), pack_uleb(CHECK_SPAN)]
         parts += [_U32.pack(crc) for crc in crcs]
         for blob in (extradata, *packets):
@@ -228,7 +209,7 @@ class StreamCodec(LowresCodec):
                 for picture in ctx.decode(None if blob is None else av.Packet(blob)):
                     if done == count:
                         raise CorruptError(f"{self.codec_id}: more than {count} frames")
-                    yield self._pixels(picture, shape, done)
+                    yield self._stored_picture(picture, shape, done)
                     done += 1
         except av.FFmpegError as exc:
             raise CorruptError(f"{self.codec_id}: stream does not decode ({exc})") from None
@@ -281,6 +262,11 @@ class StreamCodec(LowresCodec):
         spans = [(k, min(k + span, count), crc) for k, crc in zip(starts, crcs, strict=True)]
         return spans, blobs[0], [self.packet_prefix + b for b in blobs[1:]]
 
+    def _stored_picture(self, picture: av.VideoFrame, shape: tuple[int, ...], k: int) -> np.ndarray:
+        """Decoded picture ``k`` as the stored frame of ``shape`` (a lossy stream crops its
+        padding)."""
+        return self._pixels(picture, shape, k)
+
     def _pixels(self, picture: av.VideoFrame, shape: tuple[int, ...], k: int) -> np.ndarray:
         if (picture.height, picture.width) != shape[:2]:
             raise CorruptError(
@@ -306,21 +292,27 @@ class StreamCodec(LowresCodec):
 
 
 class GroupEncoder:
-    """One group coded as its frames come: ``add`` each (a recorder, as it receives them:
-    the encoder works while the group fills), then ``finish`` for the payload that
-    ``encode_group`` gives for the same frames, and the decoded frames at positions ``keep``.
-    A lossy stream's frames are not held (its checksums are of the frames decoded at the
-    end); a lossless one's are (they are what it stores)."""
+    """One group coded as its frames come: ``add`` each (a recorder, as it receives them),
+    then ``finish`` for the payload that ``encode_group`` gives for the same frames, and the
+    decoded frames at positions ``keep``. The encoder works while the group fills, and a
+    lossy stream's packets are decoded as they come out of it (its checksums are of the
+    frames decoded): only the stream's tail is left for ``finish``. No frame is held but the
+    ones kept."""
 
     def __init__(self, codec: StreamCodec, keep: Collection[int] = ()) -> None:
         self.codec, self.keep = codec, set(keep)
         self.count = 0
         self._lossy = bool(getattr(codec, "lossy", False))
         self._ctx: av.CodecContext | None = None
+        self._decoder: av.CodecContext | None = None
         self._pix_fmt = ""
         self._shape: tuple[int, ...] = ()
         self._packets: list[bytes] = []
-        self._held: list[np.ndarray] = []
+        # The checksums of the stored frames so far: each frame's, and each span's.
+        self._crcs: list[int] = []
+        self._spans: list[int] = []
+        self._span = 0
+        self._kept: dict[int, np.ndarray] = {}
 
     def add(self, frame: np.ndarray) -> None:
         """Code the group's next frame (uint8, HxW or HxWx3, the shape of the first)."""
@@ -337,34 +329,77 @@ class GroupEncoder:
             raise FrameError(f"{codec.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
         picture = codec._picture(codec._prepare(frame), self._pix_fmt)
         picture.pts = self.count
-        self._packets += _encoded(codec, self._ctx, picture)
-        if not self._lossy:
-            self._held.append(frame)
         self.count += 1
+        self._coded(_encoded(codec, self._ctx, picture))
+        if not self._lossy:
+            self._stored(frame)  # a lossless stream stores the frame itself
+
+    def _coded(self, packets: list[bytes]) -> None:
+        self._packets += packets
+        if not self._lossy:
+            return
+        codec = self.codec
+        if self._decoder is None:
+            self._decoder = av.CodecContext.create(codec.decoder, "r")
+            assert self._ctx is not None
+            if self._ctx.extradata:
+                self._decoder.extradata = self._ctx.extradata
+        try:
+            for blob in packets:
+                for picture in self._decoder.decode(av.Packet(blob)):
+                    if len(self._crcs) == self.count:
+                        raise CorruptError(f"{codec.codec_id}: more than {self.count} frames")
+                    self._stored(codec._stored_picture(picture, self._shape, len(self._crcs)))
+        except av.FFmpegError as exc:
+            raise CorruptError(f"{codec.codec_id}: stream does not decode ({exc})") from None
+
+    def _stored(self, frame: np.ndarray) -> None:
+        k = len(self._crcs)
+        self._crcs.append(zlib.crc32(frame))
+        self._span = zlib.crc32(frame, self._span)
+        if (k + 1) % CHECK_SPAN == 0:
+            self._spans.append(self._span)
+            self._span = 0
+        if k in self.keep:
+            self._kept[k] = frame
 
     def finish(self) -> tuple[bytes, dict[int, np.ndarray]]:
         """The group's payload and its decoded frames at ``keep``; the encoder is done."""
         codec = self.codec
         if self._ctx is None:
             raise FrameError(f"{codec.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
-        packets = self._packets + _encoded(codec, self._ctx, None)
-        extradata = bytes(self._ctx.extradata or b"")
-        self._ctx, self._packets = None, []
-        kept: dict[int, np.ndarray] = {}
-        held, self._held = self._held, []
-
-        def stored() -> Iterator[np.ndarray]:
-            frames = codec._stored_frames(held, self._shape, self.count, extradata, packets)
-            for k, frame in enumerate(frames):
-                if k in self.keep:
-                    kept[k] = frame
-                yield frame
-
+        tail = _encoded(codec, self._ctx, None)
+        self._coded(tail)
+        if self._lossy:
+            self._drain_decoder()
+        if len(self._crcs) != self.count:
+            raise CorruptError(
+                f"{codec.codec_id}: {len(self._crcs)} frames decoded, {self.count} coded"
+            )
+        if self.count % CHECK_SPAN:
+            self._spans.append(self._span)
+        packets, extradata = self._packets, bytes(self._ctx.extradata or b"")
+        kept = self._kept
+        self._ctx = self._decoder = None
+        self._packets, self._kept = [], {}
         prefix = codec.packet_prefix
         if codec.compact and all(p.startswith(prefix) for p in packets):
             bodies = [p[len(prefix) :] for p in packets if p]
-            return codec._pack_compact(stored(), self.count, extradata, bodies), kept
-        return codec._pack([zlib.crc32(f) for f in stored()], extradata, packets), kept
+            return codec._pack_compact(self._spans, self.count, extradata, bodies), kept
+        return codec._pack(self._crcs, extradata, packets), kept
+
+    def _drain_decoder(self) -> None:
+        """The decoder's last frames (the end of the stream)."""
+        codec = self.codec
+        if self._decoder is None:
+            return
+        try:
+            for picture in self._decoder.decode(None):
+                if len(self._crcs) == self.count:
+                    raise CorruptError(f"{codec.codec_id}: more than {self.count} frames")
+                self._stored(codec._stored_picture(picture, self._shape, len(self._crcs)))
+        except av.FFmpegError as exc:
+            raise CorruptError(f"{codec.codec_id}: stream does not decode ({exc})") from None
 
 
 def _encoded(

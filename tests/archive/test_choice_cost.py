@@ -113,7 +113,8 @@ def test_a_group_fed_frame_by_frame_codes_while_it_fills(clip):
     """A recorder feeds each frame to the encoder as it arrives (``GroupEncoder``). With
     SVT-AV1's default look-ahead nothing is coded before the group's last frame (1.0 s of
     coding after it for 60 frames of 768x576); with the recorder's look-ahead of 16 packets
-    come out while the group fills. Either way the payload is the group's, decoding to it."""
+    come out while the group fills, and are decoded for the payload's checksums as they come
+    (no frame is held). Either way the payload is the group's, decoding to it."""
     from srcodec.lowres.stream import GroupEncoder
     from srcodec.recording.recorder import LIVE_LOOKAHEAD
 
@@ -126,6 +127,7 @@ def test_a_group_fed_frame_by_frame_codes_while_it_fills(clip):
         for frame in frames:
             encoder.add(frame)
         assert bool(encoder._packets) == early
+        assert bool(encoder._crcs) == early  # decoded and checksummed as they came
         payload, kept = encoder.finish()
         assert payload == codec.encode_group(frames)
         decoded = codec.decode_group(payload, w, h, 3, len(frames))
