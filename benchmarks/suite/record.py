@@ -114,6 +114,9 @@ def _summary(outs: list[str], usages: list, wall: float) -> dict:
         _seconds(s["end"]) - _seconds(s["start"]) + 0.1 for s in segments
     )  # recorded seconds, all cameras
     latency = [s["latency_max_s"] for s in segments]
+    # After each recorder's first segment (its start-up: the process loading its models and
+    # making its choice while the others do too).
+    later = [s["latency_max_s"] for one in lines for s in _segments_of(one)[1:]]
     mean = sum(s["latency_mean_s"] * s["frames"] for s in segments) / max(1, frames)
     cpu = sum(u.ru_utime + u.ru_stime for u in usages)
     choice = sum(s.get("choice_cpu_s", 0.0) for s in segments)
@@ -140,9 +143,14 @@ def _summary(outs: list[str], usages: list, wall: float) -> dict:
         "steady_cpu_per_frame_ms": round(1000 * (cpu - choice) / max(1, frames), 2),
         "latency_mean_s": round(mean, 3),
         "latency_max_s": max(latency) if latency else None,
+        "latency_max_after_first_segment_s": max(later) if later else None,
         "peak_rss_mb": round(max(u.ru_maxrss for u in usages) / 1024, 1),
         "candidates": sorted({s["candidate"] for s in segments if s["candidate"]}),
     }
+
+
+def _segments_of(lines: list[dict]) -> list[dict]:
+    return [x for x in lines if x["event"] == "segment"]
 
 
 def _seconds(text: str) -> float:
@@ -177,13 +185,14 @@ class Record(Benchmark):
         table = md_table(
             ["mode", "frames in", "stored", "dropped", "bpp", "CPU ms/frame (all)",
              "steady CPU ms/frame", "choice CPU s/segment", "one core, 10-min segments",
-             "latency mean / max s", "peak RSS MB"],
+             "latency mean / max s (max after the first segment)", "peak RSS MB"],
             [
                 [r["mode"], r["frames_in"], r["frames_stored"], r["dropped"], f"{r['bpp']:.3f}",
                  f"{r['cpu_per_frame_ms']:.1f}", f"{r['steady_cpu_per_frame_ms']:.1f}",
                  f"{r['choice_cpu_seconds'] / max(1, r['choices']):.1f}",
                  f"{ten_minute_share(r, result['fps']):.0%}",
-                 f"{r['latency_mean_s']:.2f} / {r['latency_max_s']:.2f}", f"{r['peak_rss_mb']:.0f}"]
+                 f"{r['latency_mean_s']:.2f} / {r['latency_max_s']:.2f} "
+                 f"({r['latency_max_after_first_segment_s']:.2f})", f"{r['peak_rss_mb']:.0f}"]
                 for r in rows
             ],
             "lrrrrrrrrrr",
