@@ -38,6 +38,7 @@ __all__ = [
     "default_candidates",
     "lossy_class",
     "lossy_codec",
+    "measured_candidates",
     "measured_positions",
     "pick_lossy",
     "pooled_psnr",
@@ -521,6 +522,19 @@ def _x2_waits(candidate: Candidate, codec: str) -> bool:
         and candidate.model == DEFAULT_MODEL
         and lossy_class(codec).codec_id in X2_FROM_SETTING
     )
+
+
+def measured_candidates(codec: str, quality: float | None) -> list[Candidate]:
+    """``default_candidates(codec)`` less the bundled x2 one where a choice at ``quality``
+    does not measure it (``X2_FROM_SETTING``): a recorder need not load its network."""
+    every = default_candidates(codec)
+    if quality is None:
+        return list(every)
+    cls = lossy_class(codec)
+    start = X2_FROM_SETTING.get(cls.codec_id)
+    if start is None or not _better(cls, quality_setting(codec, quality), start):
+        return list(every)
+    return [c for c in every if not _x2_waits(c, codec)]
 
 
 def scale1_decides(candidates: Sequence[Candidate], codec: str, quality: float | None) -> bool:

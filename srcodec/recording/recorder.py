@@ -166,12 +166,16 @@ class _Coder:
         self.quality, self.bpp = quality, bpp
         self.candidate: str | None = None
         if self.lossy:
-            from ..archive.lossywriter import LOSSY_CODEC, usable_candidates
+            from ..archive.candidates import LOSSY_CODEC, measured_candidates, usable_candidates
 
-            # The restorers are loaded once for the whole recording, and restore the sample in
-            # tiles, so that the choice's memory stays bounded whatever the camera's size.
+            # The restorers are loaded once for the whole recording (without a model given,
+            # not the bundled x2 one where the quality's choice does not measure it), and
+            # restore the sample in tiles, so that the choice's memory stays bounded whatever
+            # the camera's size.
+            given = bool(weights) or model is not None
+            candidates = None if given else measured_candidates(LOSSY_CODEC, quality)
             self._usable = usable_candidates(
-                None, LOSSY_CODEC, weights, tile=CHOICE_TILE, model=model
+                candidates, LOSSY_CODEC, weights, tile=CHOICE_TILE, model=model
             )
             self.scale: int | None = None
             self.codec: LowresCodec | None = None
@@ -185,7 +189,7 @@ class _Coder:
     def ready(self) -> bool:
         return self.codec is not None
 
-    def _one_core(self) -> None:
+    def _live_settings(self) -> None:
         if isinstance(self.codec, Av1Codec):
             self.codec.threads = 1  # a camera on one core (the same stream, less memory)
             self.codec.lookahead = LIVE_LOOKAHEAD
@@ -200,7 +204,7 @@ class _Coder:
         )
         self.scale, self.candidate = best.scale, best.candidate
         self._chosen = (frames[0].shape, received)
-        self._one_core()
+        self._live_settings()
 
     def start_provisional(self) -> bool:
         """Lossy at ``--quality`` where only scale-1 candidates are measured
@@ -219,7 +223,7 @@ class _Coder:
         candidate, _, self.model_id = (last or ones)[-1]
         self.codec = lossy_codec(LOSSY_CODEC, quality_setting(LOSSY_CODEC, self.quality))
         self.scale, self.candidate = 1, candidate.name
-        self._one_core()
+        self._live_settings()
         return True
 
     def decide(

@@ -132,3 +132,12 @@ def test_a_group_fed_frame_by_frame_codes_while_it_fills(clip):
         assert payload == codec.encode_group(frames)
         decoded = codec.decode_group(payload, w, h, 3, len(frames))
         assert np.array_equal(kept[3], decoded[3])
+
+
+def test_a_recorder_loads_only_the_candidates_its_quality_measures():
+    from srcodec.archive.candidates import measured_candidates
+
+    assert [c.name for c in measured_candidates("srcodec.av1", 50)] == ["base", "x1"]
+    assert [c.name for c in measured_candidates("srcodec.av1", 10)] == ["base", "x1", "x2"]
+    assert [c.name for c in measured_candidates("srcodec.av1", None)] == ["base", "x1", "x2"]
+    assert len(measured_candidates("srcodec.hevc", 50)) == 3
