@@ -244,8 +244,10 @@ def test_server_killed_and_restarted_records_the_gap_and_resumes(clip, tmp_path)
     assert len(before) + len(after) == len(received) == summary.frames_stored
     assert summary.frames_in == summary.frames_stored and summary.dropped == 0
     assert all(srcodec.verify(p).ok for p in segments)
-    info = json.loads(_cli("info", "--json", str(segments[0])).stdout)
-    assert len(info["gaps"]) == 1 and info["gaps"][0]["reason"] == gap.reason
+    # (A segment ends on each UTC minute: the gap is in the segment the minute left it in.)
+    infos = [json.loads(_cli("info", "--json", str(p)).stdout) for p in segments]
+    shown = [g for info in infos for g in info["gaps"]]
+    assert len(shown) == 1 and shown[0]["reason"] == gap.reason
     assert Recording(tmp_path).gaps == gaps
 
 
