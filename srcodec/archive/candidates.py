@@ -75,7 +75,7 @@ CROPS = 4
 #: and not scored.
 CROP_MARGIN = 24
 #: The setting of the scale-1 stream from which on (this or worse) the bundled x2 candidate
-#: is measured, by codec; at better settings it is not (AV1: CRF 55, ``--quality`` 12 and
+#: is measured, by codec; at better settings it is not (AV1: CRF 55, ``--quality`` 13 and
 #: below). Chosen on validation data (``benchmarks.studies.x2_region``, x2_region.json):
 #: on vtest windows before 636, x2 trails x1 at equal bytes at every CRF, by 8 dB at CRF 30
 #: narrowing to 0.9-1.6 dB at 63; on the validation photos it trails by 1.5-7 dB at CRF 30-40,
@@ -423,20 +423,22 @@ def _not_measured(
         setting = quality_setting(sample.codec, quality)
     else:
         setting = sample.setting_for_rate(1, target)
-    cls = lossy_class(sample.codec)
-    if not _better(cls, setting, X2_FROM_SETTING[cls.codec_id]):
+    if not _x2_waits_at(sample.codec, setting):
         return ""
-    param = cls.quality_param  # type: ignore[attr-defined]
+    param = lossy_class(sample.codec).quality_param  # type: ignore[attr-defined]
     return (
         f"the full-resolution stream is at {param} {setting}, where x2 trails x1 at equal "
         "bytes (docs/lossy.md)"
     )
 
 
-def _better(cls: type[LowresCodec], setting: int, than: int) -> bool:
-    """Whether ``setting`` of codec ``cls`` is a better quality than ``than``."""
+def _x2_waits_at(codec: str, setting: int) -> bool:
+    """Whether the bundled x2 candidate of ``codec`` waits (is not measured) where the
+    scale-1 stream is at ``setting``: a setting better than ``X2_FROM_SETTING``."""
+    cls = lossy_class(codec)
+    start = X2_FROM_SETTING.get(cls.codec_id)
     worst, best = cls.settings  # type: ignore[attr-defined]
-    return (than - setting) * (worst - best) > 0
+    return start is not None and (start - setting) * (worst - best) > 0
 
 
 def rate_note(best: Trial, bpp: float | None, codec: str = LOSSY_CODEC) -> str:
@@ -528,11 +530,7 @@ def measured_candidates(codec: str, quality: float | None) -> list[Candidate]:
     """``default_candidates(codec)`` less the bundled x2 one where a choice at ``quality``
     does not measure it (``X2_FROM_SETTING``): a recorder need not load its network."""
     every = default_candidates(codec)
-    if quality is None:
-        return list(every)
-    cls = lossy_class(codec)
-    start = X2_FROM_SETTING.get(cls.codec_id)
-    if start is None or not _better(cls, quality_setting(codec, quality), start):
+    if quality is None or not _x2_waits_at(codec, quality_setting(codec, quality)):
         return list(every)
     return [c for c in every if not _x2_waits(c, codec)]
 
@@ -544,7 +542,5 @@ def scale1_decides(candidates: Sequence[Candidate], codec: str, quality: float |
     recorder's first group, written before the choice)."""
     if quality is None or not any(c.scale == 1 for c in candidates):
         return False
-    cls = lossy_class(codec)
-    setting = quality_setting(codec, quality)
-    waits = cls.codec_id in X2_FROM_SETTING and _better(cls, setting, X2_FROM_SETTING[cls.codec_id])
+    waits = _x2_waits_at(codec, quality_setting(codec, quality))
     return all(c.scale == 1 or (waits and _x2_waits(c, codec)) for c in candidates)

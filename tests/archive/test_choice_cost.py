@@ -141,3 +141,14 @@ def test_a_recorder_loads_only_the_candidates_its_quality_measures():
     assert [c.name for c in measured_candidates("srcodec.av1", 10)] == ["base", "x1", "x2"]
     assert [c.name for c in measured_candidates("srcodec.av1", None)] == ["base", "x1", "x2"]
     assert len(measured_candidates("srcodec.hevc", 50)) == 3
+
+
+def test_x2_waits_from_quality_14_on():
+    """``--quality`` 13 codes at CRF 55, where x2 is measured; 14 at CRF 54, where it is not
+    (the docs say so)."""
+    from srcodec.archive.candidates import measured_candidates
+
+    assert quality_setting("srcodec.av1", 13) == 55
+    assert len(measured_candidates("srcodec.av1", 13)) == 3
+    assert quality_setting("srcodec.av1", 14) == 54
+    assert len(measured_candidates("srcodec.av1", 14)) == 2
