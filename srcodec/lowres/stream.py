@@ -344,12 +344,18 @@ class GroupEncoder:
             assert self._ctx is not None
             if self._ctx.extradata:
                 self._decoder.extradata = self._ctx.extradata
+        for blob in packets:
+            self._decode(av.Packet(blob))
+
+    def _decode(self, packet: av.Packet | None) -> None:
+        """The frames the decoder gives for ``packet`` (None: its last ones), stored."""
+        codec = self.codec
+        assert self._decoder is not None
         try:
-            for blob in packets:
-                for picture in self._decoder.decode(av.Packet(blob)):
-                    if len(self._crcs) == self.count:
-                        raise CorruptError(f"{codec.codec_id}: more than {self.count} frames")
-                    self._stored(codec._stored_picture(picture, self._shape, len(self._crcs)))
+            for picture in self._decoder.decode(packet):
+                if len(self._crcs) == self.count:
+                    raise CorruptError(f"{codec.codec_id}: more than {self.count} frames")
+                self._stored(codec._stored_picture(picture, self._shape, len(self._crcs)))
         except av.FFmpegError as exc:
             raise CorruptError(f"{codec.codec_id}: stream does not decode ({exc})") from None
 
@@ -368,10 +374,9 @@ class GroupEncoder:
         codec = self.codec
         if self._ctx is None:
             raise FrameError(f"{codec.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
-        tail = _encoded(codec, self._ctx, None)
-        self._coded(tail)
-        if self._lossy:
-            self._drain_decoder()
+        self._coded(_encoded(codec, self._ctx, None))
+        if self._decoder is not None:
+            self._decode(None)  # the decoder's last frames
         if len(self._crcs) != self.count:
             raise CorruptError(
                 f"{codec.codec_id}: {len(self._crcs)} frames decoded, {self.count} coded"
@@ -387,19 +392,6 @@ class GroupEncoder:
             bodies = [p[len(prefix) :] for p in packets if p]
             return codec._pack_compact(self._spans, self.count, extradata, bodies), kept
         return codec._pack(self._crcs, extradata, packets), kept
-
-    def _drain_decoder(self) -> None:
-        """The decoder's last frames (the end of the stream)."""
-        codec = self.codec
-        if self._decoder is None:
-            return
-        try:
-            for picture in self._decoder.decode(None):
-                if len(self._crcs) == self.count:
-                    raise CorruptError(f"{codec.codec_id}: more than {self.count} frames")
-                self._stored(codec._stored_picture(picture, self._shape, len(self._crcs)))
-        except av.FFmpegError as exc:
-            raise CorruptError(f"{codec.codec_id}: stream does not decode ({exc})") from None
 
 
 def _encoded(
