@@ -205,11 +205,13 @@ class Record(Benchmark):
                 f"`srcodec record tcp://... --segment {result['segment']}` in its own process "
                 f"while FFmpeg serves {result['served_seconds']} s of the clip in real time "
                 "(H.264 in MPEG-TS over loopback TCP). CPU: the recorder's user + system time "
-                "(all threads; steady: without the lossy candidate choice made once per "
-                "segment); one core, 10-min segments: the share of one core a 10-minute "
-                "segment needs (choice + 6000 frames at the steady cost); latency: from a "
-                "frame's reception to its group being fsynced (wall clock: it grows with the "
-                "machine's load, recorded in the result's meta).",
+                "(all threads; steady: without the lossy candidate choice, made on the first "
+                "group and kept for an hour); one core, 10-min segments: the share of one core "
+                "a 10-minute segment needs (a choice + 6000 frames at the steady cost: an "
+                "upper bound); latency: from a frame's reception to its group being fsynced "
+                "(wall clock: it grows with the machine's load, recorded in the result's "
+                "meta); the largest after the first segment leaves out each recorder's "
+                "start-up.",
                 "",
                 *table,
             ]
