@@ -230,3 +230,29 @@ def test_models_lists_profiles_and_exports_them(folder, profile, tmp_path):
     for precision in ("fp32", "int8"):
         with srcodec.open(out, weights=[weights], engine="onnx", precision=precision) as archive:
             assert len(dict(archive.frames())) == 8
+
+
+def test_a_recording_given_a_profile_starts_with_it(clip, profile, tmp_path):
+    """``srcodec record --quality Q --weights cam.safetensors``: the first group is stored at
+    once with the profile (the candidate expected to win) in the header, then the choice on
+    that group keeps it, as it beats the bundled model on these frames."""
+    import av
+
+    from srcodec.archive.reader import ArchiveReader
+    from srcodec.models.store import inspect_weights
+    from srcodec.recording.recorder import record
+
+    video = tmp_path / "cam.mkv"
+    with av.open(str(video), "w") as out:
+        stream = out.add_stream("ffv1", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "bgr0"
+        for _, frame in clip:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode(None))
+    summary = record(video, tmp_path / "rec", name="gate", quality=QUALITY, group=4,
+                     weights=[profile])  # fmt: skip
+    first, *rest = summary.segments
+    assert first.candidate == "x1-profile" and first.choice_cpu_s > 0
+    assert not rest and summary.frames_stored == len(clip)  # the profile won: no cut
+    with ArchiveReader(first.path) as reader:
+        assert reader.header.model_id == inspect_weights(profile).id
