@@ -107,7 +107,7 @@ def _record(
 
 def _summary(outs: list[str], usages: list, wall: float) -> dict:
     lines = [[json.loads(line) for line in out.splitlines()] for out in outs]
-    segments = [x for one in lines for x in one if x["event"] == "segment"]
+    segments = [x for one in lines for x in _segments_of(one)]
     done = [one[-1] for one in lines]
     frames = sum(s["frames"] for s in segments)
     span = sum(

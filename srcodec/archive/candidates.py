@@ -204,11 +204,15 @@ def _restorer(
     return make_restorer(info, tile=tile), info.id
 
 
-def measured_positions(count: int, shape: tuple[int, ...]) -> tuple[list[int], int]:
+def measured_positions(
+    count: int, shape: tuple[int, ...], measured: int | None = None
+) -> tuple[list[int], int]:
     """The positions of a sample of ``count`` frames of ``shape`` that are restored and
-    measured (``MEASURED_PIXELS`` spread over ``CROPS`` times as many frames, or whole frames
-    of a sample too short for that), and the crops a frame is measured in (``CROPS`` or 1)."""
-    measured = max(MEASURED_FRAMES, MEASURED_PIXELS // (shape[0] * shape[1]))
+    measured (``measured`` frames' pixels, by default ``MEASURED_PIXELS``, spread over
+    ``CROPS`` times as many frames, or whole frames of a sample too short for that), and the
+    crops a frame is measured in (``CROPS`` or 1)."""
+    if measured is None:
+        measured = max(MEASURED_FRAMES, MEASURED_PIXELS // (shape[0] * shape[1]))
     crops = CROPS if CROPS * measured <= count else 1
     picks = sorted({round(k) for k in np.linspace(0, count - 1, min(crops * measured, count))})
     return picks, crops
@@ -228,12 +232,7 @@ class Sample:
         self.codec, self.count = codec, len(self.frames)
         self.settings = lossy_class(codec).settings  # type: ignore[attr-defined]
         self.pixels = sum(f.shape[0] * f.shape[1] for f in self.frames)
-        if measured is None:
-            self.picks, self.crops = measured_positions(self.count, self.frames[0].shape)
-        else:
-            self.crops = CROPS if CROPS * measured <= self.count else 1
-            count = min(self.crops * measured, self.count)
-            self.picks = sorted({round(k) for k in np.linspace(0, self.count - 1, count)})
+        self.picks, self.crops = measured_positions(self.count, self.frames[0].shape, measured)
         self.originals = {k: self.frames[k] for k in self.picks}
         self._coded: dict[tuple[int, int], tuple[int, dict[int, np.ndarray]]] = {}
 

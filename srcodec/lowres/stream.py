@@ -113,15 +113,25 @@ class StreamCodec(LowresCodec):
         """A frame as the encoder is given it (a lossy stream pads odd and small sizes)."""
         return frame
 
+    def _encode_frame(
+        self, ctx: av.CodecContext, pix_fmt: str, frame: np.ndarray | None, k: int = 0
+    ) -> list[bytes]:
+        """The packets ``ctx`` gives for ``frame``, the stream's ``k``-th (None: its end)."""
+        picture = None
+        if frame is not None:
+            picture = self._picture(self._prepare(frame), pix_fmt)
+            picture.pts = k
+        try:
+            return [bytes(p) for p in ctx.encode(picture)]
+        except av.FFmpegError as exc:
+            raise FrameError(f"{self.codec_id}: {ctx.name} failed ({exc})") from None
+
     def _encode_stream(self, frames: list[np.ndarray]) -> tuple[bytes, list[bytes]]:
         """The encoder's extradata and packets for ``frames`` (checked, of one shape)."""
         ctx, pix_fmt = self._open_encoder(self._prepare(frames[0]).shape)
         packets: list[bytes] = []
-        for k, f in enumerate(frames):
-            picture = self._picture(self._prepare(f), pix_fmt)
-            picture.pts = k
-            packets += _encoded(self, ctx, picture)
-        packets += _encoded(self, ctx, None)
+        for k, f in enumerate([*frames, None]):
+            packets += self._encode_frame(ctx, pix_fmt, f, k)
         return bytes(ctx.extradata or b""), packets
 
     def _picture(self, frame: np.ndarray, pix_fmt: str) -> av.VideoFrame:
@@ -198,11 +208,7 @@ class StreamCodec(LowresCodec):
     ) -> Iterator[np.ndarray]:
         """The frames of the stream, one at a time (a writer checksums them without holding
         them all); ``CorruptError`` if it does not decode to exactly ``count`` of ``shape``."""
-        ctx = av.CodecContext.create(self.decoder, "r")
-        if self.sized_decoder:
-            ctx.width, ctx.height = shape[1], shape[0]
-        if extradata:
-            ctx.extradata = extradata
+        ctx = self._open_decoder(extradata, shape)
         done = 0
         try:
             for blob in [*packets, None]:
@@ -215,6 +221,15 @@ class StreamCodec(LowresCodec):
             raise CorruptError(f"{self.codec_id}: stream does not decode ({exc})") from None
         if done != count:
             raise CorruptError(f"{self.codec_id}: {done} frames decoded, {count} stored")
+
+    def _open_decoder(self, extradata: bytes, shape: tuple[int, ...]) -> av.CodecContext:
+        """A decoder for the stream of frames of ``shape`` (as the encoder was given them)."""
+        ctx = av.CodecContext.create(self.decoder, "r")
+        if self.sized_decoder:
+            ctx.width, ctx.height = shape[1], shape[0]
+        if extradata:
+            ctx.extradata = extradata
+        return ctx
 
     def _split(self, data: bytes, count: int) -> tuple[list[Span], bytes, list[bytes]]:
         """The payload's checksum spans (first frame, end, CRC-32), extradata and packets
@@ -327,10 +342,9 @@ class GroupEncoder:
             )
         if self.count == MAX_GROUP_FRAMES:
             raise FrameError(f"{codec.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
-        picture = codec._picture(codec._prepare(frame), self._pix_fmt)
-        picture.pts = self.count
+        packets = codec._encode_frame(self._ctx, self._pix_fmt, frame, self.count)
         self.count += 1
-        self._coded(_encoded(codec, self._ctx, picture))
+        self._coded(packets)
         if not self._lossy:
             self._stored(frame)  # a lossless stream stores the frame itself
 
@@ -338,12 +352,10 @@ class GroupEncoder:
         self._packets += packets
         if not self._lossy:
             return
-        codec = self.codec
         if self._decoder is None:
-            self._decoder = av.CodecContext.create(codec.decoder, "r")
             assert self._ctx is not None
-            if self._ctx.extradata:
-                self._decoder.extradata = self._ctx.extradata
+            extradata = bytes(self._ctx.extradata or b"")
+            self._decoder = self.codec._open_decoder(extradata, self._shape)
         for blob in packets:
             self._decode(av.Packet(blob))
 
@@ -374,7 +386,7 @@ class GroupEncoder:
         codec = self.codec
         if self._ctx is None:
             raise FrameError(f"{codec.codec_id}: a group holds 1..{MAX_GROUP_FRAMES} frames")
-        self._coded(_encoded(codec, self._ctx, None))
+        self._coded(codec._encode_frame(self._ctx, self._pix_fmt, None))
         if self._decoder is not None:
             self._decode(None)  # the decoder's last frames
         if len(self._crcs) != self.count:
@@ -392,16 +404,6 @@ class GroupEncoder:
             bodies = [p[len(prefix) :] for p in packets if p]
             return codec._pack_compact(self._spans, self.count, extradata, bodies), kept
         return codec._pack(self._crcs, extradata, packets), kept
-
-
-def _encoded(
-    codec: StreamCodec, ctx: av.CodecContext, picture: av.VideoFrame | None
-) -> list[bytes]:
-    """The packets ``ctx`` gives for ``picture`` (None: the end of the stream)."""
-    try:
-        return [bytes(p) for p in ctx.encode(picture)]
-    except av.FFmpegError as exc:
-        raise FrameError(f"{codec.codec_id}: {ctx.name} failed ({exc})") from None
 
 
 def _span_crc(frames: Sequence[np.ndarray]) -> int:

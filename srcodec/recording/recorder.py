@@ -237,10 +237,10 @@ class _Coder:
         """The choice on a first group coded by ``start_provisional`` (``count`` frames,
         ``nbytes``; the measured positions' ``originals`` and ``decoded`` frames), kept for
         the segments after it (``holds``); whether the provisional candidate won."""
-        from ..archive.candidates import LOSSY_CODEC, Sample, choose
+        from ..archive.candidates import LOSSY_CODEC, Sample, choose, quality_setting
 
-        assert self.codec is not None and self.quality is not None
-        setting = self.codec.get_config()["crf"]
+        assert self.quality is not None
+        setting = quality_setting(LOSSY_CODEC, self.quality)  # start_provisional's stream
         sample = Sample.of_stream(originals, count, LOSSY_CODEC, setting, nbytes, decoded)
         best, _ = choose(sample, [(c, r) for c, r, _ in self._usable], quality=self.quality)
         kept = best.candidate == self.candidate
