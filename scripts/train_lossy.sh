@@ -14,6 +14,13 @@
 #   more steps, Adam 2e-4 annealed to 0: 9 min on the same 2 cores, unloaded; validation 33.26 dB
 #   against stage 1's 33.19 (decoded: 32.99) on stage 1's validation pairs. (The shipped file was
 #   run as --name srcodec-hevc-x1 and re-saved under its -v2 name.) Coding the 334 frames 3 times takes 1-2 min a stage.
+# Stage 4 (srcodec-av1-x1-v2 and srcodec-hevc-x1-v3, the x1 candidates since archives decode
+#   YUV -> RGB accurately, `rgb` in docs/format.md 9.7): the frames coded as archives of them
+#   decode them (`rgb=auto`: nearest chroma for the CCTV frames, bilinear for the photos).
+#   AV1: srcodec-av1-x1 trained on, 6000 steps L1 (4 min; validation 35.55 dB against 35.51
+#   decoded), then 6000 more with L2 (4 min; 35.62 / 38.69 dB Y against 35.51 / 38.64).
+#   x265: srcodec-hevc-x1-v2 trained on, 6000 steps L2, CRF 20-42 (4 min; 32.66 / 35.93 dB
+#   against 32.23 / 35.92). 2 CPU cores, unloaded (2026-12-07).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/lossy/srcodec-hevc-x1-v2.safetensors}
@@ -41,8 +48,24 @@ $PY -m srcodec train data/lossy/train --val data/lossy/val -o "$AV1_OUT" --force
     --name srcodec-av1-x1 --init "$OUT" --degrade "av1:crf=24-62,copies=3,clip=8" \
     --patch 64 --batch 16 --lr 2e-4 --schedule cosine --steps "${STEPS3:-3000}" \
     --val-every "${VAL_EVERY3:-1000}" --seed 3 --device "$DEVICE"
+STAGE4=${STAGE4:-runs/lossy/stage4/srcodec-av1-x1-v2.safetensors}
+mkdir -p "$(dirname "$STAGE4")"
+$PY -m srcodec train data/lossy/train --val data/lossy/val -o "$STAGE4" --force \
+    --name srcodec-av1-x1-v2 --init "$AV1_OUT" --degrade "av1:crf=24-62,copies=3,clip=8,rgb=auto" \
+    --patch 64 --batch 16 --lr 2e-4 --schedule cosine --steps 6000 --val-every 1500 --seed 4 \
+    --device "$DEVICE"
+$PY -m srcodec train data/lossy/train --val data/lossy/val -o "${AV1_V2_OUT:-runs/lossy/srcodec-av1-x1-v2.safetensors}" \
+    --force --name srcodec-av1-x1-v2 --init "$STAGE4" --loss l2 \
+    --degrade "av1:crf=24-62,copies=3,clip=8,rgb=auto" --patch 64 --batch 16 --lr 2e-4 \
+    --schedule cosine --steps 6000 --val-every 1500 --seed 5 --device "$DEVICE"
+$PY -m srcodec train data/lossy/train --val data/lossy/val -o "${HEVC_V3_OUT:-runs/lossy/srcodec-hevc-x1-v3.safetensors}" \
+    --force --name srcodec-hevc-x1-v3 --init "$OUT" --loss l2 \
+    --degrade "hevc:crf=20-42,copies=3,clip=8,rgb=auto" --patch 64 --batch 16 --lr 2e-4 \
+    --schedule cosine --steps 6000 --val-every 1500 --seed 6 --device "$DEVICE"
 # Shipped as weights/srcodec-hevc-x1-v2.safetensors (the runs of 2026-11-27) and
-# weights/srcodec-av1-x1.safetensors (2026-11-28; its init was the shipped -v2 file), then:
+# weights/srcodec-av1-x1.safetensors (2026-11-28; its init was the shipped -v2 file),
+# weights/srcodec-av1-x1-v2.safetensors and weights/srcodec-hevc-x1-v3.safetensors (2026-12-07;
+# their inits the shipped srcodec-av1-x1 and srcodec-hevc-x1-v2 files), then:
 #   srcodec models --export-onnx weights/srcodec-hevc-x1-v2.safetensors --onnx-dir weights
 #   python -m benchmarks.writers.model_card weights/srcodec-hevc-x1-v2.safetensors \
 #       --set photos=data/eval --set cctv=data/cctv/val:4 -o weights/srcodec-hevc-x1-v2.md

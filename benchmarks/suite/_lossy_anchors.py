@@ -98,11 +98,24 @@ ANCHORS: dict[str, tuple[Callable[[float], list[str]], str]] = {
 }  # fmt: skip
 
 
+def _decode_as_srcodec(path: Path, rgb: str) -> list[np.ndarray]:
+    """The frames of the raw stream at ``path`` decoded by PyAV and converted to RGB as a
+    srcodec lossy stream recording conversion ``rgb`` would."""
+    from srcodec.lowres.lossy import RGB_CONVERSIONS
+
+    with av.open(str(path)) as c:
+        return [
+            f.reformat(format="rgb24", interpolation=RGB_CONVERSIONS[rgb]).to_ndarray()
+            for f in c.decode(video=0)
+        ]
+
+
 def encode_anchor(
-    name: str, frames: list[np.ndarray], setting: float, fps: float
+    name: str, frames: list[np.ndarray], setting: float, fps: float, rgb: str | None = None
 ) -> tuple[int, list[np.ndarray], float]:
     """``frames`` coded by anchor ``name`` at ``setting``: the raw bitstream's bytes, the frames
-    decoded (RGB) and the encode's seconds."""
+    decoded (RGB; by FFmpeg's command line, or with ``rgb`` by PyAV and that conversion of
+    ``srcodec.lowres.lossy.RGB_CONVERSIONS``) and the encode's seconds."""
     args, fmt = ANCHORS[name]
     h, w = frames[0].shape[:2]
     raw = ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}"]
@@ -119,6 +132,8 @@ def encode_anchor(
             env={**os.environ, "SVT_LOG": "1"},
         )
         seconds = time.perf_counter() - t0
+        if rgb is not None:
+            return out.stat().st_size, _decode_as_srcodec(out, rgb), seconds
         decoded = subprocess.run(
             [_ffmpeg(), "-v", "error", "-i", str(out), "-fps_mode", "passthrough"]
             + ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"],

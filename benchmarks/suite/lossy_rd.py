@@ -8,8 +8,12 @@ every frame (8-bit, 2 px shaved; stored per frame in centi-dB), every archive by
 bitstream bytes for the anchors); BD-rate (benchmarks.bdrate) of every curve against every
 anchor over the PSNR range both cover. The levers of issue 23 are measured alone on the base
 codec (no network): streams of 60 frames (srcodec's old default), PyAV's bilinear RGB -> YUV
-(its old conversion). Also: decode time per frame, encode frames/s, and the seek cost (any one
-frame of a 300-frame stream read alone).
+(its old conversion), swscale's default YUV -> RGB after the decoder (the old one, which
+FFmpeg's command line also uses for the anchors). A diagnostic curve, "SVT-AV1, srcodec's
+YUV->RGB", decodes the SVT-AV1 anchor's own streams with the conversion srcodec's archive of
+the clip records, so that the codecs can be compared without the conversion. Also: decode
+time per frame, encode frames/s, and the seek cost (any one frame of a 300-frame stream read
+alone).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 import srcodec
 from srcodec import psnr
+from srcodec.archive import candidates
 from srcodec.archive.lossywriter import (
     DEFAULT_GROUP,
     default_candidates,
@@ -33,7 +38,7 @@ from srcodec.archive.lossywriter import (
     lossy_class,
 )
 from srcodec.inputs import read_images
-from srcodec.lowres.lossy import Av1Codec, HevcCodec
+from srcodec.lowres.lossy import RGB_CONVERSIONS, Av1Codec, HevcCodec
 from srcodec.pixels import to_rgb
 
 from .. import Benchmark, benchmark, pyplot
@@ -77,7 +82,10 @@ METHODS = {
     "srcodec av1 auto": ("auto", None, None),
     "srcodec av1 base, 60-frame streams": ("base", 60, None),
     "srcodec av1 base, bilinear RGB->YUV": ("base", None, "BILINEAR"),
+    "srcodec av1 base, fast YUV->RGB": ("base", None, "fast"),
 }
+#: Not an anchor of the goals: SVT-AV1's streams decoded as srcodec decodes its own.
+SVT_SRCODEC_RGB = "SVT-AV1, srcodec's YUV->RGB"
 ANCHORS = ("SVT-AV1", "VVenC", "x265")
 #: The PSNR a frame coded exactly counts for in a mean (peak 255: an MSE of 1/39 of a level).
 CAP_DB = 99.99
@@ -145,14 +153,24 @@ def _point(setting: float, nbytes: int, frames: list, decoded: list, pixels: int
 
 
 @contextmanager
-def _interpolation(name: str | None):
-    """srcodec's AV1 streams converted to YUV by filter ``name`` (None: as shipped)."""
-    kept = Av1Codec.interpolation
-    Av1Codec.interpolation = name or kept
+def _conversion(name: str | None):
+    """srcodec's AV1 streams converted to YUV by filter ``name``, or (a name of
+    ``RGB_CONVERSIONS``) decoded to RGB by that conversion (None: as shipped)."""
+    kept, kept_rgb = Av1Codec.interpolation, candidates.rgb_of
+    if name in RGB_CONVERSIONS:
+        candidates.rgb_of = lambda codec, frames: name
+    else:
+        Av1Codec.interpolation = name or kept
     try:
         yield
     finally:
-        Av1Codec.interpolation = kept
+        Av1Codec.interpolation, candidates.rgb_of = kept, kept_rgb
+
+
+def _conversion_key(name: str | None) -> tuple:
+    """The part of a ``measured`` key that ``_conversion(name)`` sets."""
+    with _conversion(name):
+        return Av1Codec.interpolation, candidates.rgb_of
 
 
 def _archive(
@@ -183,7 +201,7 @@ def _archive(
     )
     encode_s = time.perf_counter() - t0
     chosen = s.chosen.candidate
-    key = (chosen, s.chosen.setting, group, Av1Codec.interpolation)
+    key = (chosen, s.chosen.setting, group, Av1Codec.interpolation, candidates.rgb_of)
     extra = {"candidate": chosen, "encode_s": encode_s, "encode_fps": len(frames) / encode_s}
     if measured is not None and key in measured:
         return {**measured[key], "bytes": s.archive_bytes, "bpp": s.bpp, **extra}
@@ -243,16 +261,21 @@ def _clip_curves(ctx: Context, name: str, folder: Path, cache: _Points, stage: i
     seconds: dict[str, float] = {}
 
     def anchor_point(anchor: str, setting: float) -> dict:
-        nbytes, decoded, s = encode_anchor(anchor, frames, setting, fps)
+        if anchor == SVT_SRCODEC_RGB:
+            args: tuple = ("SVT-AV1", frames, setting, fps, candidates.rgb_of(AV1, frames))
+        else:
+            args = (anchor, frames, setting, fps)
+        nbytes, decoded, s = encode_anchor(*args)
         return {**_point(setting, nbytes, frames, decoded, pixels), "encode_s": s}
 
     measured: dict = {}
-    methods = METHODS if name == "vtest" else {k: METHODS[k] for k in list(METHODS)[:3]}
+    shown = [*list(METHODS)[:3], "srcodec av1 base, fast YUV->RGB"]
+    methods = METHODS if name == "vtest" else {k: METHODS[k] for k in shown}
     jobs = [("SVT-AV1", None)] + [(m, METHODS[m]) for m in list(methods)[:3]]
-    jobs += [(a, None) for a in anchors if a != "SVT-AV1"]
+    jobs += [(a, None) for a in anchors if a != "SVT-AV1"] + [(SVT_SRCODEC_RGB, None)]
     jobs += [(m, METHODS[m]) for m in list(methods)[3:]]
     for method, spec in jobs[: 4 if stage == 0 else None]:
-        settings = anchors[method] if spec is None else crfs
+        settings = anchors.get(method, anchors["SVT-AV1"]) if spec is None else crfs
         for setting in settings:
             key = f"{name}|{len(frames)}|{method}|{setting}"
             ctx.progress(f"lossy_rd {name}: {method} {setting}")
@@ -264,12 +287,12 @@ def _clip_curves(ctx: Context, name: str, folder: Path, cache: _Points, stage: i
                 mode, group, interp = spec
 
                 def archive(mode=mode, group=group, interp=interp, crf=setting) -> dict:
-                    with _interpolation(interp):
+                    with _conversion(interp):
                         return _archive(frames, mode, crf, folder, group, measured)
 
                 point = cache.get(key, archive)
                 if mode != "auto":  # what an auto archive choosing it restores to
-                    kind = (mode, setting, group, interp or Av1Codec.interpolation)
+                    kind = (mode, setting, group, *_conversion_key(interp))
                     measured.setdefault(kind, point)
             if point is not None:
                 curves.setdefault(method, []).append(point)
@@ -317,7 +340,7 @@ def _photo_curves(
             if point is None:
                 continue
             if mode != "auto":
-                measured.setdefault((mode, crf, 1, Av1Codec.interpolation), point)
+                measured.setdefault((mode, crf, 1, *_conversion_key(None)), point)
             curves.setdefault(f"srcodec av1 {mode}", []).append(point)
     return _summarise(curves, ("AVIF", "JPEG XL"))
 
@@ -363,7 +386,11 @@ class LossyRd(Benchmark):
             "interpolated by a monotone cubic over the PSNR range both curves cover; negative: "
             "fewer bytes for the same PSNR. Two rows measure issue 23's levers alone, on the "
             "base codec: the same archives with 60-frame streams (one key frame every 60: the "
-            "old default) and with PyAV's bilinear RGB -> YUV conversion (the old one).",
+            "old default), with PyAV's bilinear RGB -> YUV conversion (the old one) and with "
+            "swscale's default YUV -> RGB after the decoder (the old one, which the anchors "
+            f"get from FFmpeg's command line). \"{SVT_SRCODEC_RGB}\" is the SVT-AV1 anchor's "
+            "own streams decoded with the conversion srcodec records for the clip: the codecs "
+            "compared without the conversion.",
             "",
         ]
         for name, block in result["clips"].items():

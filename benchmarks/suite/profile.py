@@ -39,7 +39,7 @@ VTEST = [
 #: Tuned on frames before 636 (the project's training split); measured on 700-739.
 TUNE_END, CLIP = 636, (700, 740)
 CODEC = "srcodec.av1"
-BASE_MODEL = "srcodec-av1-x1"
+BASE_MODEL = "srcodec-av1-x1-v2"
 #: SVT-AV1 CRFs of the measured archives (those of benchmarks/suite/lossy_rd.py).
 AV1_CRFS = [18, 26, 34, 42, 50, 56, 62]
 WINDOW = (0.01, 0.2)

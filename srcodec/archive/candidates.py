@@ -16,8 +16,8 @@ import numpy as np
 from ..engines.identity import IDENTITY_MODEL, IdentityRestorer
 from ..engines.tiling import TiledRestorer
 from ..errors import ModelError, SrcodecError, SrcodecWarning
-from ..lowres import LowresCodec, codec_class, get_codec, is_lossy
-from ..lowres.lossy import code_kept, setting_for_quality
+from ..lowres import LowresCodec, codec_class, is_lossy
+from ..lowres.lossy import code_kept, rgb_for, setting_for_quality
 from ..metrics import psnr
 from ..models.store import DEFAULT_MODEL, ModelInfo, get_model, inspect_weights, split_id
 from ..resample import downscale
@@ -41,6 +41,7 @@ __all__ = [
     "measured_candidates",
     "measured_positions",
     "pick_lossy",
+    "rgb_of",
     "pooled_psnr",
     "quality_setting",
     "rate_note",
@@ -56,9 +57,12 @@ LOSSY_CODEC = "srcodec.av1"
 #: The bundled x1 model trained on x265's artefacts (scripts/train_lossy.sh; its first stage,
 #: srcodec-hevc-x1, stays bundled so that archives naming it decode).
 X1_MODEL = "srcodec-hevc-x1-v2"
-#: The x1 model of each lossy codec: trained on that codec's artefacts (srcodec-av1-x1: the
-#: x265 one fine-tuned on SVT-AV1's, scripts/train_lossy.sh); other codecs get ``X1_MODEL``.
-X1_MODELS = {"srcodec.hevc": X1_MODEL, "srcodec.av1": "srcodec-av1-x1"}
+#: The x1 model of each lossy codec: trained on that codec's artefacts (srcodec-av1-x1-v2:
+#: srcodec-av1-x1 fine-tuned on SVT-AV1's frames as archives decode them since the accurate
+#: YUV -> RGB conversion, ``rgb=auto``; srcodec-av1-x1, trained on swscale's default
+#: conversion, stays bundled for the archives that name it; scripts/train_lossy.sh); other
+#: codecs get ``X1_MODEL``.
+X1_MODELS = {"srcodec.hevc": "srcodec-hevc-x1-v3", "srcodec.av1": "srcodec-av1-x1-v2"}
 #: Frames of the first group every candidate codes (the sample): its first ``SAMPLE_FRAMES``.
 SAMPLE_FRAMES = 60
 #: Full-resolution pixels of the sample restored and measured by each candidate (frames spread
@@ -183,10 +187,21 @@ def quality_setting(codec: str, quality: float) -> int:
     return setting_for_quality(lossy_class(codec), quality)
 
 
-def lossy_codec(codec: str, setting: int) -> LowresCodec:
-    """``codec`` (a lossy codec id) at ``setting`` of its quality parameter."""
+def lossy_codec(codec: str, setting: int, rgb: str | None = None) -> LowresCodec:
+    """``codec`` (a lossy codec id) at ``setting`` of its quality parameter, decoding to RGB by
+    ``rgb`` (``srcodec.lowres.lossy.RGB_CONVERSIONS``; None: the codec's default; a codec that
+    has no such choice, as AVIF, ignores it)."""
     cls = lossy_class(codec)
-    return get_codec({"id": cls.codec_id, cls.quality_param: setting})  # type: ignore[attr-defined]
+    params = {cls.quality_param: setting}  # type: ignore[attr-defined]
+    if rgb is not None and hasattr(cls, "rgb"):
+        params["rgb"] = rgb
+    return cls(**params)
+
+
+def rgb_of(codec: str, frames: Sequence[np.ndarray]) -> str | None:
+    """The YUV -> RGB conversion a lossy stream of ``frames`` decodes with (``rgb_for``), or
+    None for a codec that has no such choice."""
+    return rgb_for(frames) if hasattr(lossy_class(codec), "rgb") else None
 
 
 def _restorer(
@@ -230,6 +245,7 @@ class Sample:
     ) -> None:
         self.frames: list[np.ndarray] | None = list(frames)
         self.codec, self.count = codec, len(self.frames)
+        self.rgb = rgb_of(codec, self.frames)
         self.settings = lossy_class(codec).settings  # type: ignore[attr-defined]
         self.pixels = sum(f.shape[0] * f.shape[1] for f in self.frames)
         self.picks, self.crops = measured_positions(self.count, self.frames[0].shape, measured)
@@ -245,18 +261,19 @@ class Sample:
         setting: int,
         nbytes: int,
         decoded: dict[int, np.ndarray],
+        rgb: str | None = None,
     ) -> Sample:
         """A sample of ``count`` frames already coded at scale 1 and ``setting`` (a recorder's
         first group: ``nbytes`` its payload), of which only the frames measured are at hand
         (``originals`` and ``decoded``, by position: ``measured_positions``, or those of them
-        in a group that ended early). Only scale-1 candidates can be measured on it (the
-        frames to code at another scale are gone)."""
+        in a group that ended early), decoded to RGB by ``rgb``. Only scale-1 candidates
+        can be measured on it (the frames to code at another scale are gone)."""
         if not originals or sorted(originals) != sorted(decoded):
             raise SrcodecError("a coded sample needs frames measured, decoded and not")
         shape = next(iter(originals.values())).shape
         picks, crops = sorted(originals), measured_positions(count, shape)[1]
         sample = cls.__new__(cls)
-        sample.frames, sample.codec, sample.count = None, codec, count
+        sample.frames, sample.codec, sample.count, sample.rgb = None, codec, count, rgb
         sample.settings = lossy_class(codec).settings  # type: ignore[attr-defined]
         sample.pixels = count * shape[0] * shape[1]
         sample.picks, sample.crops, sample.originals = picks, crops, dict(originals)
@@ -273,7 +290,7 @@ class Sample:
                 )
             lows = [downscale(f, scale) for f in self.frames]
             self._coded[scale, setting] = code_kept(
-                lossy_codec(self.codec, setting), lows, self.picks
+                lossy_codec(self.codec, setting, self.rgb), lows, self.picks
             )
         return self._coded[scale, setting]
 
@@ -512,7 +529,7 @@ def pick_lossy(
     if note:
         warnings.warn(note, SrcodecWarning, stacklevel=3)
     model_id = next(m for c, _, m in usable if c.name == best.candidate)
-    return best, trials, model_id, lossy_codec(codec, best.setting)
+    return best, trials, model_id, lossy_codec(codec, best.setting, sample.rgb)
 
 
 def _x2_waits(candidate: Candidate, codec: str) -> bool:

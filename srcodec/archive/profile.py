@@ -20,6 +20,7 @@ from ..lowres import codec_class, is_lossy
 from ..lowres.lossy import code_frames, runs
 from ..models.store import ModelInfo
 from ..resample import downscale
+from .candidates import rgb_of
 from .lossywriter import DEFAULT_GROUP, LOSSY_CODEC, X1_MODELS, lossy_codec, quality_setting
 
 __all__ = [
@@ -196,8 +197,9 @@ def coded_pairs(
                     out[run[i][0]] = [pair]
             else:
                 lows = [downscale(frame, plan.scale) for _, _, frame in run]
+                rgb = rgb_of(plan.codec, lows)  # as the camera's archives will decode
                 for setting in plan.settings:
-                    _, decoded = code_frames(lossy_codec(plan.codec, setting), lows)
+                    _, decoded = code_frames(lossy_codec(plan.codec, setting, rgb), lows)
                     got = scene_pairs(
                         [(f"{n}@{setting}", f) for n, f in named],
                         [decoded[i] for i in chosen],

@@ -113,8 +113,10 @@ def get_codec(spec: str | dict[str, Any]) -> LowresCodec:
     invalid parameter.
     """
     if isinstance(spec, str):
-        codec_id, config = spec, {"id": spec}
-    elif isinstance(spec, dict):
+        # An id alone: the codec's own defaults (a config dict may mean those of older
+        # archives for a parameter it lacks, as a lossy stream's "rgb").
+        return codec_class(spec)()
+    if isinstance(spec, dict):
         codec_id, config = spec.get("id"), spec
         if not isinstance(codec_id, str):
             raise FormatError(f"codec config has no string 'id': {spec!r}")

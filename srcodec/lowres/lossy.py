@@ -18,9 +18,10 @@ from typing import Any, ClassVar, TypeVar
 
 import av
 import numpy as np
+from av.video.reformatter import Interpolation
 from PIL import Image
 
-from ..errors import FrameError
+from ..errors import FormatError, FrameError
 from ..pixels import to_rgb
 from ..video import quiet_svt
 from .base import LowresCodec, check_frame, check_int, check_shape, pillow_decode, seal, unseal
@@ -33,6 +34,7 @@ __all__ = [
     "code_frames",
     "code_kept",
     "is_lossy",
+    "rgb_for",
     "runs",
     "setting_for_quality",
 ]
@@ -108,6 +110,42 @@ def _pad(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.pad(frame, pad, mode="edge"))
 
 
+#: The YUV 4:2:0 -> RGB conversions a lossy stream's decoder may apply (config key ``"rgb"``),
+#: as swscale flags. ``fast``: swscale's default, the one FFmpeg and PyAV use unless told
+#: otherwise; its table-driven path is not the inverse of the encoder's conversion (an
+#: uncoded round trip of vtest frames comes back at 45.7 dB RGB / 47.8 dB Y, about one level
+#: low on average) and was the only one before ``rgb`` was recorded, so a config without the
+#: key means it. ``nearest`` and ``bilinear``: accurate rounding, every pixel's own chroma
+#: (``FULL_CHR_H_INT``), bit-exact C code so that the stored CRCs hold on any CPU, the chroma
+#: sample repeated (the same round trip: 50.2 / 57.4 dB) or interpolated. ``nearest`` fits
+#: frames whose chroma came from 4:2:0 video by FFmpeg's default conversion (a camera's frames,
+#: which repeat each chroma sample over 2x2 pixels), ``bilinear`` true RGB (photographs);
+#: ``rgb_for`` tells which. Chosen on validation data: ``benchmarks.studies.lossy_rgb``.
+RGB_CONVERSIONS: dict[str, int | None] = {
+    "fast": None,
+    "nearest": int(
+        Interpolation.POINT
+        | Interpolation.ACCURATE_RND
+        | Interpolation.FULL_CHR_H_INT
+        | Interpolation.BITEXACT
+    ),
+    "bilinear": int(
+        Interpolation.BILINEAR
+        | Interpolation.ACCURATE_RND
+        | Interpolation.FULL_CHR_H_INT
+        | Interpolation.BITEXACT
+    ),
+}
+#: What a lossy stream's config means without ``"rgb"`` (archives written before it).
+LEGACY_RGB = "fast"
+#: What a lossy codec built without ``rgb`` decodes with.
+DEFAULT_RGB = "nearest"
+#: The accurate conversions ``rgb_for`` chooses between.
+ACCURATE_RGB = ("nearest", "bilinear")
+#: Frames ``rgb_for`` measures (spread over those given).
+RGB_SAMPLE = 4
+
+
 class _LossyStream(StreamCodec):
     """A lossy inter-frame stream of a group: odd and small sizes padded (``_coded_size``) by
     repeating the edge and cropped back on decode; the payload's CRCs are those of the frames
@@ -129,9 +167,33 @@ class _LossyStream(StreamCodec):
     compact: bool = True
     crf: int
     preset: int | str
+    #: The YUV -> RGB conversion on decode (``RGB_CONVERSIONS``).
+    rgb: str = DEFAULT_RGB
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LowresCodec:
+        # A stream recorded without "rgb" was decoded by swscale's default conversion.
+        if isinstance(config, dict) and "rgb" not in config:
+            config = {**config, "rgb": LEGACY_RGB}
+        return super().from_config(config)
+
+    def _set_rgb(self, rgb: str) -> None:
+        if rgb not in RGB_CONVERSIONS:
+            raise FormatError(
+                f"{self.codec_id}: rgb {rgb!r} is not one of {', '.join(RGB_CONVERSIONS)}"
+            )
+        self.rgb = rgb
 
     def get_config(self) -> dict[str, Any]:
-        return {"id": self.codec_id, "crf": self.crf, "preset": self.preset}
+        config = {"id": self.codec_id, "crf": self.crf, "preset": self.preset}
+        # "fast" is left out, as archives before the key wrote it (older readers read them).
+        return config if self.rgb == LEGACY_RGB else {**config, "rgb": self.rgb}
+
+    def _to_rgb(self, picture: av.VideoFrame) -> np.ndarray:
+        flags = RGB_CONVERSIONS[self.rgb]
+        if flags is None:
+            return picture.to_ndarray(format="rgb24")
+        return picture.reformat(format="rgb24", interpolation=flags).to_ndarray()
 
     def _prepare(self, frame: np.ndarray) -> np.ndarray:
         return _pad(frame)
@@ -148,6 +210,28 @@ class _LossyStream(StreamCodec):
         return np.ascontiguousarray(self._pixels(picture, coded, k)[:h, :w])
 
 
+def rgb_for(frames: Iterable[np.ndarray]) -> str:
+    """The accurate conversion (``ACCURATE_RGB``) under which ``frames`` (RGB, some of them:
+    ``RGB_SAMPLE`` spread over them are measured) come back closest from 4:2:0 before any
+    coding: the lossy stream's own RGB -> YUV conversion and back, squared error summed.
+    Grey frames (nothing to convert) get ``DEFAULT_RGB``."""
+    frames = list(frames)
+    colour = [f for f in frames if f.ndim == 3]
+    if not colour:
+        return DEFAULT_RGB
+    picks = sorted({round(k) for k in np.linspace(0, len(colour) - 1, RGB_SAMPLE)})
+    errors = dict.fromkeys(ACCURATE_RGB, 0.0)
+    for k in picks:
+        frame = _pad(colour[k])
+        yuv = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+            format="yuv420p", interpolation=_LossyStream.interpolation
+        )
+        for name in ACCURATE_RGB:
+            back = yuv.reformat(format="rgb24", interpolation=RGB_CONVERSIONS[name]).to_ndarray()
+            errors[name] += float(np.sum((back.astype(np.int32) - frame) ** 2))
+    return min(ACCURATE_RGB, key=lambda name: errors[name])
+
+
 class HevcCodec(_LossyStream):
     """HEVC through libx265 at constant rate factor ``crf`` (0..51, lower is better), 4:2:0
     (grey frames 4:0:0), preset ``preset``: what a camera stream would use."""
@@ -158,11 +242,12 @@ class HevcCodec(_LossyStream):
     encoders = {3: ("libx265", "yuv420p"), 1: ("libx265", "gray")}
     decoder = "hevc"
 
-    def __init__(self, crf: int = 28, preset: str = "medium") -> None:
+    def __init__(self, crf: int = 28, preset: str = "medium", rgb: str = DEFAULT_RGB) -> None:
         self.crf = check_int(self.codec_id, "crf", crf, 0, 51)
         if preset not in PRESETS:
             raise FrameError(f"{self.codec_id}: preset {preset!r} is not one of {PRESETS}")
         self.preset = preset
+        self._set_rgb(rgb)
 
     def options(self) -> dict[str, str]:
         # info=0: no SEI spelling out the encoder settings (about 2 kB a stream, on every group).
@@ -197,9 +282,10 @@ class Av1Codec(_LossyStream):
     #: +1.5 % BD-rate RGB, -0.4 % Y (lossy_svt_lookahead.json). Not part of the config.
     lookahead: int | None = None
 
-    def __init__(self, crf: int = 35, preset: int = 6) -> None:
+    def __init__(self, crf: int = 35, preset: int = 6, rgb: str = DEFAULT_RGB) -> None:
         self.crf = check_int(self.codec_id, "crf", crf, 1, 63)
         self.preset = check_int(self.codec_id, "preset", preset, 0, 13)
+        self._set_rgb(rgb)
 
     def options(self) -> dict[str, str]:
         # keyint=-1: the group's first frame is its only key frame (a group is random access's

@@ -282,6 +282,10 @@ class StreamCodec(LowresCodec):
         padding)."""
         return self._pixels(picture, shape, k)
 
+    def _to_rgb(self, picture: av.VideoFrame) -> np.ndarray:
+        """A decoded picture as RGB (swscale's default conversion)."""
+        return picture.to_ndarray(format="rgb24")
+
     def _pixels(self, picture: av.VideoFrame, shape: tuple[int, ...], k: int) -> np.ndarray:
         if (picture.height, picture.width) != shape[:2]:
             raise CorruptError(
@@ -289,7 +293,7 @@ class StreamCodec(LowresCodec):
                 f"not {shape[1]}x{shape[0]}"
             )
         if len(shape) == 3:
-            return np.ascontiguousarray(picture.to_ndarray(format="rgb24"))
+            return np.ascontiguousarray(self._to_rgb(picture))
         # A 4:0:0 stream may decode with neutral chroma planes added: the luma plane is the frame.
         if not picture.format.name.startswith(("gray", "yuv")):
             raise CorruptError(f"{self.codec_id}: frame #{k} decodes as {picture.format.name}")

@@ -241,7 +241,8 @@ class _Coder:
 
         assert self.quality is not None
         setting = quality_setting(LOSSY_CODEC, self.quality)  # start_provisional's stream
-        sample = Sample.of_stream(originals, count, LOSSY_CODEC, setting, nbytes, decoded)
+        rgb = getattr(self.codec, "rgb", None)
+        sample = Sample.of_stream(originals, count, LOSSY_CODEC, setting, nbytes, decoded, rgb)
         best, _ = choose(sample, [(c, r) for c, r, _ in self._usable], quality=self.quality)
         kept = best.candidate == self.candidate
         self.candidate = best.candidate

@@ -4,7 +4,10 @@ A spec such as ``hevc:crf=22-38,copies=3,clip=8`` names a lossy codec of srcodec
 range of its quality parameter, how many coded copies each frame gets (qualities drawn one from
 each equal band of the range, so every run covers it) and how many consecutive frames of one
 size are coded together as one clip (inter prediction: a camera's artefacts are those of P and
-B frames, not of stills). Other ``key=value`` pairs are the codec's own parameters.
+B frames, not of stills). Other ``key=value`` pairs are the codec's own parameters; a lossy
+stream's ``rgb`` (its decoder's YUV -> RGB conversion) left out means the conversion of
+archives before it (``fast``), and ``rgb=auto`` picks for each clip the one an archive of it
+would use.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 from ..errors import SrcodecError
 from ..lowres import LowresCodec, codec_class, get_codec, is_lossy
-from ..lowres.lossy import code_frames, runs
+from ..lowres.lossy import DEFAULT_RGB, code_frames, rgb_for, runs
 
 __all__ = ["Degradation", "parse_degradation"]
 
@@ -32,9 +35,14 @@ class Degradation:
     clip: int = 8
     params: dict = field(default_factory=dict)
 
-    def codec_at(self, quality: int) -> LowresCodec:
+    def codec_at(self, quality: int, frames: Sequence[np.ndarray] = ()) -> LowresCodec:
+        """The codec at ``quality``; ``rgb=auto`` in the spec decodes ``frames`` to RGB as an
+        archive of them would (``rgb_for``)."""
         cls = codec_class(self.codec)
-        return get_codec({"id": cls.codec_id, **self.params, cls.quality_param: quality})
+        params = dict(self.params)
+        if params.get("rgb") == "auto":
+            params["rgb"] = rgb_for(frames) if frames else DEFAULT_RGB
+        return get_codec({"id": cls.codec_id, **params, cls.quality_param: quality})
 
     def qualities(self, rng: np.random.Generator) -> list[int]:
         """One quality per copy, drawn uniformly from each of ``copies`` equal bands."""
@@ -56,7 +64,7 @@ class Degradation:
             for clip, qs in zip(clips, per_clip, strict=True):
                 group = [frames[k] for k in clip]
                 for k, frame in zip(
-                    clip, code_frames(self.codec_at(qs[copy]), group)[1], strict=True
+                    clip, code_frames(self.codec_at(qs[copy], group), group)[1], strict=True
                 ):
                     coded[k] = (qs[copy], frame)
             out.append(coded)

@@ -19,7 +19,7 @@ from srcodec.archive.candidates import (
     scale1_decides,
     usable_candidates,
 )
-from srcodec.lowres.lossy import Av1Codec, code_frames, code_kept
+from srcodec.lowres.lossy import Av1Codec, code_frames, code_kept, rgb_for
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +74,10 @@ def test_a_choice_on_the_coded_stream_equals_the_choice_on_the_frames(clip, usab
     gives every scale-1 candidate the trial (bytes, PSNR) a fresh sample gives."""
     setting = quality_setting("srcodec.av1", 50)
     picks, _ = measured_positions(len(clip), clip[0].shape)
-    payload, decoded = lossy_codec("srcodec.av1", setting).encode_group_kept(clip, picks)
+    rgb = rgb_for(clip)
+    payload, decoded = lossy_codec("srcodec.av1", setting, rgb).encode_group_kept(clip, picks)
     coded = Sample.of_stream({k: clip[k] for k in picks}, len(clip), "srcodec.av1", setting,
-                             len(payload), decoded)  # fmt: skip
+                             len(payload), decoded, rgb)  # fmt: skip
     best, trials = choose(coded, usable, quality=50)
     fresh_best, fresh = choose(Sample(clip), usable, quality=50)
     assert best == fresh_best

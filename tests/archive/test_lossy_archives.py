@@ -14,7 +14,7 @@ from srcodec.engines.identity import IDENTITY_MODEL, IdentityRestorer
 from srcodec.engines.tiling import TiledRestorer
 from srcodec.errors import CorruptError, FormatError, ModelError, SrcodecError
 from srcodec.lowres import get_codec, is_lossy
-from srcodec.lowres.lossy import Av1Codec, AvifCodec, HevcCodec
+from srcodec.lowres.lossy import Av1Codec, AvifCodec, HevcCodec, rgb_for
 from srcodec.metrics import psnr
 from srcodec.resample import downscale
 from srcodec.training.config import TrainConfig
@@ -150,7 +150,8 @@ def test_identity_archive_records_its_choice_and_decodes_without_a_network(
     with srcodec.open(out) as archive:
         h = archive.header
         assert (h.model_id, h.scale) == (IDENTITY_MODEL, 1)
-        assert h.codec == {"id": "srcodec.av1", "crf": 26, "preset": 6}  # AV1 by default
+        # AV1 by default, decoded to RGB by the conversion that fits the frames
+        assert h.codec == {"id": "srcodec.av1", "crf": 26, "preset": 6, "rgb": rgb_for(clip)}
         assert h.extra["lossy"]["quality"] == 60 and h.extra["lossy"]["candidate"] == "base"
         decoded = dict(archive.frames())
         assert archive[4].shape == clip[4].shape
@@ -186,17 +187,20 @@ def test_degradation_spec():
             parse_degradation(bad)
 
 
-@pytest.mark.parametrize("scale", [1, 2])
-def test_training_pairs_with_a_codec_in_the_loop(clip, tmp_path, scale):
+@pytest.mark.parametrize(("scale", "rgb"), [(1, ""), (2, ""), (1, "auto")])
+def test_training_pairs_with_a_codec_in_the_loop(clip, tmp_path, scale, rgb):
+    """The input is the frames as the codec decodes them: without ``rgb`` in the spec by
+    the conversion of archives before it (``fast``), with ``rgb=auto`` by the one an archive
+    of those frames would record."""
     from PIL import Image
 
     for k, f in enumerate(clip[:4]):
         Image.fromarray(f).save(tmp_path / f"f{k}.png")
-    d = parse_degradation("hevc:crf=30,copies=2,clip=4,preset=ultrafast")
-    pairs = load_pairs(tmp_path, scale=scale, degradation=d)
+    spec = "hevc:crf=30,copies=2,clip=4,preset=ultrafast" + (f",rgb={rgb}" if rgb else "")
+    pairs = load_pairs(tmp_path, scale=scale, degradation=parse_degradation(spec))
     assert len(pairs) == 8 and pairs[0].name == "f0.png@30"
     lows = [downscale(f, scale) for f in clip[:4]]
-    coded = HevcCodec(30, "ultrafast")
+    coded = HevcCodec(30, "ultrafast", rgb=rgb_for(lows) if rgb else "fast")
     h, w = lows[0].shape[:2]
     expected = coded.decode_group(coded.encode_group(lows), w, h, 3, 4)
     for k, pair in enumerate(pairs):
@@ -277,12 +281,13 @@ def test_lossy_archive_carries_an_update_for_its_decoded_frames(photo, tmp_path)
 
 def test_each_codec_has_its_bundled_x1_model():
     """AV1 archives are restored by the x1 model trained on AV1's artefacts, x265 ones by
-    x265's; AVIF (no model of its own) gets x265's. Both are bundled."""
+    x265's, each as archives decode them since the accurate YUV -> RGB conversion; AVIF (no
+    model of its own, decoded by libavif) gets x265's of before. All are bundled."""
     from srcodec.archive.lossywriter import X1_MODEL, default_candidates
     from srcodec.models.store import get_model
 
     x1 = {codec: default_candidates(codec)[1].model for codec in ("av1", "hevc", "avif")}
-    assert x1 == {"av1": "srcodec-av1-x1", "hevc": X1_MODEL, "avif": X1_MODEL}
+    assert x1 == {"av1": "srcodec-av1-x1-v2", "hevc": "srcodec-hevc-x1-v3", "avif": X1_MODEL}
     for name in set(x1.values()):
         info = get_model(name)
         assert info.scale == 1 and info.path.is_file()
