@@ -22,6 +22,7 @@ from srcodec.archive.lossywriter import Candidate, encode_lossy, lossy_class
 from srcodec.archive.profile import make_profile, plan_profile, profile_config
 from srcodec.engines.export import export_fp32
 from srcodec.engines.identity import IDENTITY_MODEL
+from srcodec.engines.plate import set_plate
 from srcodec.errors import SrcodecError
 from srcodec.models.store import get_model, inspect_weights, onnx_name
 from srcodec.training.adaptconfig import AdaptConfig
@@ -139,36 +140,47 @@ def _camera(
             except SrcodecError as exc:  # it did not gain on the later frames: said, not used
                 tuning = {"refused": str(exc), "wall_s": time.perf_counter() - t0}
             else:
-                tuning = {
-                    "wall_s": time.perf_counter() - t0,
-                    "coding_s": coding,
-                    "steps": r.steps,
-                    "train_s": r.seconds,
-                    "held_back": sorted({n.split("@")[0] for n in r.held_back}),
-                    "held_back_gain_rgb": r.gain_db,
-                    "held_back_gain_y": r.gain_y_db,
-                }
+                tuning = {"wall_s": time.perf_counter() - t0, "coding_s": coding}
+                if r is None:  # the network did not gain: untuned, with the scene plate
+                    tuning["untuned"] = True
+                else:
+                    tuning.update(
+                        steps=r.steps,
+                        train_s=r.seconds,
+                        held_back=sorted({n.split("@")[0] for n in r.held_back}),
+                        held_back_gain_rgb=r.gain_db,
+                        held_back_gain_y=r.gain_y_db,
+                    )
             del footage
+        bare = folder / f"{name}-cam-no-plate.safetensors"
         if path.is_file():
             profile = inspect_weights(path)
             tuning["profile_bytes"] = path.stat().st_size
+            tuning["plate"] = profile.card.get("plate")
             ctx.progress("profile: ONNX export of the profile (for the decoder)")
             export_fp32(profile, path.parent / onnx_name(profile))
+            if tuning["plate"]:  # the same profile without its plate: the network's share
+                set_plate(path, None, out=bare)
+                export_fp32(inspect_weights(bare), folder / onnx_name(inspect_weights(bare)))
         clip = _frames(paths, *clip_range)
         curves: dict[str, list[dict]] = {}
         runs = {
             "SVT-AV1 alone": {"candidates": [Candidate("base", 1, IDENTITY_MODEL)]},
             "srcodec (bundled models)": {},
             "srcodec + camera profile": {"weights": [path]},
+            "srcodec + camera profile, no plate": {"weights": [bare]},
         }
         if profile is None:
             del runs["srcodec + camera profile"]
+        if not bare.is_file():
+            del runs["srcodec + camera profile, no plate"]
         for label, options in runs.items():
             for crf in crfs:
                 ctx.progress(f"profile: {name}, {label}, CRF {crf}")
                 point = _point(clip, crf, folder / "a.src", **options)
                 curves.setdefault(label, []).append(point)
     bundled, tuned = curves["srcodec (bundled models)"], curves.get("srcodec + camera profile", [])
+    network = curves.get("srcodec + camera profile, no plate", [])
     alone = curves["SVT-AV1 alone"]
     return {
         "footage": f"{name} frames 0-{end - 1} (tuned on all but the last tenth)",
@@ -198,6 +210,8 @@ def _camera(
             "profile_vs_svtav1_y": _bd(alone, tuned, "psnr_y", window),
             "bundled_vs_svtav1_rgb": _bd(alone, bundled, "psnr", window),
             "bundled_vs_svtav1_y": _bd(alone, bundled, "psnr_y", window),
+            "no_plate_vs_bundled_rgb": _bd(bundled, network, "psnr", window),
+            "no_plate_vs_bundled_y": _bd(bundled, network, "psnr_y", window),
         },
         "decode_s": {
             "bundled": float(np.mean([p["decode_s"] for p in bundled])),
@@ -236,12 +250,21 @@ def _render_camera(result: dict) -> list[str]:
     ]
     if t.get("refused"):
         lines += [f"Tuning refused: {t['refused']}", ""]
+    elif t.get("untuned"):
+        lines += [
+            "Tuning did not gain on the held-back frames: the profile is the bundled network "
+            "with the camera's scene plate. "
+            + _plate_text(t.get("plate"))
+            + f"Profile {result['profile']['bytes']:,} bytes.",
+            "",
+        ]
     elif "steps" in t:
         lines += [
             f"Tuning: {t['steps']} steps in {t['train_s']:.0f} s, {t['coding_s']:.0f} s "
             f"coding the footage, {t['wall_s']:.0f} s in all; held-back (later) frames "
             f"{t['held_back_gain_rgb']:+.2f} dB RGB / {t['held_back_gain_y']:+.2f} dB Y. "
-            f"Profile {result['profile']['bytes']:,} bytes. Decode "
+            + _plate_text(t.get("plate"))
+            + f"Profile {result['profile']['bytes']:,} bytes. Decode "
             f"{result['decode_s']['profile']:.3f} s a frame (bundled "
             f"{result['decode_s']['bundled']:.3f} s).",
             "",
@@ -264,6 +287,11 @@ def _render_camera(result: dict) -> list[str]:
                 fmt(bd["bundled_vs_svtav1_rgb"]),
                 fmt(bd["bundled_vs_svtav1_y"]),
             ],
+            [
+                "profile without its scene plate vs bundled",
+                fmt(bd.get("no_plate_vs_bundled_rgb")),
+                fmt(bd.get("no_plate_vs_bundled_y")),
+            ],
         ],  # fmt: skip
         "lrr",
     )
@@ -276,3 +304,12 @@ def _render_camera(result: dict) -> list[str]:
         for name, curve in result["curves"].items()
     ]  # fmt: skip
     return lines + md_table(head, rows, "ll")
+
+
+def _plate_text(plate: dict | None) -> str:
+    if not plate:
+        return "No scene plate (it did not gain on the held-back frames). "
+    return (
+        f"Scene plate: the median of {plate['frames']} frames, strength {plate['strength']:g}, "
+        f"{plate['gain_db']:+.2f} dB RGB on the held-back frames. "
+    )

@@ -318,11 +318,12 @@ class Sample:
         frames restored."""
         nbytes, decoded = self.coded(candidate.scale, setting)
         regions = [self.region(i, decoded[k].shape[:2]) for i, k in enumerate(self.picks)]
-        inputs, sizes, scores = [], [], []
+        inputs, sizes, origins, scores = [], [], [], []
         for k, (low, _) in zip(self.picks, regions, strict=True):
             inputs.append(decoded[k][low[0] : low[1], low[2] : low[3]])
             sizes.append(((low[3] - low[2]) * candidate.scale, (low[1] - low[0]) * candidate.scale))
-        restored = restorer.restore_batch(inputs, sizes)
+            origins.append((low[0] * candidate.scale, low[2] * candidate.scale))
+        restored = restorer.restore_batch(inputs, sizes, origins)
         for k, (low, inner), out in zip(self.picks, regions, restored, strict=True):
             s = candidate.scale
             top, bottom, left, right = (v * s for v in inner)

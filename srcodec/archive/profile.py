@@ -14,11 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from ..engines.identity import IDENTITY_MODEL
+from ..engines.plate import blend, median_plate, set_plate
 from ..errors import DataError, SrcodecError
 from ..inputs import list_frames, read_frame
 from ..lowres import codec_class, is_lossy
 from ..lowres.lossy import code_frames, runs
-from ..models.store import ModelInfo
+from ..metrics import psnr
+from ..models.store import ModelInfo, inspect_weights, load_weights, save_model
 from ..resample import downscale
 from .candidates import rgb_of
 from .lossywriter import DEFAULT_GROUP, LOSSY_CODEC, X1_MODELS, lossy_codec, quality_setting
@@ -54,6 +56,10 @@ HELD_BACK_FRAMES = 6
 #: the bundled model, this recipe -4.6 % / -2.6 %; tree.avi -3.5 % / -0.2 % against -5.2 % /
 #: -1.5 %; benchmarks/results/profile_recipe_study.json and profile.json): kept as it was.
 LOSSY_TUNING = {"patch": 64, "batch": 16, "lr": 5e-4}
+#: The scene plate's strengths tried (``engines.plate.blend``: multiples of a frame's median
+#: difference from the plate) and the gain on the held-back frames it must bring to be kept, dB.
+PLATE_STRENGTHS = (1.0, 1.5, 2.0, 3.0)
+PLATE_MIN_GAIN = 0.02
 
 
 def profile_config(cfg, plan: ProfilePlan):
@@ -228,9 +234,11 @@ def make_profile(
     """Tune ``info`` (``plan_profile``) on up to ``frames`` frames of one camera's footage
     ``source`` (in time order) and check it on up to ``held_back`` frames of the footage's
     last ``HELD_BACK_SHARE``, later than every frame tuned on; write it to ``output``
-    (``training.adapt.tune_camera``: nothing written when it does not gain there). The card
-    records the camera, the footage and the plan. Returns (the profile's ModelInfo,
-    AdaptResult, seconds spent coding the footage)."""
+    (``training.adapt.tune_camera``), with the camera's scene plate when it gains there
+    (``scene_plate``). When the tuned network does not gain there, the general one is written
+    with the plate, if the plate gains on its own; else nothing is written (``SrcodecError``).
+    The card records the camera, the footage and the plan. Returns (the profile's ModelInfo,
+    AdaptResult or None when the network was not tuned, seconds spent coding the footage)."""
 
     from ..training.adapt import split_later, tune_camera
 
@@ -263,7 +271,54 @@ def make_profile(
         },
         "frames": len(tuned),
     }
-    new, result = tune_camera(
-        info, train, check, output, cfg, name=name, card=card, progress=progress
-    )
+    originals = [pairs[k][0].hr for k in tuned]
+    try:
+        new, result = tune_camera(
+            info, train, check, output, cfg, name=name, card=card, progress=progress
+        )
+    except SrcodecError as refused:
+        # The network did not gain on the later frames: the general one with the camera's
+        # scene plate is still a profile, if the plate gains there on its own.
+        plate = scene_plate(info, originals, check)
+        if plate is None:
+            raise
+        model, _ = load_weights(info.path, info.sha256, info.source)
+        adapted = {"base_model_id": info.id, **card, "tuned": False, "refused": str(refused)}
+        save_model(model, output, name, {"adapted": adapted})
+        set_plate(output, *plate)
+        return inspect_weights(output), None, coding
+    plate = scene_plate(new, originals, check)
+    if plate is not None:
+        set_plate(output, *plate)
+        new = inspect_weights(output)
     return new, result, coding
+
+
+def scene_plate(
+    info: ModelInfo, originals: list[np.ndarray], check: list
+) -> tuple[np.ndarray, dict] | None:
+    """The scene plate of a profile (``engines.plate``): the temporal median of the
+    ``originals`` tuned on, and the strength of ``PLATE_STRENGTHS`` under which ``info``'s
+    restorations of the ``check`` pairs (later footage) come closest to their originals; None
+    when the camera moved, the frames differ in size, or no strength gains ``PLATE_MIN_GAIN``
+    dB there."""
+    from ..engines.choose import make_restorer
+
+    shapes = {f.shape for f in originals} | {p.hr.shape for p in check}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 3 or not check:
+        return None
+    plate = median_plate(originals)
+    h, w = plate.shape[:2]
+    restored = make_restorer(info).restore_batch([p.lr for p in check], [(w, h)] * len(check))
+    pairs = list(zip([p.hr for p in check], restored, strict=True))
+    alone = float(np.mean([psnr(hr, r) for hr, r in pairs]))
+    scores = {
+        s: float(np.mean([psnr(hr, blend(r, plate, s)) for hr, r in pairs]))
+        for s in PLATE_STRENGTHS
+    }
+    best = max(scores, key=lambda s: scores[s])
+    gain = scores[best] - alone
+    if gain < PLATE_MIN_GAIN:
+        return None
+    card = {"strength": best, "frames": len(originals), "size": [w, h], "gain_db": round(gain, 3)}
+    return plate, card

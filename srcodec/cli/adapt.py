@@ -129,13 +129,26 @@ def adapt(
         camera=camera or "",
         progress=show_progress(progress, quiet),
     )
+    plate = new.card.get("plate")
+    seen = (
+        f"; scene plate (the median of {display.count(plate['frames'], 'frame')}): "
+        f"{display.db_gain(plate['gain_db'])} RGB more on them"
+        if plate
+        else ""
+    )
+    if r is None:  # the network did not gain: the general one with the camera's plate
+        click.echo(
+            f"{output}: model {new.short_id}, {info.short_id} untuned ({plan.describe()}: "
+            f"tuning did not gain on the later frames){seen}"
+        )
+        return
     frames = len({n.split("@")[0] for n in r.held_back})
     click.echo(
         f"{output}: model {new.short_id} tuned from {info.short_id} ({plan.describe()}): "
         f"{display.db_gain(r.gain_db)} RGB / {display.db_gain(r.gain_y_db)} Y on "
         f"{display.count(frames, 'later frame')} held back ({display.db(r.base['psnr_rgb'])} -> "
         f"{display.db(r.tuned['psnr_rgb'])}), {display.count(r.steps, 'step')} in "
-        f"{r.seconds:.0f} s"
+        f"{r.seconds:.0f} s{seen}"
     )
 
 

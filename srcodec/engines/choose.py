@@ -9,11 +9,13 @@ import os
 import shlex
 import sys
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ModelError, SrcodecError, SrcodecWarning
 from ..models.store import PRECISIONS as ONNX_PRECISIONS
 from ..models.store import ModelInfo, find_onnx, onnx_name
+from .plate import PlateRestorer, read_plate
 from .tiling import DEFAULT_TILE, TiledRestorer
 
 if TYPE_CHECKING:
@@ -79,7 +81,8 @@ def make_restorer(
     expected_sha256: str | None = None,
     update: ModelUpdate | None = None,
 ) -> TiledRestorer:
-    """A restorer for the model ``info`` (from the registry).
+    """A restorer for the model ``info`` (from the registry), blended towards the scene plate
+    its weights file carries, if any (a camera profile's: ``plate.PlateRestorer``).
 
     ``engine``: ``onnx`` runs the model's ONNX export with onnxruntime on the CPU; ``torch``
     runs the weights with PyTorch (CPU or CUDA); ``auto`` takes torch on a CUDA GPU, else the
@@ -145,7 +148,9 @@ def make_restorer(
         from .ortengine import OrtRestorer
 
         model_id = f"{info.name}@{(expected_sha256 or info.sha256).lower()}"
-        return OrtRestorer(onnx_file, model_id, threads=threads, update=update, **kwargs)
+        return _with_plate(
+            info, OrtRestorer(onnx_file, model_id, threads=threads, update=update, **kwargs)
+        )
     if precision == "int8":
         raise SrcodecError("the torch engine has no int8 path; int8 needs --engine onnx")
     if not have_torch:
@@ -162,4 +167,11 @@ def make_restorer(
     if update is not None:
         state = update.apply({k: v.numpy() for k, v in model.state_dict().items()})
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
-    return Restorer(model, device, precision=precision, self_ensemble=self_ensemble, **kwargs)
+    restorer = Restorer(model, device, precision=precision, self_ensemble=self_ensemble, **kwargs)
+    return _with_plate(info, restorer)
+
+
+def _with_plate(info: ModelInfo, restorer: TiledRestorer) -> TiledRestorer:
+    """``restorer``, blended towards the scene plate ``info``'s weights file carries, if any."""
+    found = read_plate(info.path) if info.path and Path(info.path).is_file() else None
+    return restorer if found is None else PlateRestorer(restorer, *found)

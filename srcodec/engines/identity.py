@@ -30,6 +30,9 @@ class IdentityRestorer(TiledRestorer):
         super().__init__(scale=1, margin=0)
 
     def restore_batch(
-        self, frames: list[np.ndarray], sizes: list[tuple[int, int]]
+        self,
+        frames: list[np.ndarray],
+        sizes: list[tuple[int, int]],
+        origins: list[tuple[int, int]] | None = None,
     ) -> list[np.ndarray]:
         return [np.ascontiguousarray(f[:h, :w]) for f, (w, h) in zip(frames, sizes, strict=True)]

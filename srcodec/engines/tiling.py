@@ -87,11 +87,16 @@ class TiledRestorer:
         return out
 
     def restore_batch(
-        self, frames: list[np.ndarray], sizes: list[tuple[int, int]]
+        self,
+        frames: list[np.ndarray],
+        sizes: list[tuple[int, int]],
+        origins: list[tuple[int, int]] | None = None,
     ) -> list[np.ndarray]:
         """Restore low-resolution frames (uint8, HxW or HxWx3) to ``sizes`` (w, h) each.
 
         Frames of one shape go through the network together, up to ``batch_pixels``.
+        ``origins`` (y, x): where each restored frame lies in its full frame, when it is a crop
+        of one (only a restorer with a scene plate, ``plate.PlateRestorer``, needs it).
         """
         out: list[np.ndarray | None] = [None] * len(frames)
         groups: dict[tuple, list[int]] = {}

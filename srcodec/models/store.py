@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from torch import nn
 
 CARD_KEY = "srcodec"
+#: The tensor of a weights file that holds a camera profile's scene plate (its image file's
+#: bytes, ``engines.plate``), not a weight of the network.
+PLATE_KEY = "scene_plate"
 CARD_FORMAT = "srcodec-weights/1"
 #: Name of the bundled model that ``encode`` uses when no model is asked for.
 DEFAULT_MODEL = "srcodec-photo-x2"
@@ -147,6 +150,7 @@ def load_state(
     except (SafetensorError, ValueError) as exc:
         first = str(exc).splitlines()[0]
         raise ModelError(f"{path}: corrupt weights ({first})") from None
+    state.pop(PLATE_KEY, None)  # a camera profile's scene plate: not a network weight
     return state, info
 
 

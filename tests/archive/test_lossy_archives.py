@@ -105,7 +105,7 @@ class _Negative(TiledRestorer):
     def __init__(self) -> None:
         super().__init__(1, 0)
 
-    def restore_batch(self, frames, sizes):
+    def restore_batch(self, frames, sizes, origins=None):
         return [255 - f for f in frames]
 
 
@@ -116,7 +116,7 @@ class _Oracle(TiledRestorer):
         super().__init__(1, 0)
         self.originals = originals
 
-    def restore_batch(self, frames, sizes):
+    def restore_batch(self, frames, sizes, origins=None):
         return [o.copy() for o in self.originals]
 
 

@@ -283,3 +283,31 @@ def test_a_recording_given_a_profile_starts_with_it(scene, profile, tmp_path):
     assert not rest and summary.frames_stored == len(scene)  # the profile won: no cut
     with ArchiveReader(first.path) as reader:
         assert reader.header.model_id == inspect_weights(profile).id
+
+
+def test_a_profile_keeps_a_scene_plate_only_where_it_pays(scene, clip):
+    """``scene_plate``: the median of the frames tuned on is kept, with the strength that
+    restores the later (held-back) frames best, when it gains there; footage whose later frames
+    show another scene (the camera moved) or have another size gets none."""
+    from srcodec.archive.profile import PLATE_MIN_GAIN, scene_plate
+    from srcodec.training.trainer import Pair
+
+    still = scene[0][1]
+    rng = np.random.default_rng(3)
+
+    def noisy(frame: np.ndarray, sigma: float) -> np.ndarray:
+        return np.clip(np.rint(frame + rng.normal(0, sigma, frame.shape)), 0, 255).astype(np.uint8)
+
+    tuned = [noisy(still, 1.0) for _ in range(12)]
+    later = [noisy(still, 1.0) for _ in range(3)]
+    check = [Pair(f"c{k}", hr, noisy(hr, 6.0)) for k, hr in enumerate(later)]
+    info = get_model("srcodec-av1-x1-v2")
+    found = scene_plate(info, tuned, check)
+    assert found is not None
+    plate, card = found
+    assert plate.shape == still.shape and card["frames"] == 12 and card["size"] == [128, 96]
+    assert card["gain_db"] >= PLATE_MIN_GAIN and card["strength"] > 0
+    elsewhere = clip[0][1]  # another scene: the camera was moved
+    moved = [Pair(f"m{k}", hr, noisy(hr, 2.0)) for k, hr in enumerate([elsewhere] * 3)]
+    assert scene_plate(info, tuned, moved) is None
+    assert scene_plate(info, [t[:64] for t in tuned], check) is None

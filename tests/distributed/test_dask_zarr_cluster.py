@@ -153,7 +153,7 @@ def test_dask_restore_keeps_a_zarr_arrays_frame_chunks(tmp_path, tiny_weights, m
         batch = restorer.restore_batch
 
         class Counting:
-            def restore_batch(self, frames, sizes):
+            def restore_batch(self, frames, sizes, origins=None):
                 restored.append(len(frames))
                 return batch(frames, sizes)
 

@@ -1,0 +1,100 @@
+"""A camera profile's scene plate (``srcodec.engines.plate``): the blend towards it, its storage
+in the weights file, and a restorer that applies it to whole frames and to crops alike."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from srcodec.engines.choose import make_restorer
+from srcodec.engines.identity import IdentityRestorer
+from srcodec.engines.plate import (
+    PlateRestorer,
+    blend,
+    median_plate,
+    read_plate,
+    set_plate,
+)
+from srcodec.errors import ModelError
+from srcodec.metrics import psnr
+from srcodec.models.store import inspect_weights, load_weights
+
+TINY = Path(__file__).resolve().parents[1] / "data" / "tiny-test-x2.safetensors"
+
+
+@pytest.fixture(scope="module")
+def scene(photo) -> np.ndarray:
+    return np.ascontiguousarray(photo[100:196, 100:228])
+
+
+def _noisy(scene: np.ndarray, seed: int, sigma: float = 4.0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(np.rint(scene + rng.normal(0, sigma, scene.shape)), 0, 255).astype(np.uint8)
+
+
+def test_the_blend_restores_the_static_scene_and_leaves_what_moved(scene):
+    frames = [_noisy(scene, k) for k in range(9)]
+    plate = median_plate(frames)
+    assert psnr(scene, plate) > psnr(scene, frames[0]) + 5  # the median averages noise out
+    frame = frames[0].copy()
+    frame[20:60, 30:70] = 255 - frame[20:60, 30:70]  # something in front of the scene
+    out = blend(frame, plate, 1.5)
+    static = np.ones(scene.shape[:2], bool)
+    static[15:65, 25:75] = False  # the object and the 5x5 mean's reach around it
+    assert (
+        psnr(scene[static], out[static], border=0)
+        > psnr(scene[static], frame[static], border=0) + 3
+    )
+    assert np.array_equal(out[25:55, 35:65], frame[25:55, 35:65])  # what moved is kept
+
+
+def test_a_plate_in_a_weights_file_round_trips_and_the_network_loads_as_before(tmp_path, scene):
+    path = tmp_path / "cam.safetensors"
+    shutil.copy(TINY, path)
+    plate = scene[:, :, ::-1].copy()
+    set_plate(path, plate, {"strength": 8.0, "frames": 9})
+    found = read_plate(path)
+    assert found is not None and np.array_equal(found[0], plate) and found[1] == 8.0
+    assert inspect_weights(path).card["plate"]["frames"] == 9
+    load_weights(path)  # the plate is not a weight: strict loading still works
+    set_plate(path, None, out=tmp_path / "bare.safetensors")
+    assert read_plate(tmp_path / "bare.safetensors") is None
+    assert inspect_weights(tmp_path / "bare.safetensors").sha256 == inspect_weights(TINY).sha256
+    (tmp_path / "junk.safetensors").write_bytes(
+        path.read_bytes().replace(b'\\"strength\\"', b'\\"strengtx\\"')
+    )
+    with pytest.raises(ModelError, match="plate"):
+        read_plate(tmp_path / "junk.safetensors")
+
+
+def test_make_restorer_applies_the_plate_its_file_carries(tmp_path, scene):
+    path = tmp_path / "cam.safetensors"
+    shutil.copy(TINY, path)
+    h, w = scene.shape[:2]
+    set_plate(path, scene, {"strength": 1.5})
+    restorer = make_restorer(inspect_weights(path), engine="torch")
+    assert isinstance(restorer, PlateRestorer) and restorer.scale == 2
+    low = scene[::2, ::2]
+    plain = restorer.inner.restore(low)
+    assert not np.array_equal(restorer.restore(low), plain)
+    assert psnr(scene, restorer.restore(low)) > psnr(scene, plain)
+    # A frame of another size is not this camera's: restored as by the network alone.
+    assert np.array_equal(restorer.restore(low[:20, :20]), restorer.inner.restore(low[:20, :20]))
+
+
+def test_crops_are_blended_with_their_part_of_the_plate(scene):
+    """The candidate choice restores quarters of frames with context (``Sample.measure``): a
+    crop restored at its origin comes out as the whole frame restored does there."""
+    plate = median_plate([_noisy(scene, k) for k in range(9)])
+    restorer = PlateRestorer(IdentityRestorer(), plate, 1.5)
+    frame = _noisy(scene, 99)
+    h, w = frame.shape[:2]
+    whole = restorer.restore_batch([frame], [(w, h)])[0]
+    crop = restorer.restore_batch([frame[30:90, 40:120]], [(80, 60)], [(30, 40)])[0]
+    # The blend's scale is the median difference of what it sees: a crop's is close to its
+    # frame's, not equal.
+    assert psnr(whole[32:88, 42:118], crop[2:-2, 2:-2], border=0) > 40
+    assert psnr(scene, whole) > psnr(scene, frame) + 3
