@@ -305,7 +305,7 @@ def _clip_curves(ctx: Context, name: str, folder: Path, cache: _Points, stage: i
             "fps": fps,
         },
         "encode_fps": {a: len(frames) * len(curves[a]) / s for a, s in seconds.items()},
-        **_summarise(curves),
+        **_summarise(curves, (*ANCHORS, SVT_SRCODEC_RGB)),
     }
 
 

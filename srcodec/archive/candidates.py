@@ -317,6 +317,7 @@ class Sample:
         """``candidate`` at ``setting``: the bytes and the mean PSNR (RGB) of the measured
         frames restored."""
         nbytes, decoded = self.coded(candidate.scale, setting)
+        restorer.use_setting(setting)
         regions = [self.region(i, decoded[k].shape[:2]) for i, k in enumerate(self.picks)]
         inputs, sizes, origins, scores = [], [], [], []
         for k, (low, _) in zip(self.picks, regions, strict=True):

@@ -283,7 +283,7 @@ def make_profile(
         if plate is None:
             raise
         model, _ = load_weights(info.path, info.sha256, info.source)
-        adapted = {"base_model_id": info.id, **card, "tuned": False, "refused": str(refused)}
+        adapted = {"base_model_id": info.id, **card, "untuned": str(refused)}
         save_model(model, output, name, {"adapted": adapted})
         set_plate(output, *plate)
         return inspect_weights(output), None, coding
@@ -298,10 +298,11 @@ def scene_plate(
     info: ModelInfo, originals: list[np.ndarray], check: list
 ) -> tuple[np.ndarray, dict] | None:
     """The scene plate of a profile (``engines.plate``): the temporal median of the
-    ``originals`` tuned on, and the strength of ``PLATE_STRENGTHS`` under which ``info``'s
-    restorations of the ``check`` pairs (later footage) come closest to their originals; None
-    when the camera moved, the frames differ in size, or no strength gains ``PLATE_MIN_GAIN``
-    dB there."""
+    ``originals`` tuned on, with the strength of ``PLATE_STRENGTHS`` (or none, 0) under which
+    ``info``'s restorations of the ``check`` pairs (later footage) come closest to their
+    originals at each codec setting they were coded at (their names end ``@setting``), and the
+    one best over all of them; None when the camera moved, the frames differ in size, or the
+    plate gains less than ``PLATE_MIN_GAIN`` dB there."""
     from ..engines.choose import make_restorer
 
     shapes = {f.shape for f in originals} | {p.hr.shape for p in check}
@@ -310,15 +311,25 @@ def scene_plate(
     plate = median_plate(originals)
     h, w = plate.shape[:2]
     restored = make_restorer(info).restore_batch([p.lr for p in check], [(w, h)] * len(check))
-    pairs = list(zip([p.hr for p in check], restored, strict=True))
-    alone = float(np.mean([psnr(hr, r) for hr, r in pairs]))
-    scores = {
-        s: float(np.mean([psnr(hr, blend(r, plate, s)) for hr, r in pairs]))
-        for s in PLATE_STRENGTHS
-    }
-    best = max(scores, key=lambda s: scores[s])
-    gain = scores[best] - alone
+    # Each pair's PSNR without the plate (strength 0) and at each strength.
+    scores = {0.0: [psnr(p.hr, r) for p, r in zip(check, restored, strict=True)]}
+    for s in PLATE_STRENGTHS:
+        scores[s] = [psnr(p.hr, blend(r, plate, s)) for p, r in zip(check, restored, strict=True)]
+    settings = [int(p.name.rpartition("@")[2] or 0) if "@" in p.name else 0 for p in check]
+    by_setting = {}
+    for setting in sorted(set(settings)):
+        at = [k for k, v in enumerate(settings) if v == setting]
+        by_setting[setting] = max(scores, key=lambda s: float(np.mean([scores[s][k] for k in at])))
+    chosen = [scores[by_setting[v]][k] for k, v in enumerate(settings)]
+    gain = float(np.mean(chosen) - np.mean(scores[0.0]))
     if gain < PLATE_MIN_GAIN:
         return None
-    card = {"strength": best, "frames": len(originals), "size": [w, h], "gain_db": round(gain, 3)}
+    overall = max(scores, key=lambda s: float(np.mean(scores[s])))
+    card = {
+        "strength": overall,
+        "strengths": {str(k): v for k, v in by_setting.items()},
+        "frames": len(originals),
+        "size": [w, h],
+        "gain_db": round(gain, 3),
+    }
     return plate, card

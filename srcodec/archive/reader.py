@@ -165,6 +165,8 @@ class Archive:
                 expected_sha256=expected,
                 update=update,
             )
+            param = getattr(self.codec, "quality_param", None)
+            self._restorer.use_setting(getattr(self.codec, param) if param else None)
         return self._restorer
 
     def lowres(self, key: int | str) -> np.ndarray:

@@ -140,6 +140,8 @@ def _profile_of(m) -> dict | None:
         "settings": profile.get("settings", []),
         "base_model_id": adapted.get("base_model_id", ""),
         "gain_db": gain,
+        "untuned": "untuned" in adapted,
+        "plate": m.card.get("plate"),
     }
 
 
@@ -149,9 +151,17 @@ def _profile_line(p: dict) -> str:
     coded = f", as {p['codec']} decodes it at {p['settings']}" if p["codec"] else ""
     gain = "" if p["gain_db"] is None else f", {p['gain_db']:+.2f} dB on later frames"
     base = short_id(p["base_model_id"]) if p["base_model_id"] else "?"
+    plate = p.get("plate")
+    seen = (
+        f"; scene plate (median of {plate['frames']} frames, {plate['gain_db']:+.2f} dB on later "
+        "frames)"
+        if plate
+        else ""
+    )
+    how = "untuned (it did not gain), from" if p.get("untuned") else "tuned from"
     return (
-        f"profile of {camera}: tuned from {base} on {p['footage'] or 'frames'} "
-        f"({p['footage_frames']} frames{coded}){gain}"
+        f"profile of {camera}: {how} {base} on {p['footage'] or 'frames'} "
+        f"({p['footage_frames']} frames{coded}){gain}{seen}"
     )
 
 

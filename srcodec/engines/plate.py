@@ -9,13 +9,14 @@ at no byte per archive:
 with ``r`` the restored frame, ``|.|`` summed over RGB, ``box5`` a 5x5 mean (edges repeated)
 and the median over the frame's pixels (every other row and column): where something moved or
 the light changed, ``w`` falls to 0 and the frame stays as restored. The scale follows the
-frame's own difference from the plate, which grows with the coding error, so one strength serves
-every rate: on validation vtest frames (476-635, the plate the median of frames 0-475,
-srcodec-av1-x1-v2 restored) strength 1.5 gains +0.05 / +0.43 / +0.79 / +0.91 dB RGB at CRF
-34 / 46 / 56 / 62, where a fixed scale of the difference that gains 0.77 dB at CRF 62 loses
-0.48 at CRF 34. The plate is stored losslessly (WebP) beside the network's tensors, as a uint8
-tensor of the file's bytes; ``strength`` is in the card (``plate``), chosen per profile on
-footage later than every frame tuned on (``archive.profile``).
+frame's own difference from the plate, which grows with the coding error: on validation vtest
+frames (476-635, the plate the median of frames 0-475, srcodec-av1-x1-v2 restored) strength 1.5
+gains +0.05 / +0.43 / +0.79 / +0.91 dB RGB at CRF 34 / 46 / 56 / 62, strength 3 -0.54 /
++0.25 / +1.01 / +1.49, where a fixed scale that gains 0.77 dB at CRF 62 loses 0.48 at CRF 34.
+The plate is stored losslessly (WebP) beside the network's tensors, as a uint8
+tensor of the file's bytes; the card (``plate``) holds the strength for each codec setting the
+profile was checked at (a reader takes the nearest to its archive's) and one for all of them,
+chosen per profile on footage later than every frame tuned on (``archive.profile``).
 """
 
 from __future__ import annotations
@@ -82,8 +83,9 @@ def encode_plate(plate: np.ndarray) -> np.ndarray:
     return np.frombuffer(buf.getvalue(), np.uint8).copy()
 
 
-def read_plate(path: str | Path) -> tuple[np.ndarray, float] | None:
-    """The plate and strength a weights file carries, or None (a model without one)."""
+def read_plate(path: str | Path) -> tuple[np.ndarray, float, dict[int, float]] | None:
+    """The plate a weights file carries, its strength and its strengths by codec setting, or
+    None (a model without one)."""
     from PIL import Image
     from safetensors import safe_open
 
@@ -94,21 +96,35 @@ def read_plate(path: str | Path) -> tuple[np.ndarray, float] | None:
         card = json.loads((f.metadata() or {}).get(CARD_KEY, "{}"))
     try:
         strength = float(card["plate"]["strength"])
+        by_setting = {int(k): float(v) for k, v in card["plate"].get("strengths", {}).items()}
         plate = np.asarray(Image.open(io.BytesIO(data.tobytes())).convert("RGB"))
-    except (KeyError, TypeError, ValueError, OSError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OSError) as exc:
         raise ModelError(f"{path}: its scene plate is damaged ({exc})") from None
-    return np.ascontiguousarray(plate), strength
+    return np.ascontiguousarray(plate), strength, by_setting
 
 
 class PlateRestorer(TiledRestorer):
-    """``inner``'s restorations blended towards ``plate`` (``blend``). A restored frame the
-    plate does not cover (another size, or grey) is left as ``inner`` restored it."""
+    """``inner``'s restorations blended towards ``plate`` (``blend``) at ``strength``, or, once
+    told the codec setting of the frames (``use_setting``), at the strength ``by_setting``
+    gives the nearest setting (0: no blend). A restored frame the plate does not cover
+    (another size, or grey) is left as ``inner`` restored it."""
 
-    def __init__(self, inner: TiledRestorer, plate: np.ndarray, strength: float) -> None:
+    def __init__(
+        self,
+        inner: TiledRestorer,
+        plate: np.ndarray,
+        strength: float,
+        by_setting: dict[int, float] | None = None,
+    ) -> None:
         super().__init__(inner.scale, inner.margin, inner.tile)
         self.inner, self.plate, self.strength = inner, plate, strength
+        self.by_setting = dict(by_setting or {})
         self.engine, self.precision = inner.engine, inner.precision
         self.batch_pixels = inner.batch_pixels
+
+    def use_setting(self, setting: int | None) -> None:
+        if setting is not None and self.by_setting:
+            self.strength = self.by_setting[min(self.by_setting, key=lambda k: abs(k - setting))]
 
     def restore_batch(
         self,
@@ -123,7 +139,7 @@ class PlateRestorer(TiledRestorer):
         for i, restored in enumerate(out):
             y, x = origins[i] if origins else (0, 0)
             h, w = restored.shape[:2]
-            if restored.ndim == 3 and y + h <= ph and x + w <= pw:
+            if self.strength > 0 and restored.ndim == 3 and y + h <= ph and x + w <= pw:
                 if origins is None and (h, w) != (ph, pw):
                     continue  # a whole frame of another size: not this camera's scene
                 out[i] = blend(restored, self.plate[y : y + h, x : x + w], self.strength)

@@ -119,6 +119,10 @@ class TiledRestorer:
                 out[i] = np.ascontiguousarray(sr)
         return out  # type: ignore[return-value]
 
+    def use_setting(self, setting: int | None) -> None:
+        """Be told the codec setting (a lossy stream's quality parameter) of the frames to
+        restore: a network ignores it; a scene plate's strength depends on it."""
+
     def restore(self, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         """Restore one low-resolution frame (to twice its size, or to ``size`` (w, h))."""
         h, w = frame.shape[:2]

@@ -16,6 +16,7 @@ from srcodec.archive.lossywriter import default_candidates, encode_lossy
 from srcodec.archive.profile import coded_pairs, make_profile, plan_profile, profile_config
 from srcodec.cli import main
 from srcodec.errors import ModelError, SrcodecError
+from srcodec.metrics import psnr
 from srcodec.models.store import get_model, inspect_weights
 from srcodec.training.adapt import split_later, tune_camera
 from srcodec.training.adaptconfig import AdaptConfig
@@ -307,7 +308,60 @@ def test_a_profile_keeps_a_scene_plate_only_where_it_pays(scene, clip):
     plate, card = found
     assert plate.shape == still.shape and card["frames"] == 12 and card["size"] == [128, 96]
     assert card["gain_db"] >= PLATE_MIN_GAIN and card["strength"] > 0
+    assert set(card["strengths"]) == {"0"}  # the pairs name no codec setting
     elsewhere = clip[0][1]  # another scene: the camera was moved
     moved = [Pair(f"m{k}", hr, noisy(hr, 2.0)) for k, hr in enumerate([elsewhere] * 3)]
     assert scene_plate(info, tuned, moved) is None
     assert scene_plate(info, [t[:64] for t in tuned], check) is None
+
+
+def test_a_static_cameras_profile_is_its_plate_when_tuning_does_not_gain(
+    scene, tmp_path, monkeypatch
+):
+    """A fixed camera's footage: when the tuned network does not gain on the later frames, the
+    profile is the general network with the camera's scene plate (which gains there on its
+    own); ``models`` says so, and ``encode --weights`` picks it over the bundled candidates on
+    the same camera's next frames, whose archive decodes with the plate."""
+    import srcodec.training.adapt as adapt_module
+    from srcodec.engines.plate import read_plate
+
+    still = scene[0][1]
+    rng = np.random.default_rng(7)
+
+    def frame(k: int) -> np.ndarray:
+        f = still + rng.normal(0, 2.0, still.shape)
+        f[30:50, 4 * k % 100 : 4 * k % 100 + 20] = 40  # someone walking past
+        return np.clip(np.rint(f), 0, 255).astype(np.uint8)
+
+    footage = [(f"f{k:03d}.png", frame(k)) for k in range(40)]
+
+    def refuse(*args, **kwargs):
+        raise SrcodecError("the tuned model gains -0.01 dB on the held-back frames")
+
+    monkeypatch.setattr(adapt_module, "tune_camera", refuse)
+    info = get_model("srcodec-av1-x1-v2")
+    plan = plan_profile(info, quality_range=(5, 30))
+    out = tmp_path / "static.safetensors"
+    new, result, _ = make_profile(info, footage, out, AdaptConfig(**FAST), plan=plan, name="static")
+    assert result is None and read_plate(out) is not None
+    assert "untuned" in new.card["adapted"] and new.card["plate"]["gain_db"] > 0
+    r = CliRunner().invoke(main, ["models", "--weights", str(out)])
+    assert "untuned (it did not gain)" in r.output and "scene plate" in r.output, r.output
+    later = [(f"g{k:03d}.png", frame(k)) for k in range(40, 48)]
+    s = encode_lossy(later, tmp_path / "a.src", quality=10, weights=[out])
+    assert s.chosen.candidate == "x1-profile" and s.model_id == new.id
+    strengths = {int(k): v for k, v in new.card["plate"]["strengths"].items()}
+    assert sorted(strengths) == sorted(plan.settings)
+    with srcodec.open(s.path, weights=[out]) as archive:
+        restored = dict(archive.frames())
+        crf = archive.header.codec["crf"]  # the reader blends at the nearest setting's strength
+        assert archive.restorer.strength == strengths[min(strengths, key=lambda k: abs(k - crf))]
+    with srcodec.open(s.path, weights=[out]) as archive:
+        plain = archive.restorer.inner.restore_batch(
+            [archive.lowres(k) for k in range(len(later))], [(128, 96)] * len(later)
+        )
+    hr = dict(later)
+    gain = np.mean(
+        [psnr(hr[n], restored[n]) - psnr(hr[n], p) for (n, _), p in zip(later, plain, strict=True)]
+    )
+    assert gain > 0.1

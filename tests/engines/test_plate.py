@@ -57,7 +57,7 @@ def test_a_plate_in_a_weights_file_round_trips_and_the_network_loads_as_before(t
     plate = scene[:, :, ::-1].copy()
     set_plate(path, plate, {"strength": 8.0, "frames": 9})
     found = read_plate(path)
-    assert found is not None and np.array_equal(found[0], plate) and found[1] == 8.0
+    assert found is not None and np.array_equal(found[0], plate) and found[1:] == (8.0, {})
     assert inspect_weights(path).card["plate"]["frames"] == 9
     load_weights(path)  # the plate is not a weight: strict loading still works
     set_plate(path, None, out=tmp_path / "bare.safetensors")
@@ -98,3 +98,19 @@ def test_crops_are_blended_with_their_part_of_the_plate(scene):
     # frame's, not equal.
     assert psnr(whole[32:88, 42:118], crop[2:-2, 2:-2], border=0) > 40
     assert psnr(scene, whole) > psnr(scene, frame) + 3
+
+
+def test_the_strength_follows_the_codec_setting_of_the_frames(scene):
+    """A profile's card holds a strength for each setting it was checked at: the restorer takes
+    the nearest to the frames' (0: the frames as the network restored them)."""
+    plate = median_plate([_noisy(scene, k) for k in range(9)])
+    restorer = PlateRestorer(IdentityRestorer(), plate, 1.5, {16: 0.0, 48: 1.5, 63: 3.0})
+    frame = _noisy(scene, 99)
+    h, w = frame.shape[:2]
+    assert restorer.strength == 1.5  # before any setting: the one for all of them
+    restorer.use_setting(58)
+    assert restorer.strength == 3.0
+    restorer.use_setting(20)
+    assert np.array_equal(restorer.restore_batch([frame], [(w, h)])[0], frame)
+    restorer.use_setting(None)  # a lossless archive: unchanged
+    assert restorer.strength == 0.0
