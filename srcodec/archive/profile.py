@@ -322,7 +322,7 @@ def scene_plate(
         by_setting[setting] = max(scores, key=lambda s: float(np.mean([scores[s][k] for k in at])))
     chosen = [scores[by_setting[v]][k] for k, v in enumerate(settings)]
     gain = float(np.mean(chosen) - np.mean(scores[0.0]))
-    if gain < PLATE_MIN_GAIN:
+    if not gain >= PLATE_MIN_GAIN:  # also when every frame is restored exactly (inf - inf)
         return None
     overall = max(scores, key=lambda s: float(np.mean(scores[s])))
     card = {
