@@ -315,7 +315,7 @@ def scene_plate(
     scores = {0.0: [psnr(p.hr, r) for p, r in zip(check, restored, strict=True)]}
     for s in PLATE_STRENGTHS:
         scores[s] = [psnr(p.hr, blend(r, plate, s)) for p, r in zip(check, restored, strict=True)]
-    settings = [int(p.name.rpartition("@")[2] or 0) if "@" in p.name else 0 for p in check]
+    settings = [int(p.name.rpartition("@")[2]) if "@" in p.name else 0 for p in check]
     by_setting = {}
     for setting in sorted(set(settings)):
         at = [k for k, v in enumerate(settings) if v == setting]

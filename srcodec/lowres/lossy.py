@@ -192,7 +192,7 @@ class _LossyStream(StreamCodec):
     def _to_rgb(self, picture: av.VideoFrame) -> np.ndarray:
         flags = RGB_CONVERSIONS[self.rgb]
         if flags is None:
-            return picture.to_ndarray(format="rgb24")
+            return super()._to_rgb(picture)
         return picture.reformat(format="rgb24", interpolation=flags).to_ndarray()
 
     def _prepare(self, frame: np.ndarray) -> np.ndarray:

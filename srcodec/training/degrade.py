@@ -35,13 +35,14 @@ class Degradation:
     clip: int = 8
     params: dict = field(default_factory=dict)
 
-    def codec_at(self, quality: int, frames: Sequence[np.ndarray] = ()) -> LowresCodec:
-        """The codec at ``quality``; ``rgb=auto`` in the spec decodes ``frames`` to RGB as an
-        archive of them would (``rgb_for``)."""
+    def codec_at(self, quality: int, rgb: str | None = None) -> LowresCodec:
+        """The codec at ``quality``; with ``rgb=auto`` in the spec, decoding to RGB by ``rgb``
+        (the conversion an archive of the frames would use, ``rgb_for``; ``DEFAULT_RGB`` if
+        None)."""
         cls = codec_class(self.codec)
         params = dict(self.params)
         if params.get("rgb") == "auto":
-            params["rgb"] = rgb_for(frames) if frames else DEFAULT_RGB
+            params["rgb"] = rgb or DEFAULT_RGB
         return get_codec({"id": cls.codec_id, **params, cls.quality_param: quality})
 
     def qualities(self, rng: np.random.Generator) -> list[int]:
@@ -58,14 +59,16 @@ class Degradation:
         ``clip`` frames."""
         clips = list(runs(range(len(frames)), lambda k: frames[k].shape, self.clip))
         per_clip = [self.qualities(rng) for _ in clips]
+        # Each clip's conversion, once for all its copies (``rgb=auto``).
+        auto = self.params.get("rgb") == "auto"
+        conversions = [rgb_for([frames[k] for k in clip]) if auto else None for clip in clips]
         out = []
         for copy in range(self.copies):
             coded: list[tuple[int, np.ndarray]] = [(0, np.empty(0))] * len(frames)
-            for clip, qs in zip(clips, per_clip, strict=True):
+            for clip, qs, rgb in zip(clips, per_clip, conversions, strict=True):
                 group = [frames[k] for k in clip]
-                for k, frame in zip(
-                    clip, code_frames(self.codec_at(qs[copy], group), group)[1], strict=True
-                ):
+                codec = self.codec_at(qs[copy], rgb)
+                for k, frame in zip(clip, code_frames(codec, group)[1], strict=True):
                     coded[k] = (qs[copy], frame)
             out.append(coded)
         return out

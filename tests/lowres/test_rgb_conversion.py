@@ -6,8 +6,6 @@ pick); a config without it still means "fast", so older archives keep their chec
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import av
 import numpy as np
 import pytest
@@ -26,14 +24,12 @@ from srcodec.lowres.lossy import (
 )
 from srcodec.metrics import psnr
 
-SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "frames"
-
 
 @pytest.fixture(scope="module")
-def vtest() -> list[np.ndarray]:
+def vtest(sample_frames) -> list[np.ndarray]:
     """The four 400x400 vtest sample frames (decoded from MPEG-4 4:2:0 video: chroma repeated
     over 2x2 pixels), cropped to 256x192 at even offsets."""
-    frames = [np.asarray(Image.open(p).convert("RGB")) for p in sorted(SAMPLES.glob("*.png"))]
+    frames = [np.asarray(Image.open(p).convert("RGB")) for p in sample_frames]
     return [np.ascontiguousarray(f[100:292, 72:328]) for f in frames]
 
 
