@@ -131,7 +131,7 @@ def adapt(
     )
     plate = new.card.get("plate")
     seen = (
-        f"; scene plate (the median of {display.count(plate['frames'], 'frame')}): "
+        f"; scene plate (from the {display.count(plate['frames'], 'frame')} tuned on): "
         f"{display.db_gain(plate['gain_db'])} RGB more on them"
         if plate
         else ""
