@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engines.identity import IDENTITY_MODEL, IdentityRestorer
+from ..engines.plate import PlateRestorer
 from ..engines.tiling import TiledRestorer
 from ..errors import ModelError, SrcodecError, SrcodecWarning
 from ..lowres import LowresCodec, codec_class, is_lossy
@@ -38,6 +39,7 @@ __all__ = [
     "default_candidates",
     "lossy_class",
     "lossy_codec",
+    "lossy_extra",
     "measured_candidates",
     "measured_positions",
     "pick_lossy",
@@ -130,6 +132,9 @@ class Trial:
     psnr: float
     #: Why the candidate was not measured ("" if it was): it takes no part in the choice.
     skipped: str = ""
+    #: The scene-plate strength that scored best (``engines.plate.STRENGTHS``; 0: no blend),
+    #: for a model that carries a plate (a camera profile's), else None: the archive records it.
+    plate: float | None = None
 
     @property
     def bpp(self) -> float:
@@ -314,24 +319,35 @@ class Sample:
         return worst + step * lo
 
     def measure(self, candidate: Candidate, restorer: TiledRestorer, setting: int) -> Trial:
-        """``candidate`` at ``setting``: the bytes and the mean PSNR (RGB) of the measured
-        frames restored."""
+        """``candidate`` at ``setting``: the bytes and the PSNR (RGB, pooled) of the measured
+        frames restored, a scene plate's at the strength that scores best (``Trial.plate``)."""
         nbytes, decoded = self.coded(candidate.scale, setting)
         restorer.use_setting(setting)
         regions = [self.region(i, decoded[k].shape[:2]) for i, k in enumerate(self.picks)]
-        inputs, sizes, origins, scores = [], [], [], []
+        inputs, sizes, origins = [], [], []
         for k, (low, _) in zip(self.picks, regions, strict=True):
             inputs.append(decoded[k][low[0] : low[1], low[2] : low[3]])
             sizes.append(((low[3] - low[2]) * candidate.scale, (low[1] - low[0]) * candidate.scale))
             origins.append((low[0] * candidate.scale, low[2] * candidate.scale))
-        restored = restorer.restore_batch(inputs, sizes, origins)
-        for k, (low, inner), out in zip(self.picks, regions, restored, strict=True):
-            s = candidate.scale
-            top, bottom, left, right = (v * s for v in inner)
-            original = self.originals[k][top:bottom, left:right]
-            h, w = original.shape[:2]  # an odd original ends inside its last low-res pixel
-            y, x = (inner[0] - low[0]) * s, (inner[2] - low[2]) * s
-            scores.append(psnr(original, out[y : y + h, x : x + w]))
+        # A model with a scene plate is scored at each strength (the network run once), and
+        # the best strength is the one the archive records.
+        if isinstance(restorer, PlateRestorer):
+            variants: dict = restorer.restore_strengths(inputs, sizes, origins)
+        else:
+            variants = {None: restorer.restore_batch(inputs, sizes, origins)}
+        best, best_psnr = None, -np.inf
+        for strength, restored in variants.items():
+            scores = []
+            for k, (low, inner), out in zip(self.picks, regions, restored, strict=True):
+                s = candidate.scale
+                top, bottom, left, right = (v * s for v in inner)
+                original = self.originals[k][top:bottom, left:right]
+                h, w = original.shape[:2]  # an odd original ends inside its last low-res pixel
+                y, x = (inner[0] - low[0]) * s, (inner[2] - low[2]) * s
+                scores.append(psnr(original, out[y : y + h, x : x + w]))
+            score = pooled_psnr(scores)
+            if score > best_psnr:  # a tie keeps the earlier: less blending
+                best, best_psnr = strength, score
         return Trial(
             candidate.name,
             candidate.scale,
@@ -339,7 +355,8 @@ class Sample:
             setting,
             nbytes,
             self.pixels,
-            pooled_psnr(scores),
+            best_psnr,
+            plate=best,
         )
 
     def region(self, i: int, low_shape: tuple[int, ...]) -> tuple[Box, Box]:
@@ -532,6 +549,17 @@ def pick_lossy(
         warnings.warn(note, SrcodecWarning, stacklevel=3)
     model_id = next(m for c, _, m in usable if c.name == best.candidate)
     return best, trials, model_id, lossy_codec(codec, best.setting, sample.rgb)
+
+
+def lossy_extra(
+    quality: float | None, bpp: float | None, candidate: str | None, plate: float | None
+) -> dict:
+    """The header's ``extra.lossy`` (docs/format.md 9.9): what was asked and chosen, and the
+    scene-plate strength chosen (``Trial.plate``) when the candidate's model carries a plate."""
+    out = {"quality": quality, "bpp": bpp, "candidate": candidate}
+    if plate is not None:
+        out["plate"] = plate
+    return out
 
 
 def _x2_waits(candidate: Candidate, codec: str) -> bool:

@@ -52,6 +52,7 @@ from .candidates import (
     default_candidates,
     lossy_class,
     lossy_codec,
+    lossy_extra,
     pick_lossy,
     pooled_psnr,
     quality_setting,
@@ -188,7 +189,7 @@ def encode_lossy(
         extra={
             **timing,
             **(extra or {}),
-            "lossy": {"quality": quality, "bpp": bpp, "candidate": best.candidate},
+            "lossy": lossy_extra(quality, bpp, best.candidate, best.plate),
         },
     )
     summary = LossySummary(Path(output), 0, 0, model_id, best, trials, rate_note=note)

@@ -138,6 +138,20 @@ class Archive:
         return self._update
 
     @property
+    def plate_strength(self) -> float | None:
+        """The scene-plate strength the archive's encoder chose (``extra.lossy.plate``,
+        docs/format.md 9.9), or None (none recorded: the model's card decides)."""
+        lossy = self.header.extra.get("lossy")
+        value = lossy.get("plate") if isinstance(lossy, dict) else None
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+            raise CorruptError(
+                f"{self.path}: its scene-plate strength {value!r} is not a number >= 0"
+            )
+        return float(value)
+
+    @property
     def restorer(self) -> TiledRestorer:
         if self._restorer is None and is_identity(self.header.model_id):
             self._restorer = IdentityRestorer()  # a lossy archive's base codec alone
@@ -167,6 +181,9 @@ class Archive:
             )
             param = getattr(self.codec, "quality_param", None)
             self._restorer.use_setting(getattr(self.codec, param) if param else None)
+            plate = self.plate_strength
+            if plate is not None:
+                self._restorer.use_strength(plate)
         return self._restorer
 
     def lowres(self, key: int | str) -> np.ndarray:

@@ -293,9 +293,10 @@ def _encode_lossy(
             )
             continue
         measured = "not measured (the only candidate)" if len(s.trials) == 1 else display.db(t.psnr)
+        plate = "" if t.plate is None else f" (scene plate at strength {t.plate:g})"
         click.echo(
             f"candidate {t.candidate} (x{t.scale}, {shown}): {param} {t.setting}, "
-            f"{t.bpp:.4f} bpp, {measured} on the first frames",
+            f"{t.bpp:.4f} bpp, {measured}{plate} on the first frames",
             err=True,
         )
     if s.adapted is not None:

@@ -153,8 +153,7 @@ def _profile_line(p: dict) -> str:
     base = short_id(p["base_model_id"]) if p["base_model_id"] else "?"
     plate = p.get("plate")
     seen = (
-        f"; scene plate (from {plate['frames']} frames, {plate['gain_db']:+.2f} dB on later "
-        "frames)"
+        f"; scene plate (from {plate['frames']} frames, {plate['gain_db']:+.2f} dB on later frames)"
         if plate
         else ""
     )

@@ -15,8 +15,11 @@ gains +0.05 / +0.43 / +0.79 / +0.91 dB RGB at CRF 34 / 46 / 56 / 62, strength 3 
 +0.25 / +1.01 / +1.49, where a fixed scale that gains 0.77 dB at CRF 62 loses 0.48 at CRF 34.
 The plate is stored losslessly (WebP) beside the network's tensors, as a uint8
 tensor of the file's bytes; the card (``plate``) holds the strength for each codec setting the
-profile was checked at (a reader takes the nearest to its archive's) and one for all of them,
-chosen per profile on footage later than every frame tuned on (``archive.profile``).
+profile was checked at and one for all of them, chosen per profile on footage later than every
+frame tuned on (``archive.profile``). An encoder goes further: it tries each of ``STRENGTHS`` on
+the frames its candidate choice measures and records the best in the archive, which its reader
+blends at; an archive without one (written before) takes the card's strength for the setting
+nearest to its own.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from .tiling import TiledRestorer
 
 __all__ = [
     "PLATE_KEY",
+    "STRENGTHS",
     "PlateRestorer",
     "blend",
     "encode_plate",
@@ -44,6 +48,12 @@ __all__ = [
 
 #: Frames (spread over those given) the temporal median is taken over.
 PLATE_FRAMES = 64
+
+#: The strengths an encoder tries on the frames it measures (``archive.candidates``), 0 (no
+#: blend) first, so that a tie keeps the frames as the network restored them; the best is
+#: recorded in the archive (``extra.lossy.plate``, docs/format.md 9.9) and its reader blends at
+#: it (``PlateRestorer.use_strength``).
+STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 
 
 def median_plate(frames: Sequence[np.ndarray], most: int = PLATE_FRAMES) -> np.ndarray:
@@ -126,6 +136,11 @@ class PlateRestorer(TiledRestorer):
         if setting is not None and self.by_setting:
             self.strength = self.by_setting[min(self.by_setting, key=lambda k: abs(k - setting))]
 
+    def use_strength(self, strength: float) -> None:
+        """Blend at ``strength`` whatever the setting: the strength an archive recorded, chosen
+        for it by its encoder (``STRENGTHS``)."""
+        self.strength, self.by_setting = strength, {}
+
     def restore_batch(
         self,
         frames: list[np.ndarray],
@@ -134,15 +149,32 @@ class PlateRestorer(TiledRestorer):
     ) -> list[np.ndarray]:
         """As ``TiledRestorer.restore_batch``; ``origins``: where each restored frame's top-left
         pixel lies in the full frame (a crop's), by default (0, 0)."""
-        out = self.inner.restore_batch(frames, sizes)
+        return self._blended(self.inner.restore_batch(frames, sizes), origins, self.strength)
+
+    def restore_strengths(
+        self,
+        frames: list[np.ndarray],
+        sizes: list[tuple[int, int]],
+        origins: list[tuple[int, int]] | None,
+        strengths: Sequence[float] = (),
+    ) -> dict[float, list[np.ndarray]]:
+        """``restore_batch`` at each of ``strengths`` (by default ``STRENGTHS``), the network
+        run once."""
+        restored = self.inner.restore_batch(frames, sizes)
+        return {s: self._blended(restored, origins, s) for s in strengths or STRENGTHS}
+
+    def _blended(
+        self, restored: list[np.ndarray], origins: list[tuple[int, int]] | None, strength: float
+    ) -> list[np.ndarray]:
+        out = list(restored)
         ph, pw = self.plate.shape[:2]
-        for i, restored in enumerate(out):
+        for i, frame in enumerate(out):
             y, x = origins[i] if origins else (0, 0)
-            h, w = restored.shape[:2]
-            if self.strength > 0 and restored.ndim == 3 and y + h <= ph and x + w <= pw:
+            h, w = frame.shape[:2]
+            if strength > 0 and frame.ndim == 3 and y + h <= ph and x + w <= pw:
                 if origins is None and (h, w) != (ph, pw):
                     continue  # a whole frame of another size: not this camera's scene
-                out[i] = blend(restored, self.plate[y : y + h, x : x + w], self.strength)
+                out[i] = blend(frame, self.plate[y : y + h, x : x + w], strength)
         return out
 
 

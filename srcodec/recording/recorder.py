@@ -165,6 +165,8 @@ class _Coder:
         self.lossy = quality is not None or bpp is not None
         self.quality, self.bpp = quality, bpp
         self.candidate: str | None = None
+        #: The scene-plate strength chosen with the candidate (``Trial.plate``), if any.
+        self.plate: float | None = None
         if self.lossy:
             from ..archive.candidates import LOSSY_CODEC, measured_candidates, usable_candidates
 
@@ -202,7 +204,7 @@ class _Coder:
         best, _, self.model_id, self.codec = pick_lossy(
             frames, self._usable, quality=self.quality, bpp=self.bpp, codec=LOSSY_CODEC
         )
-        self.scale, self.candidate = best.scale, best.candidate
+        self.scale, self.candidate, self.plate = best.scale, best.candidate, best.plate
         self._chosen = (frames[0].shape, received)
         self._live_settings()
 
@@ -221,6 +223,8 @@ class _Coder:
         ones = [u for u in self._usable if u[0].scale == 1]
         last = [u for u in ones if u[0].name == self.candidate]
         candidate, _, self.model_id = (last or ones)[-1]
+        if not last:
+            self.plate = None  # not chosen yet: the reader takes the card's (format.md 9.9)
         self.codec = lossy_codec(LOSSY_CODEC, quality_setting(LOSSY_CODEC, self.quality))
         self.scale, self.candidate = 1, candidate.name
         self._live_settings()
@@ -245,7 +249,7 @@ class _Coder:
         sample = Sample.of_stream(originals, count, LOSSY_CODEC, setting, nbytes, decoded, rgb)
         best, _ = choose(sample, [(c, r) for c, r, _ in self._usable], quality=self.quality)
         kept = best.candidate == self.candidate
-        self.candidate = best.candidate
+        self.candidate, self.plate = best.candidate, best.plate
         self.model_id = next(m for c, _, m in self._usable if c.name == best.candidate)
         self._chosen = (next(iter(originals.values())).shape, received)
         return kept
@@ -261,7 +265,9 @@ class _Coder:
     def header(self, extra: dict) -> Header:
         assert self.codec is not None and self.scale is not None
         if self.lossy:
-            asked = {"quality": self.quality, "bpp": self.bpp, "candidate": self.candidate}
+            from ..archive.candidates import lossy_extra
+
+            asked = lossy_extra(self.quality, self.bpp, self.candidate, self.plate)
             extra = {**extra, "lossy": asked}
         return Header(
             model_id=self.model_id,

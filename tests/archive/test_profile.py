@@ -15,6 +15,7 @@ import srcodec
 from srcodec.archive.lossywriter import default_candidates, encode_lossy
 from srcodec.archive.profile import coded_pairs, make_profile, plan_profile, profile_config
 from srcodec.cli import main
+from srcodec.engines.plate import STRENGTHS
 from srcodec.errors import ModelError, SrcodecError
 from srcodec.metrics import psnr
 from srcodec.models.store import get_model, inspect_weights
@@ -352,10 +353,13 @@ def test_a_static_cameras_profile_is_its_plate_when_tuning_does_not_gain(
     assert s.chosen.candidate == "x1-profile" and s.model_id == new.id
     strengths = {int(k): v for k, v in new.card["plate"]["strengths"].items()}
     assert sorted(strengths) == sorted(plan.settings)
+    # The encoder chose the strength on the frames it measured and the archive records it;
+    # its reader blends at it.
+    assert s.chosen.plate in STRENGTHS and s.chosen.plate > 0
     with srcodec.open(s.path, weights=[out]) as archive:
         restored = dict(archive.frames())
-        crf = archive.header.codec["crf"]  # the reader blends at the nearest setting's strength
-        assert archive.restorer.strength == strengths[min(strengths, key=lambda k: abs(k - crf))]
+        assert archive.header.extra["lossy"]["plate"] == s.chosen.plate
+        assert archive.restorer.strength == s.chosen.plate
     with srcodec.open(s.path, weights=[out]) as archive:
         plain = archive.restorer.inner.restore_batch(
             [archive.lowres(k) for k in range(len(later))], [(128, 96)] * len(later)
@@ -365,3 +369,38 @@ def test_a_static_cameras_profile_is_its_plate_when_tuning_does_not_gain(
         [psnr(hr[n], restored[n]) - psnr(hr[n], p) for (n, _), p in zip(later, plain, strict=True)]
     )
     assert gain > 0.1
+
+
+def test_the_encoder_chooses_the_plate_strength_and_zero_when_the_plate_hurts(
+    scene, profile, tmp_path
+):
+    """A profile whose plate no longer fits the scene (the lights changed since it was made):
+    blended at its card's strengths, it lost the candidate check to the bundled model although
+    its network alone beats it (tree.avi in the profile benchmark); the encoder now tries each
+    strength, 0 included, and records the one it chose, which its reader uses, while an archive
+    written before (no strength recorded) still takes the card's."""
+    from srcodec.engines.plate import read_plate, set_plate
+
+    assert read_plate(profile) is None  # the fixture's profile: a network alone
+    lit = np.clip(scene[0][1].astype(np.int16) + 24, 0, 255).astype(np.uint8)
+    stale = tmp_path / "stale.safetensors"
+    set_plate(profile, lit, {"strength": 3.0, "strengths": {"16": 3.0, "63": 3.0}}, out=stale)
+    s = encode_lossy(scene, tmp_path / "a.src", quality=QUALITY, weights=[stale])
+    assert s.chosen.candidate == "x1-profile" and s.chosen.plate == 0.0
+    with srcodec.open(s.path, weights=[stale]) as archive:
+        assert archive.header.extra["lossy"]["plate"] == 0.0
+        assert archive.plate_strength == 0.0 and archive.restorer.strength == 0.0
+        restored = dict(archive.frames())
+        plain = archive.restorer.inner.restore_batch(
+            [archive.lowres(k) for k in range(len(scene))], [(128, 96)] * len(scene)
+        )
+    assert all(np.array_equal(restored[n], p) for (n, _), p in zip(scene, plain, strict=True))
+    # An archive without the key: the card's strength for its setting, as before.
+    with srcodec.open(s.path, weights=[stale]) as archive:
+        archive.header.extra["lossy"].pop("plate")
+        assert archive.plate_strength is None and archive.restorer.strength == 3.0
+    # A junk strength is refused with one line naming it.
+    with srcodec.open(s.path, weights=[stale]) as archive:
+        archive.header.extra["lossy"]["plate"] = "strong"
+        with pytest.raises(srcodec.CorruptError, match="scene-plate strength"):
+            archive.restorer  # noqa: B018

@@ -12,6 +12,7 @@ import pytest
 from srcodec.engines.choose import make_restorer
 from srcodec.engines.identity import IdentityRestorer
 from srcodec.engines.plate import (
+    STRENGTHS,
     PlateRestorer,
     blend,
     median_plate,
@@ -114,3 +115,32 @@ def test_the_strength_follows_the_codec_setting_of_the_frames(scene):
     assert np.array_equal(restorer.restore_batch([frame], [(w, h)])[0], frame)
     restorer.use_setting(None)  # a lossless archive: unchanged
     assert restorer.strength == 0.0
+
+
+def test_each_strength_from_one_run_of_the_network_and_a_recorded_strength_wins(scene):
+    """The encoder scores every strength on one restoration (``restore_strengths``), each as
+    ``restore_batch`` gives it; the strength an archive records (``use_strength``) holds
+    whatever setting the reader then names."""
+    plate = median_plate([_noisy(scene, k) for k in range(9)])
+    calls = []
+
+    class Counting(IdentityRestorer):
+        def restore_batch(self, frames, sizes, origins=None):
+            calls.append(len(frames))
+            return super().restore_batch(frames, sizes, origins)
+
+    restorer = PlateRestorer(Counting(), plate, 1.5, {16: 0.0, 63: 3.0})
+    frame = _noisy(scene, 99)
+    h, w = frame.shape[:2]
+    crop = [frame[30:90, 40:120]]
+    each = restorer.restore_strengths(crop, [(80, 60)], [(30, 40)])
+    assert list(each) == list(STRENGTHS) and STRENGTHS[0] == 0 and calls == [1]
+    assert np.array_equal(each[0.0][0], crop[0])
+    for s in (1.5, 3.0):
+        restorer.use_strength(s)
+        assert np.array_equal(restorer.restore_batch(crop, [(80, 60)], [(30, 40)])[0], each[s][0])
+    restorer.use_strength(0.5)
+    restorer.use_setting(63)  # the reader names the archive's setting after: 0.5 stays
+    assert restorer.strength == 0.5
+    restorer.use_strength(0.0)
+    assert np.array_equal(restorer.restore_batch([frame], [(w, h)])[0], frame)
