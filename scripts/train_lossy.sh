@@ -21,6 +21,9 @@
 #   decoded), then 6000 more with L2 (4 min; 35.62 / 38.69 dB Y against 35.51 / 38.64).
 #   x265: srcodec-hevc-x1-v2 trained on, 6000 steps L2, CRF 20-42 (4 min; 32.66 / 35.93 dB
 #   against 32.23 / 35.92). 2 CPU cores, unloaded (2026-12-07).
+# Stage 5 (srcodec-av1-x1-v3, the AV1 x1 candidate since archives code 10-bit streams, `bits`
+#   in docs/format.md 9.7a): srcodec-av1-x1-v2 trained on, 6000 steps L2 on frames coded at 10
+#   bits (`bits=10`; 4 min; validation 35.72 / 38.76 dB against 35.64 / 38.72 decoded).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/lossy/srcodec-hevc-x1-v2.safetensors}
@@ -62,10 +65,15 @@ $PY -m srcodec train data/lossy/train --val data/lossy/val -o "${HEVC_V3_OUT:-ru
     --force --name srcodec-hevc-x1-v3 --init "$OUT" --loss l2 \
     --degrade "hevc:crf=20-42,copies=3,clip=8,rgb=auto" --patch 64 --batch 16 --lr 2e-4 \
     --schedule cosine --steps 6000 --val-every 1500 --seed 6 --device "$DEVICE"
+$PY -m srcodec train data/lossy/train --val data/lossy/val -o "${AV1_V3_OUT:-runs/lossy/srcodec-av1-x1-v3.safetensors}" \
+    --force --name srcodec-av1-x1-v3 --init "${AV1_V2_OUT:-runs/lossy/srcodec-av1-x1-v2.safetensors}" \
+    --loss l2 --degrade "av1:crf=24-62,copies=3,clip=8,rgb=auto,bits=10" --patch 64 --batch 16 \
+    --lr 2e-4 --schedule cosine --steps 6000 --val-every 1500 --seed 7 --device "$DEVICE"
 # Shipped as weights/srcodec-hevc-x1-v2.safetensors (the runs of 2026-11-27) and
 # weights/srcodec-av1-x1.safetensors (2026-11-28; its init was the shipped -v2 file),
 # weights/srcodec-av1-x1-v2.safetensors and weights/srcodec-hevc-x1-v3.safetensors (2026-12-07;
-# their inits the shipped srcodec-av1-x1 and srcodec-hevc-x1-v2 files), then:
+# their inits the shipped srcodec-av1-x1 and srcodec-hevc-x1-v2 files) and
+# weights/srcodec-av1-x1-v3.safetensors (2026-12-07; its init the shipped -v2 file), then:
 #   srcodec models --export-onnx weights/srcodec-hevc-x1-v2.safetensors --onnx-dir weights
 #   python -m benchmarks.writers.model_card weights/srcodec-hevc-x1-v2.safetensors \
 #       --set photos=data/eval --set cctv=data/cctv/val:4 -o weights/srcodec-hevc-x1-v2.md

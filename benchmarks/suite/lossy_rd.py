@@ -9,7 +9,8 @@ bitstream bytes for the anchors); BD-rate (benchmarks.bdrate) of every curve aga
 anchor over the PSNR range both cover. The levers of issue 23 are measured alone on the base
 codec (no network): streams of 60 frames (srcodec's old default), PyAV's bilinear RGB -> YUV
 (its old conversion), swscale's default YUV -> RGB after the decoder (the old one, which
-FFmpeg's command line also uses for the anchors). A diagnostic curve, "SVT-AV1, srcodec's
+FFmpeg's command line also uses for the anchors), streams coded at 8 bits (the old depth). A
+diagnostic curve, "SVT-AV1, srcodec's
 YUV->RGB", decodes the SVT-AV1 anchor's own streams with the conversion srcodec's archive of
 the clip records, so that the codecs can be compared without the conversion. Also: decode
 time per frame, encode frames/s, and the seek cost (any one frame of a 300-frame stream read
@@ -83,7 +84,10 @@ METHODS = {
     "srcodec av1 base, 60-frame streams": ("base", 60, None),
     "srcodec av1 base, bilinear RGB->YUV": ("base", None, "BILINEAR"),
     "srcodec av1 base, fast YUV->RGB": ("base", None, "fast"),
+    "srcodec av1 base, 8-bit": ("base", None, "8-bit"),
 }
+#: The lever of ``METHODS`` that codes at 8 bits (``Av1Codec.default_bits``), the old depth.
+EIGHT_BIT = "8-bit"
 #: Not an anchor of the goals: SVT-AV1's streams decoded as srcodec decodes its own.
 SVT_SRCODEC_RGB = "SVT-AV1, srcodec's YUV->RGB"
 ANCHORS = ("SVT-AV1", "VVenC", "x265")
@@ -155,22 +159,26 @@ def _point(setting: float, nbytes: int, frames: list, decoded: list, pixels: int
 @contextmanager
 def _conversion(name: str | None):
     """srcodec's AV1 streams converted to YUV by filter ``name``, or (a name of
-    ``RGB_CONVERSIONS``) decoded to RGB by that conversion (None: as shipped)."""
-    kept, kept_rgb = Av1Codec.interpolation, candidates.rgb_of
+    ``RGB_CONVERSIONS``) decoded to RGB by that conversion, or (``EIGHT_BIT``) coded at 8 bits
+    (None: as shipped)."""
+    kept, kept_rgb, kept_bits = Av1Codec.interpolation, candidates.rgb_of, Av1Codec.default_bits
     if name in RGB_CONVERSIONS:
         candidates.rgb_of = lambda codec, frames: name
+    elif name == EIGHT_BIT:
+        Av1Codec.default_bits = 8
     else:
         Av1Codec.interpolation = name or kept
     try:
         yield
     finally:
         Av1Codec.interpolation, candidates.rgb_of = kept, kept_rgb
+        Av1Codec.default_bits = kept_bits
 
 
 def _conversion_key(name: str | None) -> tuple:
     """The part of a ``measured`` key that ``_conversion(name)`` sets."""
     with _conversion(name):
-        return Av1Codec.interpolation, candidates.rgb_of
+        return Av1Codec.interpolation, candidates.rgb_of, Av1Codec.default_bits
 
 
 def _archive(
@@ -201,7 +209,7 @@ def _archive(
     )
     encode_s = time.perf_counter() - t0
     chosen = s.chosen.candidate
-    key = (chosen, s.chosen.setting, group, Av1Codec.interpolation, candidates.rgb_of)
+    key = (chosen, s.chosen.setting, group, *_conversion_key(None))
     extra = {"candidate": chosen, "encode_s": encode_s, "encode_fps": len(frames) / encode_s}
     if measured is not None and key in measured:
         return {**measured[key], "bytes": s.archive_bytes, "bpp": s.bpp, **extra}
@@ -377,18 +385,19 @@ class LossyRd(Benchmark):
             "Every frame of each clip, PSNR (8-bit, peak 255, 2 px shaved) on RGB and on BT.601 "
             "Y, against bits per pixel with every byte counted: srcodec's archive files "
             "(header, index, CRCs) written by `srcodec encode --quality Q` (AV1: SVT-AV1 "
-            "preset 6 through PyAV, CRF = 63 - 62 Q / 100, streams of up to "
+            "preset 6 through PyAV, 10-bit, CRF = 63 - 62 Q / 100, streams of up to "
             f"{DEFAULT_GROUP} frames) with one candidate forced (base: the codec alone; x1: + "
             "the bundled x1 model) or chosen (auto); the anchors' raw bitstreams, coded by "
             "FFmpeg's own encoders (imageio-ffmpeg's binary) from the same RGB frames: SVT-AV1 "
             "preset 6 with FFmpeg's defaults (one key frame for the clip), VVenC medium "
             "(`-qpa 0 -period 6`, 10-bit), x265 medium `--tune psnr`. BD-rate: log-rate "
             "interpolated by a monotone cubic over the PSNR range both curves cover; negative: "
-            "fewer bytes for the same PSNR. Two rows measure issue 23's levers alone, on the "
+            "fewer bytes for the same PSNR. Four rows measure issue 23's levers alone, on the "
             "base codec: the same archives with 60-frame streams (one key frame every 60: the "
-            "old default), with PyAV's bilinear RGB -> YUV conversion (the old one) and with "
+            "old default), with PyAV's bilinear RGB -> YUV conversion (the old one), with "
             "swscale's default YUV -> RGB after the decoder (the old one, which the anchors "
-            f"get from FFmpeg's command line). \"{SVT_SRCODEC_RGB}\" is the SVT-AV1 anchor's "
+            "get from FFmpeg's command line) and coded at 8 bits (the old depth). "
+            f'"{SVT_SRCODEC_RGB}" is the SVT-AV1 anchor\'s '
             "own streams decoded with the conversion srcodec records for the clip: the codecs "
             "compared without the conversion.",
             "",

@@ -40,7 +40,7 @@ VTEST = [
 #: Tuned on frames before 636 (the project's training split); measured on 700-739.
 TUNE_END, CLIP = 636, (700, 740)
 CODEC = "srcodec.av1"
-BASE_MODEL = "srcodec-av1-x1-v2"
+BASE_MODEL = "srcodec-av1-x1-v3"
 #: SVT-AV1 CRFs of the measured archives (those of benchmarks/suite/lossy_rd.py).
 AV1_CRFS = [18, 26, 34, 42, 50, 56, 62]
 WINDOW = (0.01, 0.2)
@@ -87,6 +87,8 @@ def _point(clip, crf: int, out: Path, **options) -> dict:
         "psnr_y": float(np.mean([psnr(hr[n], restored[n], y=True) for n in hr])),
         "candidate": s.chosen.candidate,
         "model": s.model_id.split("@")[0],
+        # The scene-plate strength the encoder chose and the archive records (None: no plate).
+        "plate": s.chosen.plate,
         "decode_s": decode_s,
     }
 

@@ -59,12 +59,13 @@ LOSSY_CODEC = "srcodec.av1"
 #: The bundled x1 model trained on x265's artefacts (scripts/train_lossy.sh; its first stage,
 #: srcodec-hevc-x1, stays bundled so that archives naming it decode).
 X1_MODEL = "srcodec-hevc-x1-v2"
-#: The x1 model of each lossy codec: trained on that codec's artefacts (srcodec-av1-x1-v2:
-#: srcodec-av1-x1 fine-tuned on SVT-AV1's frames as archives decode them since the accurate
-#: YUV -> RGB conversion, ``rgb=auto``; srcodec-av1-x1, trained on swscale's default
-#: conversion, stays bundled for the archives that name it; scripts/train_lossy.sh); other
-#: codecs get ``X1_MODEL``.
-X1_MODELS = {"srcodec.hevc": "srcodec-hevc-x1-v3", "srcodec.av1": "srcodec-av1-x1-v2"}
+#: The x1 model of each lossy codec: trained on that codec's artefacts (srcodec-av1-x1-v3:
+#: srcodec-av1-x1-v2 fine-tuned on SVT-AV1's 10-bit streams, ``bits=10``, as archives code them
+#: since the bit-depth lever; srcodec-av1-x1-v2, fine-tuned on 8-bit streams decoded by the
+#: accurate YUV -> RGB conversion, ``rgb=auto``, and srcodec-av1-x1, trained on swscale's
+#: default conversion, stay bundled for the archives that name them; scripts/train_lossy.sh);
+#: other codecs get ``X1_MODEL``.
+X1_MODELS = {"srcodec.hevc": "srcodec-hevc-x1-v3", "srcodec.av1": "srcodec-av1-x1-v3"}
 #: Frames of the first group every candidate codes (the sample): its first ``SAMPLE_FRAMES``.
 SAMPLE_FRAMES = 60
 #: Full-resolution pixels of the sample restored and measured by each candidate (frames spread

@@ -297,9 +297,18 @@ class StreamCodec(LowresCodec):
         # A 4:0:0 stream may decode with neutral chroma planes added: the luma plane is the frame.
         if not picture.format.name.startswith(("gray", "yuv")):
             raise CorruptError(f"{self.codec_id}: frame #{k} decodes as {picture.format.name}")
+        return np.ascontiguousarray(self._luma(picture, shape))
+
+    def _luma(self, picture: av.VideoFrame, shape: tuple[int, ...]) -> np.ndarray:
+        """The luma plane of a decoded picture as a grey frame of ``shape``: 8 bits, or a
+        10-bit stream's (``srcodec.av1`` at ``bits`` 10) rounded to 8, as the stream says."""
         plane = picture.planes[0]
+        if picture.format.name.endswith("10le"):
+            rows = np.frombuffer(plane, "<u2").reshape(shape[0], plane.line_size // 2)
+            # 4 levels to 1, rounded (1022 and 1023 round to 256: kept at 255).
+            return np.minimum((rows[:, : shape[1]] + 2) >> 2, 255).astype(np.uint8)
         rows = np.frombuffer(plane, np.uint8).reshape(shape[0], plane.line_size)
-        return np.ascontiguousarray(rows[:, : shape[1]])
+        return rows[:, : shape[1]]
 
     # -- the one-frame LowresCodec API: a group of one --
 

@@ -151,7 +151,13 @@ def test_identity_archive_records_its_choice_and_decodes_without_a_network(
         h = archive.header
         assert (h.model_id, h.scale) == (IDENTITY_MODEL, 1)
         # AV1 by default, decoded to RGB by the conversion that fits the frames
-        assert h.codec == {"id": "srcodec.av1", "crf": 26, "preset": 6, "rgb": rgb_for(clip)}
+        assert h.codec == {
+            "id": "srcodec.av1",
+            "crf": 26,
+            "preset": 6,
+            "rgb": rgb_for(clip),
+            "bits": 10,
+        }
         assert h.extra["lossy"]["quality"] == 60 and h.extra["lossy"]["candidate"] == "base"
         decoded = dict(archive.frames())
         assert archive[4].shape == clip[4].shape
@@ -287,7 +293,7 @@ def test_each_codec_has_its_bundled_x1_model():
     from srcodec.models.store import get_model
 
     x1 = {codec: default_candidates(codec)[1].model for codec in ("av1", "hevc", "avif")}
-    assert x1 == {"av1": "srcodec-av1-x1-v2", "hevc": "srcodec-hevc-x1-v3", "avif": X1_MODEL}
+    assert x1 == {"av1": "srcodec-av1-x1-v3", "hevc": "srcodec-hevc-x1-v3", "avif": X1_MODEL}
     for name in set(x1.values()):
         info = get_model(name)
         assert info.scale == 1 and info.path.is_file()
