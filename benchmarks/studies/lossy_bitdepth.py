@@ -20,15 +20,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from srcodec.lowres.lossy import Av1Codec, rgb_for
-from srcodec.metrics import psnr
 
 from ..bdrate import bd_rate
-from ..suite._lossy_anchors import read_clip
-
-ROOT = Path(__file__).resolve().parents[2]
+from .lossy_rgb import scores, validation_sources
 
 #: The bit depths compared (``srcodec.av1``'s config key ``bits``).
 FORMATS = tuple(Av1Codec.FORMATS)
@@ -36,14 +32,6 @@ FORMATS = tuple(Av1Codec.FORMATS)
 
 def _codec(crf: int, bits: int, rgb: str) -> Av1Codec:
     return Av1Codec(crf, 6, rgb, bits=bits)
-
-
-def _scores(originals: list[np.ndarray], decoded: list[np.ndarray]) -> dict:
-    pairs = list(zip(originals, decoded, strict=True))
-    return {
-        "psnr": float(np.mean([psnr(a, b) for a, b in pairs])),
-        "psnr_y": float(np.mean([psnr(a, b, y=True) for a, b in pairs])),
-    }
 
 
 def _bd(ref: list[dict], new: list[dict]) -> dict:
@@ -74,7 +62,7 @@ def source_curves(streams: list[list[np.ndarray]], crfs: list[int], restorer=Non
                 "crf": crf,
                 "bytes": nbytes,
                 "bpp": 8 * nbytes / pixels,
-                **_scores(originals, decoded),
+                **scores(originals, decoded),
                 "encode_fps": len(originals) / enc_s,
                 "decode_ms_per_frame": 1000 * dec_s / len(originals),
             }
@@ -82,7 +70,7 @@ def source_curves(streams: list[list[np.ndarray]], crfs: list[int], restorer=Non
             print(crf, bits, point, flush=True)
             if restorer is not None:
                 restored = [restorer.restore(f) for f in decoded]
-                point = {"crf": crf, "bpp": point["bpp"], **_scores(originals, restored)}
+                point = {"crf": crf, "bpp": point["bpp"], **scores(originals, restored)}
                 curves.setdefault(f"{bits}-bit + x1", []).append(point)
                 print(crf, bits, "x1", point, flush=True)
     return curves
@@ -103,10 +91,6 @@ def main() -> None:
 
         restorer = make_restorer(get_model(args.model))
     crfs = [int(c) for c in args.crfs.split(",")]
-    vtest = read_clip(args.first, args.first + args.frames)
-    photos = [
-        np.asarray(Image.open(p).convert("RGB")) for p in sorted((ROOT / "data/val").glob("*.png"))
-    ]
     result: dict = {
         "study": __doc__.split("\n\n")[0],
         "command": "python -m benchmarks.studies.lossy_bitdepth "
@@ -116,7 +100,7 @@ def main() -> None:
         "data/val photos",
         "sources": {},
     }
-    for name, streams in {"vtest": [vtest], "photos": [[p] for p in photos]}.items():
+    for name, streams in validation_sources(args.first, args.frames).items():
         curves = source_curves(streams, crfs, restorer)
         found = {"curves": curves, "bd_rate_10_vs_8": _bd(curves["8-bit"], curves["10-bit"])}
         if restorer is not None:

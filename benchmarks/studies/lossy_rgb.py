@@ -31,12 +31,22 @@ from ..suite._lossy_anchors import read_clip
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _scores(originals: list[np.ndarray], decoded: list[np.ndarray]) -> dict:
+def scores(originals: list[np.ndarray], decoded: list[np.ndarray]) -> dict:
     pairs = list(zip(originals, decoded, strict=True))
     return {
         "psnr": float(np.mean([psnr(a, b) for a, b in pairs])),
         "psnr_y": float(np.mean([psnr(a, b, y=True) for a, b in pairs])),
     }
+
+
+def validation_sources(first: int, frames: int) -> dict[str, list[list[np.ndarray]]]:
+    """The validation sources of the lossy studies, each a list of streams (lists of frames):
+    vtest frames ``first`` .. ``first + frames - 1`` as one stream, and each photo of data/val
+    as a stream of its own."""
+    photos = [
+        np.asarray(Image.open(p).convert("RGB")) for p in sorted((ROOT / "data/val").glob("*.png"))
+    ]
+    return {"vtest": [read_clip(first, first + frames)], "photos": [[p] for p in photos]}
 
 
 def round_trip(frames: list[np.ndarray]) -> dict:
@@ -49,7 +59,7 @@ def round_trip(frames: list[np.ndarray]) -> dict:
                 format="yuv420p", interpolation=Av1Codec.interpolation
             )
             back.append(yuv.reformat(format="rgb24", interpolation=flags).to_ndarray())
-        out[name] = _scores(frames, back)
+        out[name] = scores(frames, back)
     return out
 
 
@@ -74,7 +84,7 @@ def source_curves(streams: list[list[np.ndarray]], crfs: list[int], models: list
         for label, restorer, rgb in models:
             points[f"{label}@{rgb}"] = [restorer.restore(f) for f in decoded[rgb]]
         for name, frames in points.items():
-            point = {"crf": crf, "bpp": 8 * nbytes / pixels, **_scores(originals, frames)}
+            point = {"crf": crf, "bpp": 8 * nbytes / pixels, **scores(originals, frames)}
             curves.setdefault(name, []).append(point)
             print(crf, name, point, flush=True)
     return curves
@@ -103,11 +113,7 @@ def main() -> None:
     for item in filter(None, args.models.split(",")):
         name, _, rgb = item.partition("@")
         models.append((name, make_restorer(get_model(name)), rgb or "auto"))
-    vtest = read_clip(args.first, args.first + args.frames)
-    photos = [
-        np.asarray(Image.open(p).convert("RGB")) for p in sorted((ROOT / "data/val").glob("*.png"))
-    ]
-    sources = {"vtest": [vtest], "photos": [[p] for p in photos]}
+    sources = validation_sources(args.first, args.frames)
     result: dict = {
         "study": __doc__.split("\n\n")[0],
         "command": "python -m benchmarks.studies.lossy_rgb "
