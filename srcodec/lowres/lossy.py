@@ -145,8 +145,8 @@ LEGACY_BITS = 8
 #: The bit depth new AV1 streams are coded at: the same 8-bit frames converted to 4:2:0 with
 #: two more bits, so that the conversion rounds less and the codec predicts and filters at 10
 #: bits. On validation vtest frames 476-635 (one stream, CRF 30-62) SVT-AV1 needs 4.9 % fewer
-#: bytes RGB / 3.1 % Y than at 8 bits for the same PSNR, encoding about 10 % slower
-#: (``benchmarks.studies.lossy_bitdepth``, benchmarks/results/lossy_bitdepth.json).
+#: bytes RGB / 3.1 % Y than at 8 bits for the same PSNR (``benchmarks.studies.lossy_bitdepth``,
+#: benchmarks/results/lossy_bitdepth.json), encoding 5-10 % slower (docs/lossy.md).
 DEFAULT_BITS = 10
 #: The accurate conversions ``rgb_for`` chooses between.
 ACCURATE_RGB = ("nearest", "bilinear")

@@ -22,6 +22,7 @@ import srcodec
 from srcodec.archive.filereader import ArchiveReader
 from srcodec.archive.timeline import segment_times
 from srcodec.clock import from_iso, iso
+from srcodec.lowres import get_codec
 from srcodec.recording import record
 from srcodec.recording.index import Recording
 from srcodec.recording.segments import SEGMENT_NAME
@@ -402,6 +403,8 @@ def test_record_lossy_keeps_times_and_names_each_segments_candidate(clip, tmp_pa
         with ArchiveReader(path) as reader:
             assert reader.header.extra["lossy"]["quality"] == 40
             assert reader.header.codec["id"] == "srcodec.av1"
+            # Live groups are coded at 8 bits (LIVE_BITS: memory), not encode's 10.
+            assert get_codec(reader.header.codec).bits == 8 and "bits" not in reader.header.codec
             assert report.candidate == reader.header.extra["lossy"]["candidate"]
             times = segment_times(reader)
         assert all(t is not None for t in times.received)
