@@ -39,7 +39,6 @@ __all__ = [
     "default_candidates",
     "lossy_class",
     "lossy_codec",
-    "lossy_extra",
     "measured_candidates",
     "measured_positions",
     "pick_lossy",
@@ -133,9 +132,10 @@ class Trial:
     psnr: float
     #: Why the candidate was not measured ("" if it was): it takes no part in the choice.
     skipped: str = ""
-    #: The scene-plate strength that scored best (``engines.plate.STRENGTHS``; 0: no blend),
-    #: for a model that carries a plate (a camera profile's), else None: the archive records it.
-    plate: float | None = None
+    #: The scene-plate strengths, luma and chroma, that scored best (``engines.plate``'s
+    #: ``STRENGTHS`` and ``CHROMA_STRENGTHS``; 0: no blend), for a model that carries a plate (a
+    #: camera profile's), else None: the archive records them.
+    plate: tuple[float, float] | None = None
 
     @property
     def bpp(self) -> float:
@@ -330,14 +330,8 @@ class Sample:
             inputs.append(decoded[k][low[0] : low[1], low[2] : low[3]])
             sizes.append(((low[3] - low[2]) * candidate.scale, (low[1] - low[0]) * candidate.scale))
             origins.append((low[0] * candidate.scale, low[2] * candidate.scale))
-        # A model with a scene plate is scored at each strength (the network run once), and
-        # the best strength is the one the archive records.
-        if isinstance(restorer, PlateRestorer):
-            variants: dict = restorer.restore_strengths(inputs, sizes, origins)
-        else:
-            variants = {None: restorer.restore_batch(inputs, sizes, origins)}
-        best, best_psnr = None, -np.inf
-        for strength, restored in variants.items():
+
+        def score(restored: list[np.ndarray]) -> float:
             scores = []
             for k, (low, inner), out in zip(self.picks, regions, restored, strict=True):
                 s = candidate.scale
@@ -346,9 +340,18 @@ class Sample:
                 h, w = original.shape[:2]  # an odd original ends inside its last low-res pixel
                 y, x = (inner[0] - low[0]) * s, (inner[2] - low[2]) * s
                 scores.append(psnr(original, out[y : y + h, x : x + w]))
-            score = pooled_psnr(scores)
-            if score > best_psnr:  # a tie keeps the earlier: less blending
-                best, best_psnr = strength, score
+            return pooled_psnr(scores)
+
+        # A model with a scene plate is scored at each pair of strengths (the network run
+        # once), and the best pair is the one the archive records; a tie keeps the earlier,
+        # the lesser blend.
+        best = None
+        if isinstance(restorer, PlateRestorer):
+            scored = restorer.score_strengths(inputs, sizes, origins, score)
+            best = max(scored, key=lambda pair: scored[pair])
+            best_psnr = scored[best]
+        else:
+            best_psnr = score(restorer.restore_batch(inputs, sizes, origins))
         return Trial(
             candidate.name,
             candidate.scale,
@@ -550,17 +553,6 @@ def pick_lossy(
         warnings.warn(note, SrcodecWarning, stacklevel=3)
     model_id = next(m for c, _, m in usable if c.name == best.candidate)
     return best, trials, model_id, lossy_codec(codec, best.setting, sample.rgb)
-
-
-def lossy_extra(
-    quality: float | None, bpp: float | None, candidate: str | None, plate: float | None
-) -> dict:
-    """The header's ``extra.lossy`` (docs/format.md 9.9): what was asked and chosen, and the
-    scene-plate strength chosen (``Trial.plate``) when the candidate's model carries a plate."""
-    out = {"quality": quality, "bpp": bpp, "candidate": candidate}
-    if plate is not None:
-        out["plate"] = plate
-    return out
 
 
 def _x2_waits(candidate: Candidate, codec: str) -> bool:

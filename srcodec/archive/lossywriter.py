@@ -52,7 +52,6 @@ from .candidates import (
     default_candidates,
     lossy_class,
     lossy_codec,
-    lossy_extra,
     pick_lossy,
     pooled_psnr,
     quality_setting,
@@ -91,6 +90,7 @@ __all__ = [
     "pooled_psnr",
     "quality_setting",
     "encode_lossy",
+    "lossy_extra",
     "pick_lossy",
     "usable_candidates",
 ]
@@ -129,6 +129,21 @@ class LossySummary:
     def bpp(self) -> float:
         """Bits per full-resolution pixel of the whole archive file (every byte counted)."""
         return 8 * self.archive_bytes / max(1, self.pixels)
+
+
+def lossy_extra(
+    quality: float | None,
+    bpp: float | None,
+    candidate: str | None,
+    plate: tuple[float, float] | None,
+) -> dict:
+    """The header's ``extra.lossy`` (docs/format.md 9.9): what was asked and chosen, and the
+    scene-plate strengths chosen (``Trial.plate``) when the candidate's model carries a plate:
+    one number when luma and chroma share it, else [luma, chroma]."""
+    out: dict = {"quality": quality, "bpp": bpp, "candidate": candidate}
+    if plate is not None:
+        out["plate"] = plate[0] if plate[0] == plate[1] else list(plate)
+    return out
 
 
 def encode_lossy(

@@ -138,18 +138,23 @@ class Archive:
         return self._update
 
     @property
-    def plate_strength(self) -> float | None:
-        """The scene-plate strength the archive's encoder chose (``extra.lossy.plate``,
-        docs/format.md 9.9), or None (none recorded: the model's card decides)."""
+    def plate_strength(self) -> tuple[float, float] | None:
+        """The scene-plate strengths, luma and chroma, the archive's encoder chose
+        (``extra.lossy.plate``, docs/format.md 9.9: a number for both, or [luma, chroma]), or
+        None (none recorded: the model's card decides)."""
         lossy = self.header.extra.get("lossy")
         value = lossy.get("plate") if isinstance(lossy, dict) else None
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        pair = value if isinstance(value, list) and len(value) == 2 else [value, value]
+        if not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in pair
+        ):
             raise CorruptError(
-                f"{self.path}: its scene-plate strength {value!r} is not a number >= 0"
+                f"{self.path}: its scene-plate strength {value!r} is not a number >= 0 "
+                "or a pair of them"
             )
-        return float(value)
+        return float(pair[0]), float(pair[1])
 
     @property
     def restorer(self) -> TiledRestorer:
@@ -183,7 +188,7 @@ class Archive:
             self._restorer.use_setting(getattr(self.codec, param) if param else None)
             plate = self.plate_strength
             if plate is not None:
-                self._restorer.use_strength(plate)
+                self._restorer.use_strength(*plate)
         return self._restorer
 
     def lowres(self, key: int | str) -> np.ndarray:

@@ -293,7 +293,7 @@ def _encode_lossy(
             )
             continue
         measured = "not measured (the only candidate)" if len(s.trials) == 1 else display.db(t.psnr)
-        plate = "" if t.plate is None else f" (scene plate at strength {t.plate:g})"
+        plate = "" if t.plate is None else " (scene plate: luma {:g}, chroma {:g})".format(*t.plate)
         click.echo(
             f"candidate {t.candidate} (x{t.scale}, {shown}): {param} {t.setting}, "
             f"{t.bpp:.4f} bpp, {measured}{plate} on the first frames",

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,7 @@ from .tiling import TiledRestorer
 
 __all__ = [
     "PLATE_KEY",
+    "CHROMA_STRENGTHS",
     "STRENGTHS",
     "PlateRestorer",
     "blend",
@@ -54,6 +55,11 @@ PLATE_FRAMES = 64
 #: recorded in the archive (``extra.lossy.plate``, docs/format.md 9.9) and its reader blends at
 #: it (``PlateRestorer.use_strength``).
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+#: The strengths tried for the chroma part of the blend, with each of ``STRENGTHS`` for its
+#: luma part (``blend``): on validation vtest frames (476-635, 10-bit, srcodec-av1-x1-v3, the
+#: plate the median of 0-475) chroma wants about twice luma's strength, +0.02 to +0.05 dB RGB
+#: over one strength for both at CRF 42-62.
+CHROMA_STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
 def median_plate(frames: Sequence[np.ndarray], most: int = PLATE_FRAMES) -> np.ndarray:
@@ -73,15 +79,53 @@ def _box(a: np.ndarray, r: int = 2) -> np.ndarray:
     return sums.astype(np.float32) * np.float32(1 / (k * k))
 
 
-def blend(frame: np.ndarray, plate: np.ndarray, strength: float) -> np.ndarray:
-    """``frame`` (uint8 RGB) blended towards ``plate`` (the same shape) where they agree."""
-    delta = plate.astype(np.int16) - frame
-    size = np.abs(delta)
-    diff = _box(size[..., 0] + size[..., 1] + size[..., 2])
-    scale = max(strength * float(np.median(diff[::2, ::2])), 1.0)
-    w = np.exp(-np.square(diff * np.float32(1 / scale)))[..., None]
-    out = frame + w * delta
-    return np.ascontiguousarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+#: BT.601 luma weights: the luma part of a difference ``delta`` is ``Y(delta)`` on every channel
+#: (adding one value to R, G and B changes luma only), the rest is its chroma part.
+_LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+class _Blend:
+    """One frame's blend towards its plate at any strengths: the difference, its 5x5 mean and
+    median computed once, the weights once per strength."""
+
+    def __init__(self, frame: np.ndarray, plate: np.ndarray) -> None:
+        self.frame = frame
+        self.delta = plate.astype(np.int16) - frame
+        size = np.abs(self.delta)
+        self.diff = _box(size[..., 0] + size[..., 1] + size[..., 2])
+        self.median = float(np.median(self.diff[::2, ::2]))
+        self._w: dict[float, np.ndarray] = {}
+        self._luma: np.ndarray | None = None
+
+    def weight(self, strength: float) -> np.ndarray:
+        if strength not in self._w:
+            scale = max(strength * self.median, 1.0)
+            self._w[strength] = np.exp(-np.square(self.diff * np.float32(1 / scale)))[..., None]
+        return self._w[strength]
+
+    def mix(self, strength: float, chroma: float) -> np.ndarray:
+        """The frame blended at ``strength`` (luma) and ``chroma`` (0: that part unblended)."""
+        if strength == chroma:
+            if strength <= 0:
+                return self.frame
+            out = self.frame + self.weight(strength) * self.delta
+        else:
+            if self._luma is None:
+                self._luma = (self.delta @ _LUMA)[..., None]
+            out = self.frame.astype(np.float32)
+            if strength > 0:
+                out += self.weight(strength) * self._luma
+            if chroma > 0:
+                out += self.weight(chroma) * (self.delta - self._luma)
+        return np.ascontiguousarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
+
+
+def blend(
+    frame: np.ndarray, plate: np.ndarray, strength: float, chroma: float | None = None
+) -> np.ndarray:
+    """``frame`` (uint8 RGB) blended towards ``plate`` (the same shape) where they agree, its
+    luma part at ``strength`` and its chroma part at ``chroma`` (None: the same)."""
+    return _Blend(frame, plate).mix(strength, strength if chroma is None else chroma)
 
 
 def encode_plate(plate: np.ndarray) -> np.ndarray:
@@ -128,6 +172,8 @@ class PlateRestorer(TiledRestorer):
     ) -> None:
         super().__init__(inner.scale, inner.margin, inner.tile)
         self.inner, self.plate, self.strength = inner, plate, strength
+        #: The chroma part's strength (None: ``strength``), an archive's (``use_strength``).
+        self.chroma: float | None = None
         self.by_setting = dict(by_setting or {})
         self.engine, self.precision = inner.engine, inner.precision
         self.batch_pixels = inner.batch_pixels
@@ -136,10 +182,10 @@ class PlateRestorer(TiledRestorer):
         if setting is not None and self.by_setting:
             self.strength = self.by_setting[min(self.by_setting, key=lambda k: abs(k - setting))]
 
-    def use_strength(self, strength: float) -> None:
-        """Blend at ``strength`` whatever the setting: the strength an archive recorded, chosen
-        for it by its encoder (``STRENGTHS``)."""
-        self.strength, self.by_setting = strength, {}
+    def use_strength(self, strength: float, chroma: float | None = None) -> None:
+        """Blend at ``strength`` (and the chroma part at ``chroma``; None: the same) whatever
+        the setting: the strengths an archive recorded, chosen for it by its encoder."""
+        self.strength, self.chroma, self.by_setting = strength, chroma, {}
 
     def restore_batch(
         self,
@@ -149,32 +195,43 @@ class PlateRestorer(TiledRestorer):
     ) -> list[np.ndarray]:
         """As ``TiledRestorer.restore_batch``; ``origins``: where each restored frame's top-left
         pixel lies in the full frame (a crop's), by default (0, 0)."""
-        return self._blended(self.inner.restore_batch(frames, sizes), origins, self.strength)
+        restored = self.inner.restore_batch(frames, sizes)
+        chroma = self.strength if self.chroma is None else self.chroma
+        return [
+            b.mix(self.strength, chroma) if isinstance(b, _Blend) else b
+            for b in self._blends(restored, origins)
+        ]
 
-    def restore_strengths(
+    def score_strengths(
         self,
         frames: list[np.ndarray],
         sizes: list[tuple[int, int]],
         origins: list[tuple[int, int]] | None,
-        strengths: Sequence[float] = (),
-    ) -> dict[float, list[np.ndarray]]:
-        """``restore_batch`` at each of ``strengths`` (by default ``STRENGTHS``), the network
-        run once."""
-        restored = self.inner.restore_batch(frames, sizes)
-        return {s: self._blended(restored, origins, s) for s in strengths or STRENGTHS}
+        score: Callable[[list[np.ndarray]], float],
+    ) -> dict[tuple[float, float], float]:
+        """``score`` of the frames restored at each pair of ``STRENGTHS`` (luma) and
+        ``CHROMA_STRENGTHS``, the network run once."""
+        blends = self._blends(self.inner.restore_batch(frames, sizes), origins)
+        return {
+            (s, c): score([b.mix(s, c) if isinstance(b, _Blend) else b for b in blends])
+            for s in STRENGTHS
+            for c in CHROMA_STRENGTHS
+        }
 
-    def _blended(
-        self, restored: list[np.ndarray], origins: list[tuple[int, int]] | None, strength: float
-    ) -> list[np.ndarray]:
-        out = list(restored)
+    def _blends(
+        self, restored: list[np.ndarray], origins: list[tuple[int, int]] | None
+    ) -> list[np.ndarray | _Blend]:
+        """Each restored frame's blend towards its part of the plate, or the frame itself where
+        the plate does not cover it."""
+        out: list[np.ndarray | _Blend] = list(restored)
         ph, pw = self.plate.shape[:2]
-        for i, frame in enumerate(out):
+        for i, frame in enumerate(restored):
             y, x = origins[i] if origins else (0, 0)
             h, w = frame.shape[:2]
-            if strength > 0 and frame.ndim == 3 and y + h <= ph and x + w <= pw:
+            if frame.ndim == 3 and y + h <= ph and x + w <= pw:
                 if origins is None and (h, w) != (ph, pw):
                     continue  # a whole frame of another size: not this camera's scene
-                out[i] = blend(frame, self.plate[y : y + h, x : x + w], strength)
+                out[i] = _Blend(frame, self.plate[y : y + h, x : x + w])
         return out
 
 

@@ -123,9 +123,9 @@ class TiledRestorer:
         """Be told the codec setting (a lossy stream's quality parameter) of the frames to
         restore: a network ignores it; a scene plate's strength depends on it."""
 
-    def use_strength(self, strength: float) -> None:
-        """Be told the scene-plate strength an archive recorded (``plate.PlateRestorer``): a
-        restorer without a plate ignores it."""
+    def use_strength(self, strength: float, chroma: float | None = None) -> None:
+        """Be told the scene-plate strengths an archive recorded (``plate.PlateRestorer``): a
+        restorer without a plate ignores them."""
 
     def restore(self, frame: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         """Restore one low-resolution frame (to twice its size, or to ``size`` (w, h))."""

@@ -271,7 +271,7 @@ class _Coder:
     def header(self, extra: dict) -> Header:
         assert self.codec is not None and self.scale is not None
         if self.lossy:
-            from ..archive.candidates import lossy_extra
+            from ..archive.lossywriter import lossy_extra
 
             asked = lossy_extra(self.quality, self.bpp, self.candidate, self.plate)
             extra = {**extra, "lossy": asked}

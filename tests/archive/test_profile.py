@@ -15,7 +15,7 @@ import srcodec
 from srcodec.archive.lossywriter import default_candidates, encode_lossy
 from srcodec.archive.profile import coded_pairs, make_profile, plan_profile, profile_config
 from srcodec.cli import main
-from srcodec.engines.plate import STRENGTHS
+from srcodec.engines.plate import CHROMA_STRENGTHS, STRENGTHS
 from srcodec.errors import ModelError, SrcodecError
 from srcodec.metrics import psnr
 from srcodec.models.store import get_model, inspect_weights
@@ -355,11 +355,14 @@ def test_a_static_cameras_profile_is_its_plate_when_tuning_does_not_gain(
     assert sorted(strengths) == sorted(plan.settings)
     # The encoder chose the strength on the frames it measured and the archive records it;
     # its reader blends at it.
-    assert s.chosen.plate in STRENGTHS and s.chosen.plate > 0
+    luma, chroma = s.chosen.plate
+    assert luma in STRENGTHS and chroma in CHROMA_STRENGTHS and max(luma, chroma) > 0
     with srcodec.open(s.path, weights=[out]) as archive:
         restored = dict(archive.frames())
-        assert archive.header.extra["lossy"]["plate"] == s.chosen.plate
-        assert archive.restorer.strength == s.chosen.plate
+        recorded = archive.header.extra["lossy"]["plate"]
+        assert recorded == (luma if luma == chroma else [luma, chroma])
+        assert archive.plate_strength == (luma, chroma)
+        assert (archive.restorer.strength, archive.restorer.chroma) == (luma, chroma)
     with srcodec.open(s.path, weights=[out]) as archive:
         plain = archive.restorer.inner.restore_batch(
             [archive.lowres(k) for k in range(len(later))], [(128, 96)] * len(later)
@@ -386,10 +389,10 @@ def test_the_encoder_chooses_the_plate_strength_and_zero_when_the_plate_hurts(
     stale = tmp_path / "stale.safetensors"
     set_plate(profile, lit, {"strength": 3.0, "strengths": {"16": 3.0, "63": 3.0}}, out=stale)
     s = encode_lossy(scene, tmp_path / "a.src", quality=QUALITY, weights=[stale])
-    assert s.chosen.candidate == "x1-profile" and s.chosen.plate == 0.0
+    assert s.chosen.candidate == "x1-profile" and s.chosen.plate == (0.0, 0.0)
     with srcodec.open(s.path, weights=[stale]) as archive:
         assert archive.header.extra["lossy"]["plate"] == 0.0
-        assert archive.plate_strength == 0.0 and archive.restorer.strength == 0.0
+        assert archive.plate_strength == (0.0, 0.0) and archive.restorer.strength == 0.0
         restored = dict(archive.frames())
         plain = archive.restorer.inner.restore_batch(
             [archive.lowres(k) for k in range(len(scene))], [(128, 96)] * len(scene)
@@ -402,5 +405,9 @@ def test_the_encoder_chooses_the_plate_strength_and_zero_when_the_plate_hurts(
     # A junk strength is refused with one line naming it.
     with srcodec.open(s.path, weights=[stale]) as archive:
         archive.header.extra["lossy"]["plate"] = "strong"
+        with pytest.raises(srcodec.CorruptError, match="scene-plate strength"):
+            archive.restorer  # noqa: B018
+    with srcodec.open(s.path, weights=[stale]) as archive:
+        archive.header.extra["lossy"]["plate"] = [1.0, 2.0, 3.0]
         with pytest.raises(srcodec.CorruptError, match="scene-plate strength"):
             archive.restorer  # noqa: B018

@@ -12,6 +12,7 @@ import pytest
 from srcodec.engines.choose import make_restorer
 from srcodec.engines.identity import IdentityRestorer
 from srcodec.engines.plate import (
+    CHROMA_STRENGTHS,
     STRENGTHS,
     PlateRestorer,
     blend,
@@ -118,9 +119,9 @@ def test_the_strength_follows_the_codec_setting_of_the_frames(scene):
 
 
 def test_each_strength_from_one_run_of_the_network_and_a_recorded_strength_wins(scene):
-    """The encoder scores every strength on one restoration (``restore_strengths``), each as
-    ``restore_batch`` gives it; the strength an archive records (``use_strength``) holds
-    whatever setting the reader then names."""
+    """The encoder scores every pair of strengths (luma, chroma) on one restoration
+    (``score_strengths``), each as ``restore_batch`` gives it; the strengths an archive records
+    (``use_strength``) hold whatever setting the reader then names."""
     plate = median_plate([_noisy(scene, k) for k in range(9)])
     calls = []
 
@@ -133,14 +134,39 @@ def test_each_strength_from_one_run_of_the_network_and_a_recorded_strength_wins(
     frame = _noisy(scene, 99)
     h, w = frame.shape[:2]
     crop = [frame[30:90, 40:120]]
-    each = restorer.restore_strengths(crop, [(80, 60)], [(30, 40)])
-    assert list(each) == list(STRENGTHS) and STRENGTHS[0] == 0 and calls == [1]
-    assert np.array_equal(each[0.0][0], crop[0])
-    for s in (1.5, 3.0):
-        restorer.use_strength(s)
-        assert np.array_equal(restorer.restore_batch(crop, [(80, 60)], [(30, 40)])[0], each[s][0])
+    seen = {}
+
+    def score(out):
+        seen[len(seen)] = out[0]
+        return psnr(scene[30:90, 40:120], out[0], border=0)
+
+    scored = restorer.score_strengths(crop, [(80, 60)], [(30, 40)], score)
+    pairs = [(s, c) for s in STRENGTHS for c in CHROMA_STRENGTHS]
+    assert list(scored) == pairs and calls == [1] and STRENGTHS[0] == CHROMA_STRENGTHS[0] == 0
+    assert np.array_equal(seen[0], crop[0])  # (0, 0): as the network restored it
+    for s, c in ((1.5, 1.5), (1.0, 3.0), (3.0, 0.0)):
+        restorer.use_strength(s, c)
+        out = restorer.restore_batch(crop, [(80, 60)], [(30, 40)])[0]
+        assert np.array_equal(out, seen[pairs.index((s, c))])
     restorer.use_strength(0.5)
     restorer.use_setting(63)  # the reader names the archive's setting after: 0.5 stays
-    assert restorer.strength == 0.5
+    assert (restorer.strength, restorer.chroma) == (0.5, None)
     restorer.use_strength(0.0)
     assert np.array_equal(restorer.restore_batch([frame], [(w, h)])[0], frame)
+
+
+def test_the_luma_and_chroma_parts_blend_apart(scene):
+    """``blend(frame, plate, luma, chroma)``: the luma part of the difference is ``Y(delta)`` on
+    every channel, the rest chroma. Blending only the chroma part leaves the frame's luma (to
+    rounding and clipping) and brings its chroma to the plate's where they agree; one strength for both is
+    the joint blend exactly."""
+    plate = median_plate([_noisy(scene, k) for k in range(9)])
+    frame = _noisy(scene, 99)
+    y = lambda a: a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
+    chroma_only = blend(frame, plate, 0.0, 4.0)
+    moved = np.abs(y(chroma_only) - y(frame))  # rounding, and clipping near black and white
+    assert moved.mean() < 0.3 and np.percentile(moved, 99) <= 1.0
+    cdist = lambda a: np.abs((a - y(a)[..., None]) - (plate - y(plate)[..., None])).mean()  # noqa: E731
+    assert cdist(chroma_only.astype(np.float32)) < 0.5 * cdist(frame.astype(np.float32))
+    assert np.array_equal(blend(frame, plate, 1.5, 1.5), blend(frame, plate, 1.5))
+    assert not np.array_equal(blend(frame, plate, 1.5, 3.0), blend(frame, plate, 1.5))
