@@ -16,10 +16,12 @@ gains +0.05 / +0.43 / +0.79 / +0.91 dB RGB at CRF 34 / 46 / 56 / 62, strength 3 
 The plate is stored losslessly (WebP) beside the network's tensors, as a uint8
 tensor of the file's bytes; the card (``plate``) holds the strength for each codec setting the
 profile was checked at and one for all of them, chosen per profile on footage later than every
-frame tuned on (``archive.profile``). An encoder goes further: it tries each of ``STRENGTHS`` on
-the frames its candidate choice measures and records the best in the archive, which its reader
-blends at; an archive without one (written before) takes the card's strength for the setting
-nearest to its own.
+frame tuned on (``archive.profile``). An encoder goes further: it blends the luma part of the
+difference (``Y(plate - r)`` on every channel) and its chroma part (the rest) at strengths of
+their own, tries each pair of ``STRENGTHS`` and ``CHROMA_STRENGTHS`` on the frames its candidate
+choice measures and records the best in the archive, which its reader blends at; an archive
+without them (written before) takes the card's strength for the setting nearest to its own, for
+both parts.
 """
 
 from __future__ import annotations
@@ -50,10 +52,11 @@ __all__ = [
 #: Frames (spread over those given) the temporal median is taken over.
 PLATE_FRAMES = 64
 
-#: The strengths an encoder tries on the frames it measures (``archive.candidates``), 0 (no
-#: blend) first, so that a tie keeps the frames as the network restored them; the best is
-#: recorded in the archive (``extra.lossy.plate``, docs/format.md 9.9) and its reader blends at
-#: it (``PlateRestorer.use_strength``).
+#: The strengths an encoder tries for the luma part of the blend on the frames it measures
+#: (``archive.candidates``), 0 (no blend) first, so that a tie keeps the frames as the network
+#: restored them; the best pair with ``CHROMA_STRENGTHS`` is recorded in the archive
+#: (``extra.lossy.plate``, docs/format.md 9.9) and its reader blends at it
+#: (``PlateRestorer.use_strength``).
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 #: The strengths tried for the chroma part of the blend, with each of ``STRENGTHS`` for its
 #: luma part (``blend``): on validation vtest frames (476-635, 10-bit, srcodec-av1-x1-v3, the
