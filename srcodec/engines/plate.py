@@ -60,8 +60,9 @@ PLATE_FRAMES = 64
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
 #: The strengths tried for the chroma part of the blend, with each of ``STRENGTHS`` for its
 #: luma part (``blend``): on validation vtest frames (476-635, 10-bit, srcodec-av1-x1-v3, the
-#: plate the median of 0-475) chroma wants about twice luma's strength, +0.02 to +0.05 dB RGB
-#: over one strength for both at CRF 42-62.
+#: plate the median of 0-475) chroma wants about twice luma's strength (best pairs 1 / 1.5 at
+#: CRF 42, 3 / 6 at CRF 62), +0.03 to +0.05 dB RGB over one strength for both at CRF 42-62
+#: (``benchmarks.studies.plate_chroma``, benchmarks/results/plate_chroma.json).
 CHROMA_STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0)
 
 
