@@ -158,8 +158,8 @@ def test_each_strength_from_one_run_of_the_network_and_a_recorded_strength_wins(
 def test_the_luma_and_chroma_parts_blend_apart(scene):
     """``blend(frame, plate, luma, chroma)``: the luma part of the difference is ``Y(delta)`` on
     every channel, the rest chroma. Blending only the chroma part leaves the frame's luma (to
-    rounding and clipping) and brings its chroma to the plate's where they agree; one strength for both is
-    the joint blend exactly."""
+    rounding and clipping) and brings its chroma to the plate's where they agree; one strength
+    for both is the joint blend exactly."""
     plate = median_plate([_noisy(scene, k) for k in range(9)])
     frame = _noisy(scene, 99)
     y = lambda a: a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)  # noqa: E731
