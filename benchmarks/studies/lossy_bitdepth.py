@@ -23,8 +23,7 @@ import numpy as np
 
 from srcodec.lowres.lossy import Av1Codec, rgb_for
 
-from ..bdrate import bd_rate
-from .lossy_rgb import scores, validation_sources
+from .lossy_rgb import bd_pair, scores, validation_sources
 
 #: The bit depths compared (``srcodec.av1``'s config key ``bits``).
 FORMATS = tuple(Av1Codec.FORMATS)
@@ -32,13 +31,6 @@ FORMATS = tuple(Av1Codec.FORMATS)
 
 def _codec(crf: int, bits: int, rgb: str) -> Av1Codec:
     return Av1Codec(crf, 6, rgb, bits=bits)
-
-
-def _bd(ref: list[dict], new: list[dict]) -> dict:
-    return {
-        y: bd_rate([(p["bpp"], p[y]) for p in ref], [(p["bpp"], p[y]) for p in new])
-        for y in ("psnr", "psnr_y")
-    }
 
 
 def source_curves(streams: list[list[np.ndarray]], crfs: list[int], restorer=None) -> dict:
@@ -102,12 +94,12 @@ def main() -> None:
     }
     for name, streams in validation_sources(args.first, args.frames).items():
         curves = source_curves(streams, crfs, restorer)
-        found = {"curves": curves, "bd_rate_10_vs_8": _bd(curves["8-bit"], curves["10-bit"])}
+        found = {"curves": curves, "bd_rate_10_vs_8": bd_pair(curves["8-bit"], curves["10-bit"])}
         if restorer is not None:
             found["bd_rate_x1_vs_none"] = {
-                f"{b}-bit": _bd(curves[f"{b}-bit"], curves[f"{b}-bit + x1"]) for b in FORMATS
+                f"{b}-bit": bd_pair(curves[f"{b}-bit"], curves[f"{b}-bit + x1"]) for b in FORMATS
             }
-            found["bd_rate_10_x1_vs_8_x1"] = _bd(curves["8-bit + x1"], curves["10-bit + x1"])
+            found["bd_rate_10_x1_vs_8_x1"] = bd_pair(curves["8-bit + x1"], curves["10-bit + x1"])
         result["sources"][name] = found
         print(name, json.dumps({k: v for k, v in found.items() if k != "curves"}), flush=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

@@ -90,14 +90,16 @@ def source_curves(streams: list[list[np.ndarray]], crfs: list[int], models: list
     return curves
 
 
-def bd_against(curves: dict, ref: str = "fast") -> dict:
+def bd_pair(ref: list[dict], new: list[dict]) -> dict:
+    """BD-rate of the points ``new`` against ``ref``, on RGB (``psnr``) and Y (``psnr_y``)."""
     return {
-        name: {
-            y: bd_rate([(p["bpp"], p[y]) for p in curves[ref]], [(p["bpp"], p[y]) for p in pts])
-            for y in ("psnr", "psnr_y")
-        }
-        for name, pts in curves.items()
+        y: bd_rate([(p["bpp"], p[y]) for p in ref], [(p["bpp"], p[y]) for p in new])
+        for y in ("psnr", "psnr_y")
     }
+
+
+def bd_against(curves: dict, ref: str = "fast") -> dict:
+    return {name: bd_pair(curves[ref], pts) for name, pts in curves.items()}
 
 
 def main() -> None:

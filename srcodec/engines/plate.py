@@ -124,6 +124,12 @@ class _Blend:
         return np.ascontiguousarray(np.clip(np.rint(out), 0, 255).astype(np.uint8))
 
 
+def _mixed(blends: list[np.ndarray | _Blend], strength: float, chroma: float) -> list[np.ndarray]:
+    """Each of ``blends`` (``PlateRestorer._blends``) mixed at ``strength`` and ``chroma``, a
+    frame the plate does not cover as it is."""
+    return [b.mix(strength, chroma) if isinstance(b, _Blend) else b for b in blends]
+
+
 def blend(
     frame: np.ndarray, plate: np.ndarray, strength: float, chroma: float | None = None
 ) -> np.ndarray:
@@ -201,10 +207,9 @@ class PlateRestorer(TiledRestorer):
         pixel lies in the full frame (a crop's), by default (0, 0)."""
         restored = self.inner.restore_batch(frames, sizes)
         chroma = self.strength if self.chroma is None else self.chroma
-        return [
-            b.mix(self.strength, chroma) if isinstance(b, _Blend) else b
-            for b in self._blends(restored, origins)
-        ]
+        if self.strength <= 0 and chroma <= 0:
+            return restored  # no blend: no difference from the plate to compute either
+        return _mixed(self._blends(restored, origins), self.strength, chroma)
 
     def score_strengths(
         self,
@@ -216,11 +221,7 @@ class PlateRestorer(TiledRestorer):
         """``score`` of the frames restored at each pair of ``STRENGTHS`` (luma) and
         ``CHROMA_STRENGTHS``, the network run once."""
         blends = self._blends(self.inner.restore_batch(frames, sizes), origins)
-        return {
-            (s, c): score([b.mix(s, c) if isinstance(b, _Blend) else b for b in blends])
-            for s in STRENGTHS
-            for c in CHROMA_STRENGTHS
-        }
+        return {(s, c): score(_mixed(blends, s, c)) for s in STRENGTHS for c in CHROMA_STRENGTHS}
 
     def _blends(
         self, restored: list[np.ndarray], origins: list[tuple[int, int]] | None
