@@ -161,7 +161,9 @@ def _camera(
             tuning["plate"] = profile.card.get("plate")
             ctx.progress("profile: ONNX export of the profile (for the decoder)")
             export_fp32(profile, path.parent / onnx_name(profile))
-            if tuning["plate"]:  # the same profile without its plate: the network's share
+            # The same profile without its plate: the network's share (a network that sees
+            # the plate cannot do without it: its share is not measured apart).
+            if tuning["plate"] and profile.config.input_channels == 3:
                 set_plate(path, None, out=bare)
                 export_fp32(inspect_weights(bare), folder / onnx_name(inspect_weights(bare)))
         clip = _frames(paths, *clip_range)

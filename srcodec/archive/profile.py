@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,8 @@ from ..inputs import list_frames, read_frame
 from ..lowres import codec_class, is_lossy
 from ..lowres.lossy import code_frames, runs
 from ..metrics import psnr
-from ..models.store import ModelInfo, inspect_weights, load_weights, save_model
+from ..models.family import family_of
+from ..models.store import ModelInfo, inspect_weights, load_weights, save_model, short_id
 from ..resample import downscale
 from .candidates import rgb_of
 from .lossywriter import DEFAULT_GROUP, LOSSY_CODEC, X1_MODELS, lossy_codec, quality_setting
@@ -64,8 +65,6 @@ PLATE_MIN_GAIN = 0.02
 
 def profile_config(cfg, plan: ProfilePlan):
     """``cfg`` (an AdaptConfig) with ``LOSSY_TUNING`` when ``plan`` codes the footage."""
-    from dataclasses import replace
-
     return replace(cfg, **LOSSY_TUNING) if plan.codec is not None else cfg
 
 
@@ -117,6 +116,12 @@ def plan_profile(
 
     if info.name == IDENTITY_MODEL or info.id.startswith(IDENTITY_MODEL):
         raise SrcodecError(f"{info.short_id} is the base codec alone: it has nothing to tune")
+    if info.config.input_channels > 3:
+        base = info.card.get("adapted", {}).get("base_model_id", "the model it was tuned from")
+        raise SrcodecError(
+            f"{info.short_id} is a camera profile whose network sees its scene plate: tune "
+            f"{short_id(base)} to the camera instead"
+        )
     if codec is None and info.scale == 1:
         by_name = {name: cid for cid, name in X1_MODELS.items()}
         codec = _trained_codec(info) or by_name.get(info.name) or LOSSY_CODEC
@@ -230,6 +235,7 @@ def make_profile(
     frames: int = PROFILE_FRAMES,
     held_back: int = HELD_BACK_FRAMES,
     progress: bool = False,
+    see_plate: bool = True,
 ):
     """Tune ``info`` (``plan_profile``) on up to ``frames`` frames of one camera's footage
     ``source`` (in time order) and check it on up to ``held_back`` frames of the footage's
@@ -272,26 +278,69 @@ def make_profile(
         "frames": len(tuned),
     }
     originals = [pairs[k][0].hr for k in tuned]
+    plate = _plate(originals, check)
+    start = family_of(info.config).with_plate if see_plate and plan.codec else None
+    if plate is not None and start is not None and info.config.input_channels == 3:
+        # The network learns to use the plate: each tuning frame is given the plate of the
+        # other half of the footage, so that it meets a plate that drifted from its frame as
+        # a camera's later footage will (validation: docs/profiles.md).
+        train = _fed(tuned, pairs, originals)
+        check = [_with(p, plate) for p in check]
+    else:
+        start = None
     try:
         new, result = tune_camera(
-            info, train, check, output, cfg, name=name, card=card, progress=progress
-        )
+            info, train, check, output, cfg, name=name, card=card, progress=progress,
+            start=start,
+        )  # fmt: skip
     except SrcodecError as refused:
         # The network did not gain on the later frames: the general one with the camera's
         # scene plate is still a profile, if the plate gains there on its own.
-        plate = scene_plate(info, originals, check)
-        if plate is None:
+        found = scene_plate(info, originals, _unfed(check))
+        if found is None:
             raise
         model, _ = load_weights(info.path, info.sha256, info.source)
         adapted = {"base_model_id": info.id, **card, "untuned": str(refused)}
         save_model(model, output, name, {"adapted": adapted})
-        set_plate(output, *plate)
+        set_plate(output, *found)
         return inspect_weights(output), None, coding
-    plate = scene_plate(new, originals, check)
-    if plate is not None:
-        set_plate(output, *plate)
+    found = scene_plate(new, originals, _unfed(check))
+    if found is not None:
+        set_plate(output, *found)
         new = inspect_weights(output)
     return new, result, coding
+
+
+def _plate(originals: list[np.ndarray], check: list) -> np.ndarray | None:
+    """The temporal median of ``originals``, or None when they and the ``check`` pairs'
+    frames are not all colour frames of one size (a moved camera's footage)."""
+    shapes = {f.shape for f in originals} | {p.hr.shape for p in check}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 3 or not check:
+        return None
+    return median_plate(originals)
+
+
+def _with(pair, plate: np.ndarray):
+    """``pair`` (a ``training.trainer.Pair``) whose input is its frame and ``plate``, as a
+    network that sees a plate takes them."""
+    h, w = pair.lr.shape[:2]
+    return replace(pair, lr=np.concatenate([pair.lr, plate[:h, :w]], axis=2))
+
+
+def _unfed(pairs: list) -> list:
+    """``pairs`` with their frames alone as input (without the plate ``_with`` added)."""
+    return [replace(p, lr=p.lr[..., :3]) if p.lr.ndim == 3 and p.lr.shape[2] > 3 else p
+            for p in pairs]  # fmt: skip
+
+
+def _fed(tuned: list[int], pairs: dict[int, list], originals: list[np.ndarray]) -> list:
+    """The tuning pairs of the ``tuned`` positions, each frame given the plate of the other
+    half of ``originals`` (the frames at those positions)."""
+    half = len(tuned) // 2
+    if half == 0:
+        return [_with(p, median_plate(originals)) for k in tuned for p in pairs[k]]
+    early, late = median_plate(originals[:half]), median_plate(originals[half:])
+    return [_with(p, late if i < half else early) for i, k in enumerate(tuned) for p in pairs[k]]
 
 
 def scene_plate(
@@ -302,13 +351,18 @@ def scene_plate(
     ``info``'s restorations of the ``check`` pairs (later footage) come closest to their
     originals at each codec setting they were coded at (their names end ``@setting``), and the
     one best over all of them; None when the camera moved, the frames differ in size, or the
-    plate gains less than ``PLATE_MIN_GAIN`` dB there."""
+    plate gains less than ``PLATE_MIN_GAIN`` dB there, unless ``info``'s network sees the plate
+    (then the plate is the profile's whatever its blend gains, and is written into ``info``'s
+    file before its restorations are measured)."""
     from ..engines.choose import make_restorer
 
-    shapes = {f.shape for f in originals} | {p.hr.shape for p in check}
-    if len(shapes) != 1 or len(next(iter(shapes))) != 3 or not check:
+    plate = _plate(originals, check)
+    if plate is None:
         return None
-    plate = median_plate(originals)
+    feed = info.config.input_channels > 3
+    if feed:  # its network needs the plate to restore at all
+        set_plate(info.path, plate, {"strength": 0.0})
+        info = inspect_weights(info.path)
     h, w = plate.shape[:2]
     restored = make_restorer(info).restore_batch([p.lr for p in check], [(w, h)] * len(check))
     # Each pair's PSNR without the plate (strength 0) and at each strength.
@@ -322,7 +376,7 @@ def scene_plate(
         by_setting[setting] = max(scores, key=lambda s: float(np.mean([scores[s][k] for k in at])))
     chosen = [scores[by_setting[v]][k] for k, v in enumerate(settings)]
     gain = float(np.mean(chosen) - np.mean(scores[0.0]))
-    if not gain >= PLATE_MIN_GAIN:  # also when every frame is restored exactly (inf - inf)
+    if not gain >= PLATE_MIN_GAIN and not feed:  # also when every frame is exact (inf - inf)
         return None
     overall = max(scores, key=lambda s: float(np.mean(scores[s])))
     card = {

@@ -79,6 +79,12 @@ def adapt_line(r) -> str:
     help="Last residual blocks tuned, with body conv, upsampler and tail (default all).",
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
+@click.option(
+    "--plate-input/--no-plate-input",
+    default=True,
+    help="Lossy x1: the network learns to see the camera's scene plate beside each frame "
+    "(default), or is tuned on the frames alone and only blended towards the plate.",
+)
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @progress_option
 def adapt(
@@ -94,6 +100,7 @@ def adapt(
     steps: int | None,
     blocks: str,
     threads: int | None,
+    plate_input: bool,
     force: bool,
     progress: bool | None,
     quiet: bool,
@@ -128,14 +135,16 @@ def adapt(
         name=name or Path(output).stem,
         camera=camera or "",
         progress=show_progress(progress, quiet),
+        see_plate=plate_input,
     )
     plate = new.card.get("plate")
-    seen = (
-        f"; scene plate (from the {display.count(plate['frames'], 'frame')} tuned on): "
-        f"{display.db_gain(plate['gain_db'])} RGB more on them"
-        if plate
-        else ""
-    )
+    seen = ""
+    if plate:
+        which = "seen by the network and " if new.config.input_channels > 3 else ""
+        seen = (
+            f"; scene plate (from the {display.count(plate['frames'], 'frame')} tuned on), "
+            f"{which}blended towards: {display.db_gain(plate['gain_db'])} RGB more on them"
+        )
     if r is None:  # the network did not gain: the general one with the camera's plate
         click.echo(
             f"{output}: model {new.short_id}, {info.short_id} untuned ({plan.describe()}: "

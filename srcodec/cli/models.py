@@ -142,6 +142,7 @@ def _profile_of(m) -> dict | None:
         "gain_db": gain,
         "untuned": "untuned" in adapted,
         "plate": m.card.get("plate"),
+        "plate_input": m.config.input_channels > 3,
     }
 
 
@@ -152,11 +153,13 @@ def _profile_line(p: dict) -> str:
     gain = "" if p["gain_db"] is None else f", {p['gain_db']:+.2f} dB on later frames"
     base = short_id(p["base_model_id"]) if p["base_model_id"] else "?"
     plate = p.get("plate")
-    seen = (
-        f"; scene plate (from {plate['frames']} frames, {plate['gain_db']:+.2f} dB on later frames)"
-        if plate
-        else ""
-    )
+    seen = ""
+    if plate:
+        network = "seen by its network, " if p.get("plate_input") else ""
+        seen = (
+            f"; scene plate ({network}from {plate['frames']} frames, its blend "
+            f"{plate['gain_db']:+.2f} dB on later frames)"
+        )
     how = "untuned (it did not gain), from" if p.get("untuned") else "tuned from"
     return (
         f"profile of {camera}: {how} {base} on {p['footage'] or 'frames'} "

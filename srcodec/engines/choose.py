@@ -172,6 +172,15 @@ def make_restorer(
 
 
 def _with_plate(info: ModelInfo, restorer: TiledRestorer) -> TiledRestorer:
-    """``restorer``, blended towards the scene plate ``info``'s weights file carries, if any."""
+    """``restorer``, blended towards the scene plate ``info``'s weights file carries, if any,
+    and given it beside each frame when its network sees one."""
     found = read_plate(info.path) if info.path and Path(info.path).is_file() else None
-    return restorer if found is None else PlateRestorer(restorer, *found)
+    feed = info.config.input_channels > 3
+    if found is None:
+        if feed:
+            raise ModelError(
+                f"{info.short_id} sees a scene plate beside each frame, and its weights file "
+                "carries none"
+            )
+        return restorer
+    return PlateRestorer(restorer, *found, feed=feed)

@@ -87,7 +87,7 @@ def export_fp32(info: ModelInfo, output: str | os.PathLike) -> Path:
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model,
-                (torch.zeros(1, 3, 48, 48),),
+                (torch.zeros(1, info.config.input_channels, 48, 48),),
                 str(path),
                 dynamo=False,
                 opset_version=OPSET,
@@ -329,6 +329,11 @@ def export_model(
     them. Returns the files written."""
     if recipe not in RECIPES:
         raise ModelError(f"unknown int8 recipe {recipe!r}: one of {sorted(RECIPES)}")
+    if int8 and info.config.input_channels != 3:
+        raise ModelError(
+            f"{info.short_id} sees a scene plate beside each frame: its int8 export is not "
+            "made (calibration patches are frames alone); export it without --int8"
+        )
     folder = Path(folder) if folder else user_dir()
     fp32 = export_fp32(info, folder / onnx_name(info, "fp32"))
     written = [fp32]

@@ -21,7 +21,8 @@ difference (``Y(plate - r)`` on every channel) and its chroma part (the rest) at
 their own, tries each pair of ``STRENGTHS`` and ``CHROMA_STRENGTHS`` on the frames its candidate
 choice measures and records the best in the archive, which its reader blends at; an archive
 without them (written before) takes the card's strength for the setting nearest to its own, for
-both parts.
+both parts. A profile's network may also see the plate beside each frame (``feed``: its input
+is the frame and its part of the plate, ``models.plain.with_plate``), then the blend follows.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 
 from ..errors import ModelError
 from ..models.store import CARD_KEY, PLATE_KEY
+from ..pixels import to_rgb
 from .tiling import TiledRestorer
 
 __all__ = [
@@ -179,9 +181,12 @@ class PlateRestorer(TiledRestorer):
         plate: np.ndarray,
         strength: float,
         by_setting: dict[int, float] | None = None,
+        feed: bool = False,
     ) -> None:
         super().__init__(inner.scale, inner.margin, inner.tile)
         self.inner, self.plate, self.strength = inner, plate, strength
+        #: ``inner``'s network sees the plate beside each frame (``models.plain.with_plate``).
+        self.feed = feed
         #: The chroma part's strength (None: ``strength``), an archive's (``use_strength``).
         self.chroma: float | None = None
         self.by_setting = dict(by_setting or {})
@@ -205,7 +210,7 @@ class PlateRestorer(TiledRestorer):
     ) -> list[np.ndarray]:
         """As ``TiledRestorer.restore_batch``; ``origins``: where each restored frame's top-left
         pixel lies in the full frame (a crop's), by default (0, 0)."""
-        restored = self.inner.restore_batch(frames, sizes)
+        restored = self._restore(frames, sizes, origins)
         chroma = self.strength if self.chroma is None else self.chroma
         if self.strength <= 0 and chroma <= 0:
             return restored  # no blend: no difference from the plate to compute either
@@ -220,8 +225,39 @@ class PlateRestorer(TiledRestorer):
     ) -> dict[tuple[float, float], float]:
         """``score`` of the frames restored at each pair of ``STRENGTHS`` (luma) and
         ``CHROMA_STRENGTHS``, the network run once."""
-        blends = self._blends(self.inner.restore_batch(frames, sizes), origins)
+        blends = self._blends(self._restore(frames, sizes, origins), origins)
         return {(s, c): score(_mixed(blends, s, c)) for s in STRENGTHS for c in CHROMA_STRENGTHS}
+
+    def _restore(
+        self,
+        frames: list[np.ndarray],
+        sizes: list[tuple[int, int]],
+        origins: list[tuple[int, int]] | None,
+    ) -> list[np.ndarray]:
+        """``inner``'s restorations, each frame given with its part of the plate when ``inner``
+        sees one (where the plate does not cover a frame, the frame stands in for it: no
+        difference from the plate, so the network restores it from its own pixels)."""
+        if not self.feed:
+            return self.inner.restore_batch(frames, sizes)
+        inputs = []
+        for i, frame in enumerate(frames):
+            rgb = to_rgb(frame)
+            part = self._part(rgb.shape[:2], origins[i] if origins else None)
+            inputs.append(np.concatenate([rgb, rgb if part is None else part], axis=2))
+        restored = self.inner.restore_batch(inputs, sizes)
+        return [
+            np.round(r.mean(axis=2)).astype(np.uint8) if f.ndim == 2 else r
+            for f, r in zip(frames, restored, strict=True)
+        ]
+
+    def _part(self, shape: tuple[int, ...], origin: tuple[int, int] | None) -> np.ndarray | None:
+        """The plate under a frame of ``shape`` at ``origin`` (a crop's; None: a whole frame,
+        which must be the plate's size), or None where the plate does not cover it."""
+        (ph, pw), (h, w) = self.plate.shape[:2], shape[:2]
+        y, x = origin or (0, 0)
+        if y + h > ph or x + w > pw or (origin is None and (h, w) != (ph, pw)):
+            return None
+        return self.plate[y : y + h, x : x + w]
 
     def _blends(
         self, restored: list[np.ndarray], origins: list[tuple[int, int]] | None
@@ -229,14 +265,10 @@ class PlateRestorer(TiledRestorer):
         """Each restored frame's blend towards its part of the plate, or the frame itself where
         the plate does not cover it."""
         out: list[np.ndarray | _Blend] = list(restored)
-        ph, pw = self.plate.shape[:2]
         for i, frame in enumerate(restored):
-            y, x = origins[i] if origins else (0, 0)
-            h, w = frame.shape[:2]
-            if frame.ndim == 3 and y + h <= ph and x + w <= pw:
-                if origins is None and (h, w) != (ph, pw):
-                    continue  # a whole frame of another size: not this camera's scene
-                out[i] = _Blend(frame, self.plate[y : y + h, x : x + w])
+            part = self._part(frame.shape, origins[i] if origins else None)
+            if frame.ndim == 3 and part is not None:
+                out[i] = _Blend(frame, part)
         return out
 
 

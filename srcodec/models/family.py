@@ -41,6 +41,11 @@ class ModelConfig:
     scales: ClassVar[tuple[int, ...]]
     scale: int
 
+    @property
+    def input_channels(self) -> int:
+        """Channels of the network's input: RGB, or RGB and a scene plate's RGB (6)."""
+        return 6 if getattr(self, "plate", False) else 3
+
     def _check_scale(self) -> None:
         if self.scale not in self.scales:
             allowed = " or ".join(f"x{s}" for s in self.scales)
@@ -80,13 +85,16 @@ class Family:
     config (torch imported there, not at import), the module that ``torch.onnx.export``
     traces (the network itself, or an equivalent that ONNX Runtime runs faster), and, where
     the family can, how a network of a config starts from a trained network of another family
-    (a student from its teacher: ``adopt(teacher, config)``)."""
+    (a student from its teacher: ``adopt(teacher, config)``) and how a trained x1 network starts
+    to see a fixed camera's scene plate beside each frame (``with_plate(network)``: a camera
+    profile's, engines/plate.py)."""
 
     name: str
     config: type
     build: Callable[[Any], nn.Module]
     exportable: Callable[[nn.Module], nn.Module] = _skip_exportable
     adopt: Callable[[nn.Module, Any], nn.Module] | None = None
+    with_plate: Callable[[nn.Module], nn.Module] | None = None
 
 
 _FAMILIES: dict[str, Family] = {}

@@ -97,8 +97,8 @@ class SkipNetwork(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.residual(x)
-        return out + (self.mean if self.skip is None else self.skip(x))
+        out = self.residual(x)  # a scene plate's channels, if any, follow the frame's three
+        return out + (self.mean if self.skip is None else self.skip(x[:, :3]))
 
 
 class _Exported(nn.Module):

@@ -353,15 +353,19 @@ def _run_pairs(
     cfg: AdaptConfig,
     progress: bool,
     budget: int | None = None,
+    start: Callable[[nn.Module], nn.Module] | None = None,
 ) -> _Run:
     """Load the base twice, tune one copy (dense tensors and low-rank deltas) on
     ``train_pairs``; with a ``budget`` (bytes of the update) and ``cfg.qat``, the end of the
     tuning sees the dense deltas quantised as ``fit_update`` would for that budget
-    (``_Run.steps_qat``)."""
+    (``_Run.steps_qat``). ``start``: the network tuned is ``start(base)`` (one that sees a
+    scene plate, whose pairs' inputs carry it)."""
     if not train_pairs or not check_pairs:
         raise DataError("no frames to adapt the model to")
     base, _ = load_weights(info.path, info.sha256, info.source)
     tuned, _ = load_weights(info.path, info.sha256, info.source)
+    if start is not None:
+        tuned = start(tuned)
     names = tuned_names(tuned, cfg.blocks)
     low = lowrank_names(tuned, names, cfg.rank)
     dense = [k for k in names if k not in low]
@@ -531,16 +535,21 @@ def tune_camera(
     name: str,
     card: dict | None = None,
     progress: bool = False,
+    start: Callable[[nn.Module], nn.Module] | None = None,
 ) -> tuple[ModelInfo, AdaptResult]:
-    """Tune ``info``'s model on ``train_pairs`` and write it to ``output`` as a full weights
-    file named ``name``, whose card's ``adapted`` entry records the base model, ``card`` (the
-    data) and the check on ``check_pairs``. ``SrcodecError`` (nothing written) if it does not
-    beat the base there."""
+    """Tune ``info``'s model (or ``start(model)``: one that sees a scene plate, the pairs'
+    inputs the frame and the plate) on ``train_pairs`` and write it to ``output`` as a full
+    weights file named ``name``, whose card's ``adapted`` entry records the base model,
+    ``card`` (the data) and the check on ``check_pairs``, where the base sees the frames alone.
+    ``SrcodecError`` (nothing written) if it does not beat the base there."""
     with _threads(cfg.threads):
-        run = _run_pairs(info, train_pairs, check_pairs, cfg, progress)
+        run = _run_pairs(info, train_pairs, check_pairs, cfg, progress, start=start)
         state = run.tuned.state_dict()
+        frames_only = run.check_pairs
+        if start is not None:  # the base sees the frames without the plate
+            frames_only = [Pair(p.name, p.hr, p.lr[..., :3]) for p in run.check_pairs]
         result = AdaptResult(
-            base=_check(run.base, run.check_pairs),
+            base=_check(run.base, frames_only),
             tuned=_check(run.tuned, run.check_pairs),
             steps=run.steps,
             seconds=run.seconds,

@@ -186,7 +186,8 @@ def evaluate(restorer: Restorer, pairs: list[Pair]) -> dict:
     for pair in pairs:
         size = (pair.hr.shape[1], pair.hr.shape[0])
         sr = restorer.restore(pair.lr, size)
-        bic = upscale(pair.lr, size, restorer.scale)
+        frame = pair.lr if pair.lr.ndim == 2 else pair.lr[..., :3]  # a scene plate follows it
+        bic = upscale(frame, size, restorer.scale)
         rows.append(
             {
                 "image": pair.name,

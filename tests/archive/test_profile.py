@@ -124,8 +124,16 @@ def test_cli_adapt_x1_tunes_on_decoded_frames_and_refuses_clean_ones(folder, tmp
         p = inspect_weights(out).card["adapted"]["profile"]
         assert p["camera"] == "gate" and p["codec"] == "srcodec.av1"
         assert p["held_back_frames"] == [7] and p["footage_frames"] == 8
+        # its network sees the scene plate, unless it was not tuned (the general one, untuned)
+        assert inspect_weights(out).config.plate or "untuned" in r.output
     else:
         assert "not written" in r.output and not out.exists()
+    r = CliRunner().invoke(main, [*base, "--steps", "40", "--threads", "1", "--no-plate-input",
+                                  "--force"])  # fmt: skip
+    if r.exit_code == 0:
+        assert not inspect_weights(out).config.plate
+    else:
+        assert "not written" in r.output
 
 
 def test_make_profile_from_a_video(clip, tmp_path):
@@ -411,3 +419,49 @@ def test_the_encoder_chooses_the_plate_strength_and_zero_when_the_plate_hurts(
         archive.header.extra["lossy"]["plate"] = [1.0, 2.0, 3.0]
         with pytest.raises(srcodec.CorruptError, match="scene-plate strength"):
             archive.restorer  # noqa: B018
+
+
+def _walker_footage(still: np.ndarray, first: int, end: int, seed: int):
+    """A fixed camera's frames: ``still`` with sensor noise and someone walking past."""
+    rng = np.random.default_rng(seed)
+
+    def frame(k: int) -> np.ndarray:
+        f = still + rng.normal(0, 2.0, still.shape)
+        f[30:50, 4 * k % 100 : 4 * k % 100 + 20] = 40
+        return np.clip(np.rint(f), 0, 255).astype(np.uint8)
+
+    return [(f"f{k:03d}.png", frame(k)) for k in range(first, end)]
+
+
+def test_a_profiles_network_learns_to_see_the_scene_plate(scene, tmp_path):
+    """By default a lossy x1 profile's network sees the camera's scene plate beside each frame
+    (``models.plain.with_plate``), tuned with each frame given the plate of the other half of
+    the footage: it beats the bundled model on the later frames, its file carries the plate it
+    needs, and the encoder uses it on the camera's next frames, whose archive decodes with it.
+    ``see_plate=False`` tunes a network on the frames alone, as before."""
+    from srcodec.engines.choose import make_restorer
+    from srcodec.engines.plate import PlateRestorer, read_plate
+
+    footage = _walker_footage(scene[0][1], 0, 40, 7)
+    info = get_model("srcodec-av1-x1-v3")
+    plan = plan_profile(info, quality_range=(5, 30))
+    cfg = AdaptConfig(**{**FAST, "steps": 150})
+    out = tmp_path / "seeing.safetensors"
+    new, result, _ = make_profile(info, footage, out, cfg, plan=plan, name="seeing")
+    assert new.config.plate and new.config.name.endswith("sp")
+    assert result is not None and result.gain_db > 0.1, result.gain_db
+    assert read_plate(out) is not None and new.card["plate"]["frames"] == 36
+    restorer = make_restorer(new)
+    assert isinstance(restorer, PlateRestorer) and restorer.feed
+    r = CliRunner().invoke(main, ["models", "--weights", str(out)])
+    assert "scene plate (seen by its network" in r.output, r.output
+    later = _walker_footage(scene[0][1], 40, 48, 8)
+    s = encode_lossy(later, tmp_path / "a.src", quality=10, weights=[out])
+    assert s.chosen.candidate == "x1-profile" and s.model_id == new.id
+    with srcodec.open(s.path, weights=[out]) as archive:
+        assert len(dict(archive.frames())) == len(later)
+    alone, _, _ = make_profile(info, footage, tmp_path / "alone.safetensors", cfg, plan=plan,
+                               name="alone", see_plate=False)  # fmt: skip
+    assert not alone.config.plate
+    with pytest.raises(SrcodecError, match="sees its scene plate"):
+        plan_profile(new)

@@ -1,0 +1,95 @@
+"""A network that sees a fixed camera's scene plate beside each frame (the plain family's
+``plate``, ``with_plate``): it starts as the network it came from, the restorers give it the
+right part of the plate (whole frames and crops), its export runs in ONNX Runtime, and a file
+without its plate is refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from srcodec.engines.choose import make_restorer  # noqa: E402
+from srcodec.engines.export import export_model  # noqa: E402
+from srcodec.engines.plate import PlateRestorer, set_plate  # noqa: E402
+from srcodec.engines.torchengine import Restorer  # noqa: E402
+from srcodec.errors import ModelError  # noqa: E402
+from srcodec.models import create_model, get_family  # noqa: E402
+from srcodec.models.store import inspect_weights, save_model  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def scene(photo) -> np.ndarray:
+    return np.ascontiguousarray(photo[100:196, 100:228])
+
+
+def _net(seed: int = 0):
+    torch.manual_seed(seed)
+    base = create_model("plain", scale=1, blocks=2, features=8)
+    for p in base.parameters():  # a network that does something: not the zero-started tail
+        torch.nn.init.normal_(p, std=0.05)
+    return base, get_family("plain").with_plate(base)
+
+
+def _seen(net, frame: np.ndarray, plate: np.ndarray) -> np.ndarray:
+    with torch.no_grad():
+        x = torch.from_numpy(np.concatenate([frame, plate], 2)).permute(2, 0, 1)[None].float()
+        y = net(x)[0].clamp(0, 255).round().to(torch.uint8)
+    return y.permute(1, 2, 0).numpy()
+
+
+def test_a_network_that_starts_to_see_the_plate_restores_as_before(scene):
+    base, seeing = _net()
+    assert seeing.config.plate and seeing.config.input_channels == 6
+    assert seeing.config.name == "plain_x1_l2f8sp"
+    assert not np.array_equal(Restorer(base, "cpu").restore(scene), scene)
+    assert np.array_equal(
+        _seen(seeing, scene, scene[::-1].copy()), Restorer(base, "cpu").restore(scene)
+    )
+    with pytest.raises(ValueError, match="scene plate"):
+        get_family("plain").with_plate(seeing)
+    with pytest.raises(ValueError, match="x1 only"):
+        create_model("plain", scale=2, plate=True)
+
+
+def test_the_restorer_gives_each_frame_and_crop_its_part_of_the_plate(scene):
+    _, seeing = _net()
+    with torch.no_grad():  # make the plate matter
+        seeing.plate_branch[-1].weight.normal_(std=0.05)
+    plate = scene[:, ::-1].copy()
+    restorer = PlateRestorer(Restorer(seeing, "cpu"), plate, 0.0, feed=True)
+    h, w = scene.shape[:2]
+    whole = restorer.restore_batch([scene], [(w, h)])[0]
+    assert np.array_equal(whole, _seen(seeing, scene, plate))
+    assert not np.array_equal(whole, _seen(seeing, scene, scene))
+    crop = restorer.restore_batch([scene[30:90, 40:120]], [(80, 60)], [(30, 40)])[0]
+    # The network reaches 4 pixels: inside that, the crop is the whole frame's restoration.
+    assert np.array_equal(crop[4:-4, 4:-4], whole[34:86, 44:116])
+    # A frame the plate does not cover is given itself for a plate; grey stays grey.
+    small = scene[:20, :20]
+    assert np.array_equal(restorer.restore(small), _seen(seeing, small, small))
+    grey = np.ascontiguousarray(scene[..., 1])
+    assert restorer.restore(grey).shape == grey.shape
+
+
+def test_its_file_needs_its_plate_and_its_onnx_export_restores_as_torch(tmp_path, scene):
+    pytest.importorskip("onnxruntime")
+    _, seeing = _net()
+    with torch.no_grad():
+        seeing.plate_branch[-1].weight.normal_(std=0.05)
+    path = tmp_path / "cam.safetensors"
+    info = save_model(seeing, path, "cam")
+    with pytest.raises(ModelError, match="carries none"):
+        make_restorer(info, engine="torch")
+    plate = scene[:, ::-1].copy()
+    set_plate(path, plate, {"strength": 0.0})
+    info = inspect_weights(path)
+    with pytest.raises(ModelError, match="int8"):
+        export_model(info, tmp_path, int8=True, calibration=[str(tmp_path)])
+    export_model(info, tmp_path)
+    on_torch = make_restorer(info, engine="torch").restore(scene)
+    restorer = make_restorer(info, engine="onnx")
+    assert isinstance(restorer, PlateRestorer) and restorer.feed
+    assert np.abs(restorer.restore(scene).astype(int) - on_torch).max() <= 1
+    assert np.array_equal(on_torch, _seen(seeing, scene, plate))
