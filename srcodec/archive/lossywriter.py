@@ -292,6 +292,14 @@ def _adapt_lossy(
         summary.adapted.reason = "the base codec alone (the identity model) has nothing to tune"
         return records, b""
     info = get_model(best.model, weights)
+    if info.config.input_channels > 3:
+        nothing = {"psnr_rgb": float("nan"), "psnr_y": float("nan")}
+        summary.adapted = AdaptResult(nothing, nothing, 0, 0.0, 0, [])
+        summary.adapted.reason = (
+            f"{info.short_id} sees its camera's scene plate: it is tuned to the camera already "
+            "and is not adapted per archive"
+        )
+        return records, b""
     frame_bytes = sum(len(p) for _, payloads in records for p in payloads)
     bar.clear()
     result = adapt_archive(

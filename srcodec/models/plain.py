@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
 #: The plate branch: convolutions of this many channels (the last one's output is RGB), ReLU
 #: between them. Chosen on validation vtest frames (docs/profiles.md): a separate branch beat
-#: giving the plate to the network's first layer, whose units a profile's tuning killed in 2 of
-#: 3 runs (the network then changed nothing).
+#: giving the plate to the network's first layer, whose last layers a profile's tuning killed
+#: in 3 of 5 runs (the network then changed nothing).
 PLATE_BRANCH = (16, 16, 16)
 #: The branch's inputs are scaled to about unit size: the frame (centred) by 1/64, its
 #: difference from the plate (small where the scene is static) by 1/16.

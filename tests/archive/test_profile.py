@@ -460,6 +460,10 @@ def test_a_profiles_network_learns_to_see_the_scene_plate(scene, tmp_path):
     assert s.chosen.candidate == "x1-profile" and s.model_id == new.id
     with srcodec.open(s.path, weights=[out]) as archive:
         assert len(dict(archive.frames())) == len(later)
+    # ``encode --adapt`` does not tune it per archive (it crashed on the plate's channels).
+    s = encode_lossy(later, tmp_path / "b.src", quality=10, weights=[out],
+                     adapt=AdaptConfig(**{**FAST, "steps": 4}))  # fmt: skip
+    assert s.model_id == new.id and "scene plate" in s.adapted.reason
     alone, _, _ = make_profile(info, footage, tmp_path / "alone.safetensors", cfg, plan=plan,
                                name="alone", see_plate=False)  # fmt: skip
     assert not alone.config.plate
