@@ -3,7 +3,8 @@ vtest frames 476-635 coded by ``srcodec.av1`` (one stream, as archives code it) 
 the AV1 x1 model, blended towards the plate of frames 0-475 (``engines.plate.median_plate``) at
 each pair of ``STRENGTHS`` (luma) and ``CHROMA_STRENGTHS`` (``engines.plate.blend``), every 8th
 frame scored (PSNR RGB and Y). The gain of the best pair and of the best single strength for
-both parts, over the frames as restored.
+both parts, over the frames as restored, and of the pair best on RGB and Y together (the sum of
+their gains).
 
     python -m benchmarks.studies.plate_chroma --out plate_chroma.json
 """
@@ -58,9 +59,12 @@ def main() -> None:
                 ]  # fmt: skip
         pair = max(gains, key=lambda p: gains[p][0])
         joint = max((p for p in gains if p[0] == p[1]), key=lambda p: gains[p][0])
+        both = max(gains, key=lambda p: gains[p][0] + gains[p][1])  # RGB and Y alike
         result["by_crf"][str(crf)] = {
             "best_pair": list(pair),
             "best_pair_gain_db": gains[pair],
+            "best_pair_rgb_and_y": list(both),
+            "best_pair_rgb_and_y_gain_db": gains[both],
             "best_joint": joint[0],
             "best_joint_gain_db": gains[joint],
             "pair_over_joint_rgb_db": gains[pair][0] - gains[joint][0],
