@@ -301,7 +301,8 @@ def _render_camera(result: dict) -> list[str]:
                 fmt(bd["bundled_vs_svtav1_y"]),
             ],
             [
-                "profile without its scene plate vs bundled",
+                "profile without its scene plate vs bundled (not measured when its network "
+                "sees the plate)",
                 fmt(bd.get("no_plate_vs_bundled_rgb")),
                 fmt(bd.get("no_plate_vs_bundled_y")),
             ],

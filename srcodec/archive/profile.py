@@ -279,7 +279,8 @@ def make_profile(
     }
     originals = [pairs[k][0].hr for k in tuned]
     plate = _plate(originals, check)
-    start = family_of(info.config).with_plate if see_plate and plan.codec else None
+    seeing = see_plate and plan.codec is not None and info.scale == 1
+    start = family_of(info.config).with_plate if seeing else None
     if plate is not None and start is not None and info.config.input_channels == 3:
         # The network learns to use the plate: each tuning frame is given the plate of the
         # other half of the footage, so that it meets a plate that drifted from its frame as
