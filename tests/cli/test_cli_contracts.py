@@ -137,7 +137,10 @@ def test_reader_that_goes_away_ends_the_output_quietly(tmp_path):
 
     import srcodec
 
-    frames = [(f"f{k:05d}", np.full((4, 4), k % 256, np.uint8)) for k in range(1500)]
+    # About 26 bytes of output a frame: 6000 frames are more than a pipe's 64 KiB buffer holds,
+    # so srcodec is still writing when the reader goes away (1500 frames, 39 kB, fitted in it:
+    # on a loaded machine srcodec could finish first and exit 0).
+    frames = [(f"f{k:05d}", np.full((4, 4), k % 256, np.uint8)) for k in range(6000)]
     srcodec.encode(frames, tmp_path / "a.src", codec="zstd")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     cmd = [sys.executable, "-m", "srcodec", "info", "--frames", str(tmp_path / "a.src")]
