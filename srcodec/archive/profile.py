@@ -246,7 +246,7 @@ def make_profile(
     The card records the camera, the footage and the plan. Returns (the profile's ModelInfo,
     AdaptResult or None when the network was not tuned, seconds spent coding the footage)."""
 
-    from ..training.adapt import split_later, tune_camera
+    from ..training.adapt import frames_alone, split_later, tune_camera
 
     count, stream = _footage(source)
     tuned, held = split_later(count, held_back, HELD_BACK_SHARE, frames)
@@ -285,7 +285,7 @@ def make_profile(
         # The network learns to use the plate: each tuning frame is given the plate of the
         # other half of the footage, so that it meets a plate that drifted from its frame as
         # a camera's later footage will (validation: docs/profiles.md).
-        train = _fed(tuned, pairs, originals)
+        train = _fed(tuned, pairs, originals, plate)
         check = [_with(p, plate) for p in check]
     else:
         start = None
@@ -297,7 +297,7 @@ def make_profile(
     except SrcodecError as refused:
         # The network did not gain on the later frames: the general one with the camera's
         # scene plate is still a profile, if the plate gains there on its own.
-        found = scene_plate(info, originals, _unfed(check))
+        found = scene_plate(info, originals, frames_alone(check), plate)
         if found is None:
             raise
         model, _ = load_weights(info.path, info.sha256, info.source)
@@ -305,7 +305,7 @@ def make_profile(
         save_model(model, output, name, {"adapted": adapted})
         set_plate(output, *found)
         return inspect_weights(output), None, coding
-    found = scene_plate(new, originals, _unfed(check))
+    found = scene_plate(new, originals, frames_alone(check), plate)
     if found is not None:
         set_plate(output, *found)
         new = inspect_weights(output)
@@ -328,24 +328,20 @@ def _with(pair, plate: np.ndarray):
     return replace(pair, lr=np.concatenate([pair.lr, plate[:h, :w]], axis=2))
 
 
-def _unfed(pairs: list) -> list:
-    """``pairs`` with their frames alone as input (without the plate ``_with`` added)."""
-    return [replace(p, lr=p.lr[..., :3]) if p.lr.ndim == 3 and p.lr.shape[2] > 3 else p
-            for p in pairs]  # fmt: skip
-
-
-def _fed(tuned: list[int], pairs: dict[int, list], originals: list[np.ndarray]) -> list:
+def _fed(
+    tuned: list[int], pairs: dict[int, list], originals: list[np.ndarray], plate: np.ndarray
+) -> list:
     """The tuning pairs of the ``tuned`` positions, each frame given the plate of the other
-    half of ``originals`` (the frames at those positions)."""
+    half of ``originals`` (the frames at those positions; one frame: ``plate``, theirs)."""
     half = len(tuned) // 2
     if half == 0:
-        return [_with(p, median_plate(originals)) for k in tuned for p in pairs[k]]
+        return [_with(p, plate) for k in tuned for p in pairs[k]]
     early, late = median_plate(originals[:half]), median_plate(originals[half:])
     return [_with(p, late if i < half else early) for i, k in enumerate(tuned) for p in pairs[k]]
 
 
 def scene_plate(
-    info: ModelInfo, originals: list[np.ndarray], check: list
+    info: ModelInfo, originals: list[np.ndarray], check: list, plate: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict] | None:
     """The scene plate of a profile (``engines.plate``): the temporal median of the
     ``originals`` tuned on, with the strength of ``PLATE_STRENGTHS`` (or none, 0) under which
@@ -354,10 +350,10 @@ def scene_plate(
     one best over all of them; None when the camera moved, the frames differ in size, or the
     plate gains less than ``PLATE_MIN_GAIN`` dB there, unless ``info``'s network sees the plate
     (then the plate is the profile's whatever its blend gains, and is written into ``info``'s
-    file before its restorations are measured)."""
+    file before its restorations are measured). ``plate``: their median, if already taken."""
     from ..engines.choose import make_restorer
 
-    plate = _plate(originals, check)
+    plate = _plate(originals, check) if plate is None else plate
     if plate is None:
         return None
     feed = info.config.input_channels > 3

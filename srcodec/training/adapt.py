@@ -11,7 +11,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -486,6 +486,13 @@ def adapt_archive(
     return result
 
 
+def frames_alone(pairs: list[Pair]) -> list[Pair]:
+    """``pairs`` whose input is their frame alone: a scene plate given beside it (the channels
+    after the frame's three, for a network that sees one) dropped."""
+    return [replace(p, lr=p.lr[..., :3]) if p.lr.ndim == 3 and p.lr.shape[2] > 3 else p
+            for p in pairs]  # fmt: skip
+
+
 def split_later(
     count: int, held_back: int, share: float = 0.1, most: int | None = None
 ) -> tuple[list[int], list[int]]:
@@ -545,11 +552,8 @@ def tune_camera(
     with _threads(cfg.threads):
         run = _run_pairs(info, train_pairs, check_pairs, cfg, progress, start=start)
         state = run.tuned.state_dict()
-        frames_only = run.check_pairs
-        if start is not None:  # the base sees the frames without the plate
-            frames_only = [Pair(p.name, p.hr, p.lr[..., :3]) for p in run.check_pairs]
         result = AdaptResult(
-            base=_check(run.base, frames_only),
+            base=_check(run.base, frames_alone(run.check_pairs)),
             tuned=_check(run.tuned, run.check_pairs),
             steps=run.steps,
             seconds=run.seconds,
