@@ -17,12 +17,16 @@ def _shave(a: np.ndarray, border: int) -> np.ndarray:
     return a[border:-border, border:-border]
 
 
+#: BT.601 luma from RGB in [0, 255]: Y = 16 + (R, G, B) . LUMA / 255.
+LUMA = (65.481, 128.553, 24.966)
+
+
 def rgb_to_y(array: np.ndarray) -> np.ndarray:
     """BT.601 luma in [16, 235] from uint8 RGB (float64), the Y channel SR papers report."""
     a = array.astype(np.float64)
     if a.ndim == 2:
         return a
-    return 16.0 + (65.481 * a[..., 0] + 128.553 * a[..., 1] + 24.966 * a[..., 2]) / 255.0
+    return 16.0 + (LUMA[0] * a[..., 0] + LUMA[1] * a[..., 1] + LUMA[2] * a[..., 2]) / 255.0
 
 
 def psnr(reference: np.ndarray, test: np.ndarray, *, border: int = 2, y: bool = False) -> float:

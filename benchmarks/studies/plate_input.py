@@ -15,7 +15,8 @@ strengths on top (``engines.plate``), PSNR RGB and Y. Variants:
   channels and one to RGB, its last layer starting at zero) sees the frame and its difference
   from the plate and adds to the output; cross plates as ``first-cross``.
 
-Every variant's tuning is L1, Adam at 5e-4 with a cosine schedule, 64 px patches, 16 a batch,
+Every variant's tuning is L1 (``--losses``: any of ``training.config.LOSSES``, each variant
+tuned with each), Adam at 5e-4 with a cosine schedule, 64 px patches, 16 a batch,
 bf16, 2 threads (``archive.profile.LOSSY_TUNING``), for ``--minutes``.
 
     python -m benchmarks.studies.plate_input --variants tuned,first,first-cross,branch --out ...
@@ -24,6 +25,7 @@ bf16, 2 threads (``archive.profile.LOSSY_TUNING``), for ``--minutes``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -38,6 +40,8 @@ from srcodec.lowres.lossy import code_frames
 from srcodec.metrics import psnr
 from srcodec.models.plain import with_plate
 from srcodec.models.store import get_model, load_weights
+from srcodec.training.config import LOSSES
+from srcodec.training.losses import loss_function
 
 from ..suite._lossy_anchors import read_clip
 
@@ -68,8 +72,9 @@ def _tensor(a: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float()
 
 
-def _tune(model, train, plates, minutes: float, seed: int = 0) -> int:
+def _tune(model, train, plates, minutes: float, loss: str, seed: int = 0) -> int:
     """Tune ``model`` on ``train`` ((original, decoded, plate index) each) for ``minutes``."""
+    loss_fn = loss_function(loss)
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(model.parameters(), lr=5e-4)
     size, batch = 64, 16
@@ -94,9 +99,9 @@ def _tune(model, train, plates, minutes: float, seed: int = 0) -> int:
         target = torch.stack([hrs[k][c] for k, c in zip(ks, cut, strict=True)])
         with torch.autocast("cpu", dtype=torch.bfloat16):
             out = model(x)
-        loss = torch.nn.functional.l1_loss(out.float(), target)
+        value = loss_fn(out.float(), target)
         opt.zero_grad()
-        loss.backward()
+        value.backward()
         opt.step()
         step += 1
     model.eval()
@@ -114,6 +119,7 @@ def main() -> None:
     ap.add_argument("--variants", default="tuned,first,first-cross,branch")
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--scale", type=float, default=1.0, help="first, first-cross: input scale")
+    ap.add_argument("--losses", default="l1", help=f"comma-separated, of {', '.join(LOSSES)}")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -146,7 +152,7 @@ def main() -> None:
         "minutes": args.minutes,
         "runs": [],
     }
-    for variant in args.variants.split(","):
+    for variant, loss in itertools.product(args.variants.split(","), args.losses.split(",")):
         base, _ = load_weights(info.path, info.sha256, info.source)
         model = {
             "tuned": lambda b: _FirstLayer(b, 0.0),  # the plate times 0: the frames alone
@@ -155,11 +161,13 @@ def main() -> None:
             "branch": with_plate,
         }[variant](base)
         steps = _tune(model, cross if variant in ("first-cross", "branch") else plain, plates,
-                      args.minutes)  # fmt: skip
+                      args.minutes, loss)  # fmt: skip
         scaled = variant.startswith("first")
+        name = f"{variant}-s{round(1 / args.scale)}" if scaled else variant
         run = {
-            "name": f"{variant}-s{round(1 / args.scale)}" if scaled else variant,
+            "name": name if loss == "l1" else f"{name}-{loss}",
             "variant": variant,
+            "loss": loss,
             "scale": args.scale if scaled else None,
             "steps": steps,
             "by_crf": {},
@@ -180,7 +188,7 @@ def main() -> None:
                                      "pair": list(pair)}  # fmt: skip
             print(variant, s, run["by_crf"][str(s)], flush=True)
         result["runs"].append(run)
-    tuned = next((r["by_crf"] for r in result["runs"] if r["name"] == "tuned"), None)
+    tuned = next((r["by_crf"] for r in result["runs"] if r["variant"] == "tuned"), None)
     for run in result["runs"] if tuned else []:  # each against the frames alone, both blended
         run["blended_minus_tuned_db"] = {
             s: [round(v["blended"][i] - tuned[s]["blended"][i], 3) for i in (0, 1)]

@@ -28,6 +28,7 @@ from ..pixels import to_rgb
 from ..resample import downscale
 from .adaptconfig import AdaptConfig, AdaptResult, parse_duration
 from .bf16 import autocast, use_bf16
+from .losses import loss_function
 from .trainer import Pair, PatchSampler, evaluate
 
 __all__ = [
@@ -204,8 +205,8 @@ def _tune(
     progress: bool,
     on_qat: Callable[[], None] | None = None,
 ) -> tuple[int, float]:
-    """Train ``params`` of ``model`` in place (L1, Adam); ``on_qat()`` is called once when the
-    last ``cfg.qat`` of the budget begins. Returns (steps, seconds)."""
+    """Train ``params`` of ``model`` in place (``cfg.loss``, Adam); ``on_qat()`` is called
+    once when the last ``cfg.qat`` of the budget begins. Returns (steps, seconds)."""
     small = min(min(p.lr.shape[:2]) for p in pairs)
     patch = min(cfg.patch, small)
     for param in model.parameters():
@@ -216,6 +217,7 @@ def _tune(
         return 0, 0.0
     opt = torch.optim.Adam(params, lr=cfg.lr)
     bf16 = use_bf16(cfg.precision)
+    loss_fn = loss_function(cfg.loss)
     sampler = PatchSampler(pairs, patch, np.random.default_rng(cfg.seed))
     torch.manual_seed(cfg.seed)
     by_steps = cfg.steps is not None
@@ -238,7 +240,7 @@ def _tune(
             lr, hr = sampler.batch(cfg.batch)
             with autocast(bf16):
                 out = model(lr)
-            loss = torch.nn.functional.l1_loss(out.float(), hr)
+            loss = loss_fn(out.float(), hr)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

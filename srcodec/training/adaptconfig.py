@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import SrcodecError
 from ..models.update import ModelUpdate, update_sha256
 from .bf16 import PRECISIONS
+from .config import LOSSES
 
 if TYPE_CHECKING:
     from torch import nn
@@ -43,6 +44,8 @@ class AdaptConfig:
     #: "constant", or "cosine": from ``lr`` down to zero as the budget (time or steps,
     #: whichever is nearer its end) runs out.
     schedule: str = "cosine"
+    #: The loss minimised (``training.config.LOSSES``).
+    loss: str = "l1"
     #: Frames of the archive tuned on (evenly spaced when it has more).
     max_frames: int = 64
     #: Whole frames held back for the check (every few frames; a lone frame's right half).
@@ -78,6 +81,8 @@ class AdaptConfig:
             raise ValueError(f"unknown precision {self.precision!r} (use {', '.join(PRECISIONS)})")
         if not 0 <= self.qat < 1:
             raise ValueError(f"qat must be in [0, 1), got {self.qat}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"unknown loss {self.loss!r} (use {', '.join(LOSSES)})")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r} (use {' or '.join(SCHEDULES)})")
 

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field, fields
 from ..models import ModelConfig, get_family, list_families
 from .bf16 import PRECISIONS
 
-#: Losses by name, as the torch.nn.functional function each one is. L1 trains faster and is
-#: EDSR's choice; L2 is what PSNR measures (it restores the conditional mean, softer where the
-#: detail is uncertain), suited to a last fine-tune.
-LOSSES = {"l1": "l1_loss", "l2": "mse_loss"}
+#: Losses by name (defined in ``training.losses``). L1 trains faster and is EDSR's choice; L2
+#: is what PSNR measures (it restores the conditional mean, softer where the detail is
+#: uncertain), suited to a last fine-tune; L2+Y adds the luma's squared error, so that PSNR on
+#: Y counts as much as on RGB.
+LOSSES = ("l1", "l2", "l2y")
 SCHEDULES = ("step", "cosine")
 
 
@@ -76,7 +77,8 @@ class TrainConfig:
     loss: str = field(
         default="l1",
         metadata=_opt(
-            "l1 (EDSR's, trains faster) or l2 (what PSNR measures: for a last fine-tune).",
+            "l1 (EDSR's, trains faster), l2 (what PSNR measures: for a last fine-tune) or l2y "
+            "(l2 plus the luma's squared error, twice: PSNR on Y counts as on RGB).",
             choices=tuple(LOSSES),
         ),
     )

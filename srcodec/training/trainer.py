@@ -32,8 +32,9 @@ from ..models.store import ModelInfo, get_model, inspect_weights, load_weights, 
 from ..pixels import to_rgb
 from ..resample import downscale, upscale
 from .bf16 import autocast, use_bf16
-from .config import ARCH_FIELDS, LOSSES, TrainConfig, learning_rate
+from .config import ARCH_FIELDS, TrainConfig, learning_rate
 from .degrade import Degradation, parse_degradation
+from .losses import loss_function
 
 __all__ = ["ARCH_FIELDS", "TrainConfig", "TrainResult", "learning_rate", "train"]
 
@@ -351,7 +352,7 @@ class _Run:
         self.bf16 = use_bf16(cfg.precision, dev)
         self.model = model.to(dev)
         self.opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.999), eps=1e-8)
-        self.loss_fn = getattr(torch.nn.functional, LOSSES[cfg.loss])
+        self.loss_fn = loss_function(cfg.loss)
         self.rng = np.random.default_rng(cfg.seed)
         self.name = cfg.name or model.config.name
         self.step, self.best, self.history, self.elapsed = 0, -math.inf, [], 0.0
