@@ -12,8 +12,9 @@ strengths on top (``engines.plate``), PSNR RGB and Y. Variants:
 - ``first-cross``: the same, each tuning frame given the plate of the other half of the 96, as
   later footage meets a plate that drifted;
 - ``branch``: a separate small branch (``models.plain.with_plate``: 3 convolutions of 16
-  channels and one to RGB, its last layer starting at zero) sees the frame and its difference
-  from the plate and adds to the output; cross plates as ``first-cross``.
+  channels, ``--plate-layers`` to change that, and one to RGB, its last layer starting at
+  zero) sees the frame and its difference from the plate and adds to the output; cross
+  plates as ``first-cross``.
 
 Every variant's tuning is L1 (``--losses``: any of ``training.config.LOSSES``, each variant
 tuned with each), Adam at 5e-4 with a cosine schedule, 64 px patches, 16 a batch,
@@ -119,6 +120,7 @@ def main() -> None:
     ap.add_argument("--variants", default="tuned,first,first-cross,branch")
     ap.add_argument("--minutes", type=float, default=6.0)
     ap.add_argument("--scale", type=float, default=1.0, help="first, first-cross: input scale")
+    ap.add_argument("--plate-layers", type=int, default=3, help="branch: hidden convolutions")
     ap.add_argument("--losses", default="l1", help=f"comma-separated, of {', '.join(LOSSES)}")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
@@ -158,17 +160,20 @@ def main() -> None:
             "tuned": lambda b: _FirstLayer(b, 0.0),  # the plate times 0: the frames alone
             "first": lambda b: _FirstLayer(b, args.scale),
             "first-cross": lambda b: _FirstLayer(b, args.scale),
-            "branch": with_plate,
+            "branch": lambda b: with_plate(b, args.plate_layers),
         }[variant](base)
         steps = _tune(model, cross if variant in ("first-cross", "branch") else plain, plates,
                       args.minutes, loss)  # fmt: skip
         scaled = variant.startswith("first")
         name = f"{variant}-s{round(1 / args.scale)}" if scaled else variant
+        if variant == "branch" and args.plate_layers != 3:
+            name += f"-p{args.plate_layers}"
         run = {
             "name": name if loss == "l1" else f"{name}-{loss}",
             "variant": variant,
             "loss": loss,
             "scale": args.scale if scaled else None,
+            "plate_layers": args.plate_layers if variant == "branch" else None,
             "steps": steps,
             "by_crf": {},
         }

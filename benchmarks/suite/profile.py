@@ -199,6 +199,7 @@ def _camera(
             "patch": cfg.patch,
             "batch": cfg.batch,
             "lr": cfg.lr,
+            "loss": cfg.loss,
             "threads": cfg.threads,
             "settings": list(plan.settings),
         },  # fmt: skip

@@ -152,12 +152,16 @@ def adapt(
         )
         return
     frames = len({n.split("@")[0] for n in r.held_back})
+    by_setting = " / ".join(
+        f"{setting} {display.db_gain(rgb)}" for setting, (rgb, _) in r.gains_by_setting().items()
+    )
     click.echo(
         f"{output}: model {new.short_id} tuned from {info.short_id} ({plan.describe()}): "
         f"{display.db_gain(r.gain_db)} RGB / {display.db_gain(r.gain_y_db)} Y on "
         f"{display.count(frames, 'later frame')} held back ({display.db(r.base['psnr_rgb'])} -> "
-        f"{display.db(r.tuned['psnr_rgb'])}), {display.count(r.steps, 'step')} in "
-        f"{r.seconds:.0f} s{seen}"
+        f"{display.db(r.tuned['psnr_rgb'])}"
+        + (f"; RGB by setting: {by_setting}" if by_setting else "")
+        + f"), {display.count(r.steps, 'step')} in {r.seconds:.0f} s{seen}"
     )
 
 

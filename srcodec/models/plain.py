@@ -3,9 +3,10 @@ ReLU), conv3x3 f->3s^2, PixelShuffle) with a global skip (bicubic at x2, identit
 60k parameters by default, for fast restoration on CPUs or codec-artefact restoration at x1.
 At x1 a plain network may also see a fixed camera's scene plate (``plate``, engines/plate.py):
 its input is then the frame and the plate, 6 channels, and a small branch of its own
-(``PLATE_BRANCH``) adds to its output what it makes of the frame and the plate's difference from
-it; ``with_plate`` starts such a network from a trained one that does not (the branch's last
-layer zero: at first it restores exactly as the network it came from).
+(``plate_layers`` convolutions of ``PLATE_WIDTH`` channels and one to RGB) adds to its output
+what it makes of the frame and the plate's difference from it; ``with_plate`` starts such a
+network from a trained one that does not (the branch's last layer zero: at first it restores
+exactly as the network it came from).
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-#: The plate branch: convolutions of this many channels (the last one's output is RGB), ReLU
-#: between them. Chosen on validation vtest frames (docs/profiles.md): a separate branch beat
+#: The plate branch: ``plate_layers`` convolutions of this many channels, ReLU after each, and
+#: one to RGB. Chosen on validation vtest frames (docs/profiles.md): a separate branch beat
 #: giving the plate to the network's first layer, whose last layers a profile's tuning killed
 #: in 3 of 5 runs (the network then changed nothing).
-PLATE_BRANCH = (16, 16, 16)
+PLATE_WIDTH = 16
+#: The branch's depth that files without ``plate_layers`` have (the first plate networks).
+FIRST_PLATE_LAYERS = 3
+#: The depth ``with_plate`` gives a new network.
+PLATE_LAYERS = 3
 #: The branch's inputs are scaled to about unit size: the frame (centred) by 1/64, its
 #: difference from the plate (small where the scene is static) by 1/16.
 PLATE_INPUT_SCALES = (1 / 64, 1 / 16)
@@ -43,10 +48,12 @@ class PlainConfig(ModelConfig):
     bicubic_skip: bool = True
     #: The network also sees the scene plate (x1 only): its input is (frame, plate), 6 channels.
     plate: bool = False
+    #: The plate branch's hidden convolutions (0: one convolution from the 6 channels to RGB).
+    plate_layers: int = FIRST_PLATE_LAYERS
 
     def __post_init__(self) -> None:
         self._check_scale()
-        if self.blocks < 0 or self.features < 1:
+        if self.blocks < 0 or self.features < 1 or self.plate_layers < 0:
             raise ValueError(f"invalid plain config {self}")
         if self.plate and self.scale != 1:
             raise ValueError("a plain network sees a scene plate at x1 only")
@@ -54,16 +61,17 @@ class PlainConfig(ModelConfig):
     @property
     def name(self) -> str:
         """Stable architecture name, e.g. ``plain_x2_l6f32s`` (``s`` marks the global skip,
-        ``p`` the scene plate)."""
+        ``p`` the scene plate, followed by its branch's depth unless the first one's, 3)."""
         skip = "s" if self.bicubic_skip else ""
-        plate = "p" if self.plate else ""
+        depth = "" if self.plate_layers == FIRST_PLATE_LAYERS else str(self.plate_layers)
+        plate = f"p{depth}" if self.plate else ""
         return f"plain_x{self.scale}_l{self.blocks}f{self.features}{skip}{plate}"
 
     @property
     def receptive_radius(self) -> int:
         # One pixel per 3x3 conv (head, blocks, tail; the plate branch's); PixelShuffle only
         # rearranges, and the bicubic skip's 2 px lie within that.
-        return max(self.blocks + 2, len(PLATE_BRANCH) + 1 if self.plate else 0)
+        return max(self.blocks + 2, self.plate_layers + 1 if self.plate else 0)
 
 
 @cache
@@ -89,11 +97,11 @@ def _network() -> type:
             self.start_as_skip(self.tail)
             if c.plate:
                 branch: list[nn.Module] = []
-                for a, b in zip((6, *PLATE_BRANCH[:-1]), PLATE_BRANCH, strict=True):
-                    branch += [nn.Conv2d(a, b, 3, padding=1), nn.ReLU(inplace=True)]
-                self.plate_branch = nn.Sequential(
-                    *branch, nn.Conv2d(PLATE_BRANCH[-1], 3, 3, padding=1)
-                )
+                width = 6
+                for _ in range(c.plate_layers):
+                    branch += [nn.Conv2d(width, PLATE_WIDTH, 3, padding=1), nn.ReLU(inplace=True)]
+                    width = PLATE_WIDTH
+                self.plate_branch = nn.Sequential(*branch, nn.Conv2d(width, 3, 3, padding=1))
                 nn.init.zeros_(self.plate_branch[-1].weight)
                 nn.init.zeros_(self.plate_branch[-1].bias)
 
@@ -114,14 +122,15 @@ def _build(config: PlainConfig) -> nn.Module:
     return _network()(config)
 
 
-def with_plate(model: nn.Module) -> nn.Module:
+def with_plate(model: nn.Module, layers: int = PLATE_LAYERS) -> nn.Module:
     """A plain x1 network that also sees the scene plate, started from ``model`` (a trained
-    plain x1 network that does not): its weights, and a fresh plate branch whose last layer is
-    zero, so that it restores exactly as ``model`` until it is tuned."""
+    plain x1 network that does not): its weights, and a fresh plate branch of ``layers``
+    hidden convolutions whose last layer is zero, so that it restores exactly as ``model``
+    until it is tuned."""
     config = model.config
     if config.plate or config.scale != 1:
         raise ValueError(f"{config.name} cannot start a network that sees a scene plate")
-    new = _build(replace(config, plate=True))
+    new = _build(replace(config, plate=True, plate_layers=layers))
     missing, unexpected = new.load_state_dict(model.state_dict(), strict=False)
     assert not unexpected and all(k.startswith("plate_branch.") for k in missing)
     return new

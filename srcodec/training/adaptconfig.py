@@ -142,9 +142,32 @@ class AdaptResult:
     def sha256(self) -> str:
         return update_sha256(self.data)
 
+    def gains_by_setting(self) -> dict[str, tuple[float, float]]:
+        """The gain (RGB, Y, dB) on the held-back frames coded at each codec setting, by
+        setting, where the held-back pairs are named ``frame@setting`` (a lossy profile's); {}
+        otherwise. A profile may gain at the low rates and lose at the high ones, where the
+        encoder's candidate check then keeps the bundled model or the codec's own frames."""
+        rows = list(zip(self.base.get("images", []), self.tuned.get("images", []), strict=True))
+        groups: dict[str, list[tuple[dict, dict]]] = {}
+        for base, tuned in rows:
+            _, at, setting = base["image"].rpartition("@")
+            if at:
+                groups.setdefault(setting, []).append((base, tuned))
+        return {
+            setting: tuple(  # type: ignore[misc]
+                _gain(
+                    sum(b[key] for b, _ in pairs) / len(pairs),
+                    sum(t[key] for _, t in pairs) / len(pairs),
+                )
+                for key in ("psnr_rgb", "psnr_y")
+            )
+            for setting, pairs in groups.items()
+        }
+
     def summary(self) -> dict:
         """JSON-safe record of the run (kept in the archive header and the model card)."""
         keep = ("psnr_rgb", "psnr_y", "bicubic_rgb", "bicubic_y")
+        by_setting = {s: [round(g, 3) for g in v] for s, v in self.gains_by_setting().items()}
         return {
             "steps": self.steps,
             "seconds": round(self.seconds, 1),
@@ -152,6 +175,7 @@ class AdaptResult:
             "held_back": self.held_back,
             "general": {k: round(self.base[k], 3) for k in keep},
             "tuned": {k: round(self.tuned[k], 3) for k in keep},
+            **({"gain_by_setting": by_setting} if by_setting else {}),
             "update_bytes": self.update_bytes,
         }
 

@@ -126,6 +126,7 @@ def test_cli_adapt_x1_tunes_on_decoded_frames_and_refuses_clean_ones(folder, tmp
         assert p["held_back_frames"] == [7] and p["footage_frames"] == 8
         # its network sees the scene plate, unless it was not tuned (the general one, untuned)
         assert inspect_weights(out).config.plate or "untuned" in r.output
+        assert "untuned" in r.output or "RGB by setting: 63 " in r.output, r.output
     else:
         assert "not written" in r.output and not out.exists()
     r = CliRunner().invoke(main, [*base, "--steps", "40", "--threads", "1", "--no-plate-input",
@@ -152,6 +153,14 @@ def test_make_profile_from_a_video(clip, tmp_path):
         assert "not written" in str(exc)
         return
     assert r.held_back == [f"frame_000007@{s}" for s in plan.settings]  # as encode names it
+    # the gain at each setting, which the mean over the settings hides (each has one frame)
+    by_setting = r.gains_by_setting()
+    assert list(by_setting) == [str(s) for s in plan.settings]
+    assert np.mean([rgb for rgb, _ in by_setting.values()]) == pytest.approx(r.gain_db)
+    assert np.mean([y for _, y in by_setting.values()]) == pytest.approx(r.gain_y_db)
+    assert new.card["adapted"]["gain_by_setting"] == {
+        s: [round(g, 3) for g in v] for s, v in by_setting.items()
+    }
     assert new.card["adapted"]["profile"]["footage"] == str(video)
 
 

@@ -53,6 +53,27 @@ def test_a_network_that_starts_to_see_the_plate_restores_as_before(scene):
         create_model("plain", scale=2, plate=True)
 
 
+@pytest.mark.parametrize("layers", [0, 1])
+def test_a_shallower_plate_branch_starts_as_its_base_too_and_says_its_depth(scene, layers):
+    base, _ = _net()
+    seeing = get_family("plain").with_plate(base, layers=layers)
+    assert seeing.config.name == f"plain_x1_l2f8sp{layers}"
+    assert len([m for m in seeing.plate_branch if isinstance(m, torch.nn.Conv2d)]) == layers + 1
+    assert np.array_equal(
+        _seen(seeing, scene, scene[::-1].copy()), Restorer(base, "cpu").restore(scene)
+    )
+
+
+def test_a_plate_network_stored_before_the_branch_depth_was_recorded_loads_as_3_layers(tmp_path):
+    _, seeing = _net()
+    info = save_model(seeing, tmp_path / "old.safetensors", "old")
+    config = inspect_weights(info.path).config
+    assert config.plate_layers == 3 and config.name == "plain_x1_l2f8sp"
+    data = config.to_dict()
+    del data["plate_layers"]  # as the first plate networks' cards wrote it
+    assert type(config).from_dict(data) == config
+
+
 def test_the_restorer_gives_each_frame_and_crop_its_part_of_the_plate(scene):
     _, seeing = _net()
     with torch.no_grad():  # make the plate matter
