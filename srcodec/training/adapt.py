@@ -550,7 +550,8 @@ def tune_camera(
     inputs the frame and the plate) on ``train_pairs`` and write it to ``output`` as a full
     weights file named ``name``, whose card's ``adapted`` entry records the base model,
     ``card`` (the data) and the check on ``check_pairs``, where the base sees the frames alone.
-    ``SrcodecError`` (nothing written) if it does not beat the base there."""
+    ``SrcodecError`` (nothing written) if it does not beat the base there: on the mean of the
+    pairs, or, for pairs coded at several settings, at one setting at least."""
     with _threads(cfg.threads):
         run = _run_pairs(info, train_pairs, check_pairs, cfg, progress, start=start)
         state = run.tuned.state_dict()
@@ -570,10 +571,12 @@ def tune_camera(
             f"the general model restores the held-back frames ({shown}) exactly already: "
             f"nothing to tune; {output} not written"
         )
-    if not result.gain_db > 0:
+    if not result.best_gain_db > 0:  # lossy footage: kept if it gains at any setting
+        where = " at any setting" if result.gains_by_setting() else ""
         raise SrcodecError(
-            f"the tuned model gains {result.gain_db:+.2f} dB on the held-back frames "
-            f"({shown}); {output} not written (a longer budget may help)"
+            f"the tuned model does not gain on the held-back frames ({shown}){where} "
+            f"({result.best_gain_db:+.2f} dB at best); {output} not written (a longer budget "
+            "may help)"
         )
     full = {
         "adapted": {

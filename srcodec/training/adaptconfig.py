@@ -164,6 +164,15 @@ class AdaptResult:
             for setting, pairs in groups.items()
         }
 
+    @property
+    def best_gain_db(self) -> float:
+        """The RGB gain at the setting where the tuned model gains most (``gains_by_setting``;
+        the mean gain when the pairs have no settings). The encoder's candidate check uses a
+        profile only where it beats the bundled model, so a profile that gains at one setting
+        pays for footage coded there, whatever it loses at the others."""
+        by_setting = self.gains_by_setting()
+        return max((rgb for rgb, _ in by_setting.values()), default=self.gain_db)
+
     def summary(self) -> dict:
         """JSON-safe record of the run (kept in the archive header and the model card)."""
         keep = ("psnr_rgb", "psnr_y", "bicubic_rgb", "bicubic_y")

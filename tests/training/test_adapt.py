@@ -210,6 +210,45 @@ def test_camera_model_records_its_base_and_data(model, frames, tmp_path):
     assert s.model_id == info.id and s.update_bytes == 0
 
 
+def test_a_profile_that_gains_at_one_setting_is_kept_though_its_mean_gain_is_negative(
+    model, frames, tmp_path, monkeypatch
+):
+    """The encoder uses a profile only on archives where it beats the bundled model, so a
+    profile that gains at CRF 63 and loses at CRF 16 pays at 63. Before, ``tune_camera``
+    refused it on its mean gain and the camera got the untuned network."""
+    from srcodec.resample import downscale
+    from srcodec.training import adapt
+    from srcodec.training.trainer import Pair
+
+    pairs = [
+        Pair(f"{n}@{s}", f, downscale(f, 2)) for n, f in frames for s in (63, 16)
+    ]  # fmt: skip
+    check = pairs[-2:]  # the last frame at both settings
+    rows = {63: (30.0, 30.5), 16: (40.0, 39.0)}  # (bundled, tuned) PSNR at each setting
+    scores = iter([0, 1])
+
+    def scored(_model, check_pairs):
+        k = next(scores)
+        images = [{"image": p.name, "psnr_rgb": rows[int(p.name[-2:])][k], "psnr_y": 0.0,
+                   "bicubic_rgb": 0.0, "bicubic_y": 0.0} for p in check_pairs]  # fmt: skip
+        keys = ("psnr_rgb", "psnr_y", "bicubic_rgb", "bicubic_y")
+        return {**{key: float(np.mean([i[key] for i in images])) for key in keys},
+                "images": images}  # fmt: skip
+
+    monkeypatch.setattr(adapt, "_check", scored)
+    cfg = AdaptConfig(**{**FAST, "steps": 2})
+    info, r = adapt.tune_camera(inspect_weights(model), pairs[:-2], check,
+                                tmp_path / "cam.safetensors", cfg, name="cam")  # fmt: skip
+    assert r.gain_db == pytest.approx(-0.25) and r.best_gain_db == pytest.approx(0.5)
+    assert info.card["adapted"]["gain_by_setting"] == {"63": [0.5, 0.0], "16": [-1.0, 0.0]}
+    rows[63] = (30.0, 29.9)  # losing at every setting: refused, naming it
+    scores = iter([0, 1])
+    with pytest.raises(SrcodecError, match="does not gain .* at any setting .-0.10 dB at best"):
+        adapt.tune_camera(inspect_weights(model), pairs[:-2], check,
+                          tmp_path / "no.safetensors", cfg, name="no")  # fmt: skip
+    assert not (tmp_path / "no.safetensors").exists()
+
+
 def test_cli_encode_adapt_and_adapt(model, frames, tmp_path):
     from PIL import Image
 
