@@ -151,7 +151,7 @@ class AdaptResult:
         groups: dict[str, list[tuple[dict, dict]]] = {}
         for base, tuned in rows:
             _, at, setting = base["image"].rpartition("@")
-            if at:
+            if at and setting.isdigit():  # not a frame whose own name has an "@"
                 groups.setdefault(setting, []).append((base, tuned))
         return {
             setting: tuple(  # type: ignore[misc]

@@ -488,3 +488,17 @@ def test_flat_frames_say_identical_not_nan(model, tmp_path):
     r = run("adapt", source, "-o", tmp_path / "m.safetensors", "--weights", model, "--steps", "2")
     assert r.exit_code == 1 and "exactly already: nothing to tune" in r.output
     assert "inf" not in r.output
+
+
+def test_frames_named_with_an_at_sign_are_not_taken_for_codec_settings():
+    from srcodec.training.adaptconfig import AdaptResult
+
+    def scored(*psnrs):
+        images = [{"image": f"gate@{side}", "psnr_rgb": v, "psnr_y": v}
+                  for side, v in zip(("north", "south.png"), psnrs, strict=True)]  # fmt: skip
+        return {"psnr_rgb": float(np.mean(psnrs)), "psnr_y": float(np.mean(psnrs)),
+                "images": images}  # fmt: skip
+
+    r = AdaptResult(scored(30.0, 30.0), scored(30.4, 29.8), 1, 1.0, 1, ["gate@north"])
+    assert r.gains_by_setting() == {} and r.best_gain_db == pytest.approx(0.1)
+    assert r.best_gain_db == r.gain_db
