@@ -267,7 +267,7 @@ def _adapt_lossy(
     their runs back, then tune the chosen model on those (frame, decoded) pairs. Returns the
     records and the update's bytes (empty when the general model is kept)."""
     from ..models.update import compose_id
-    from ..training.adapt import AdaptResult, adapt_archive, sample
+    from ..training.adapt import adapt_archive, not_tuned, sample
 
     keep = set(sample(count, cfg.max_frames))
     records, frames, decoded, position = [], [], [], 0
@@ -287,15 +287,11 @@ def _adapt_lossy(
             decoded += [out[k] for k in picks]
         position += len(batch)
     if best.model == IDENTITY_MODEL:
-        nothing = {"psnr_rgb": float("nan"), "psnr_y": float("nan")}
-        summary.adapted = AdaptResult(nothing, nothing, 0, 0.0, 0, [])
-        summary.adapted.reason = "the base codec alone (the identity model) has nothing to tune"
+        summary.adapted = not_tuned("the base codec alone (the identity model) has nothing to tune")
         return records, b""
     info = get_model(best.model, weights)
     if info.config.input_channels > 3:
-        nothing = {"psnr_rgb": float("nan"), "psnr_y": float("nan")}
-        summary.adapted = AdaptResult(nothing, nothing, 0, 0.0, 0, [])
-        summary.adapted.reason = (
+        summary.adapted = not_tuned(
             f"{info.short_id} sees its camera's scene plate: it is tuned to the camera already "
             "and is not adapted per archive"
         )

@@ -357,6 +357,7 @@ def scene_plate(
     (then the plate is the profile's whatever its blend gains, and is written into ``info``'s
     file before its restorations are measured). ``plate``: their median, if already taken."""
     from ..engines.choose import make_restorer
+    from ..training.adaptconfig import split_setting
 
     plate = _plate(originals, check) if plate is None else plate
     if plate is None:
@@ -371,7 +372,7 @@ def scene_plate(
     scores = {0.0: [psnr(p.hr, r) for p, r in zip(check, restored, strict=True)]}
     for s in PLATE_STRENGTHS:
         scores[s] = [psnr(p.hr, blend(r, plate, s)) for p, r in zip(check, restored, strict=True)]
-    settings = [int(p.name.rpartition("@")[2]) if "@" in p.name else 0 for p in check]
+    settings = [split_setting(p.name)[1] or 0 for p in check]
     by_setting = {}
     for setting in sorted(set(settings)):
         at = [k for k, v in enumerate(settings) if v == setting]

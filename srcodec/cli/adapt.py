@@ -115,6 +115,7 @@ def adapt(
     from ..archive.profile import make_profile, parse_quality_range, plan_profile, profile_config
     from ..atomic import exists_error
     from ..models.store import DEFAULT_MODEL, get_model, inspect_weights
+    from ..training.adaptconfig import split_setting
 
     if Path(output).exists() and not force:
         raise exists_error(Path(output))
@@ -151,7 +152,7 @@ def adapt(
             f"tuning did not gain on the later frames){seen}"
         )
         return
-    frames = len({n.split("@")[0] for n in r.held_back})
+    frames = len({split_setting(n)[0] for n in r.held_back})
     by_setting = " / ".join(
         f"{setting} {display.db_gain(rgb)}" for setting, (rgb, _) in r.gains_by_setting().items()
     )

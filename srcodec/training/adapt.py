@@ -37,6 +37,7 @@ __all__ = [
     "adapt_archive",
     "adapt_camera",
     "lowrank_names",
+    "not_tuned",
     "parse_duration",
     "sample",
     "split_later",
@@ -86,7 +87,7 @@ def scene_pairs(
     return pairs
 
 
-def _nothing(reason: str) -> AdaptResult:
+def not_tuned(reason: str) -> AdaptResult:
     """The result of a run that could not start: nothing measured, the general model kept."""
     unmeasured = {k: math.nan for k in ("psnr_rgb", "psnr_y", "bicubic_rgb", "bicubic_y")}
     return AdaptResult(unmeasured, unmeasured, 0, 0.0, 0, [], reason=reason)
@@ -431,7 +432,7 @@ def adapt_archive(
     restores exactly, keep it too (``reason`` says so)."""
     pairs = scene_pairs(frames, lows, info.scale)
     if why := too_small(frames, pairs, info.scale):
-        return _nothing(why)
+        return not_tuned(why)
     estimate = budget = 0
     if cfg.target_share is not None and archive_bytes is not None:
         estimate = archive_bytes()

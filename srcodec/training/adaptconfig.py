@@ -16,7 +16,7 @@ from .config import LOSSES
 if TYPE_CHECKING:
     from torch import nn
 
-__all__ = ["SCHEDULES", "AdaptConfig", "AdaptResult", "parse_duration"]
+__all__ = ["SCHEDULES", "AdaptConfig", "AdaptResult", "parse_duration", "split_setting"]
 
 
 SCHEDULES = ("constant", "cosine")
@@ -150,9 +150,9 @@ class AdaptResult:
         rows = list(zip(self.base.get("images", []), self.tuned.get("images", []), strict=True))
         groups: dict[str, list[tuple[dict, dict]]] = {}
         for base, tuned in rows:
-            _, at, setting = base["image"].rpartition("@")
-            if at and setting.isdigit():  # not a frame whose own name has an "@"
-                groups.setdefault(setting, []).append((base, tuned))
+            _, setting = split_setting(base["image"])
+            if setting is not None:
+                groups.setdefault(str(setting), []).append((base, tuned))
         return {
             setting: tuple(  # type: ignore[misc]
                 _gain(
@@ -187,6 +187,14 @@ class AdaptResult:
             **({"gain_by_setting": by_setting} if by_setting else {}),
             "update_bytes": self.update_bytes,
         }
+
+
+def split_setting(name: str) -> tuple[str, int | None]:
+    """A held-back pair's frame name and the codec setting its frame was coded at, from the
+    pair's name (``frame@setting``, as ``archive.profile`` names a lossy profile's pairs);
+    (``name``, None) when it has no such suffix (an "@" in a frame's own name is not one)."""
+    frame, at, setting = name.rpartition("@")
+    return (frame, int(setting)) if at and setting.isdigit() else (name, None)
 
 
 def _gain(before: float, after: float) -> float:
