@@ -163,7 +163,7 @@ def _camera(
             export_fp32(profile, path.parent / onnx_name(profile))
             # The same profile without its plate: the network's share (a network that sees
             # the plate cannot do without it: its share is not measured apart).
-            if tuning["plate"] and profile.config.input_channels == 3:
+            if tuning["plate"] and not profile.config.sees_plate:
                 set_plate(path, None, out=bare)
                 export_fp32(inspect_weights(bare), folder / onnx_name(inspect_weights(bare)))
         clip = _frames(paths, *clip_range)

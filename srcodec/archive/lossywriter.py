@@ -290,7 +290,7 @@ def _adapt_lossy(
         summary.adapted = not_tuned("the base codec alone (the identity model) has nothing to tune")
         return records, b""
     info = get_model(best.model, weights)
-    if info.config.input_channels > 3:
+    if info.config.sees_plate:
         summary.adapted = not_tuned(
             f"{info.short_id} sees its camera's scene plate: it is tuned to the camera already "
             "and is not adapted per archive"

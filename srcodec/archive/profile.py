@@ -121,7 +121,7 @@ def plan_profile(
 
     if info.name == IDENTITY_MODEL or info.id.startswith(IDENTITY_MODEL):
         raise SrcodecError(f"{info.short_id} is the base codec alone: it has nothing to tune")
-    if info.config.input_channels > 3:
+    if info.config.sees_plate:
         base = info.card.get("adapted", {}).get("base_model_id", "the model it was tuned from")
         raise SrcodecError(
             f"{info.short_id} is a camera profile whose network sees its scene plate: tune "
@@ -286,7 +286,7 @@ def make_profile(
     plate = _plate(originals, check)
     seeing = see_plate and plan.codec is not None and info.scale == 1
     start = family_of(info.config).with_plate if seeing else None
-    if plate is not None and start is not None and info.config.input_channels == 3:
+    if plate is not None and start is not None and not info.config.sees_plate:
         # The network learns to use the plate: each tuning frame is given the plate of the
         # other half of the footage, so that it meets a plate that drifted from its frame as
         # a camera's later footage will (validation: docs/profiles.md).
@@ -362,7 +362,7 @@ def scene_plate(
     plate = _plate(originals, check) if plate is None else plate
     if plate is None:
         return None
-    feed = info.config.input_channels > 3
+    feed = info.config.sees_plate
     if feed:  # its network needs the plate to restore at all
         set_plate(info.path, plate, {"strength": 0.0})
         info = inspect_weights(info.path)

@@ -141,7 +141,7 @@ def adapt(
     plate = new.card.get("plate")
     seen = ""
     if plate:
-        which = "seen by the network and " if new.config.input_channels > 3 else ""
+        which = "seen by the network and " if new.config.sees_plate else ""
         seen = (
             f"; scene plate (from the {display.count(plate['frames'], 'frame')} tuned on), "
             f"{which}blended towards: {display.db_gain(plate['gain_db'])} RGB more on them"

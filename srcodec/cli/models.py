@@ -31,7 +31,8 @@ from .common import DEVICE, files_option
     multiple=True,
     type=click.Path(exists=True),
     help="Frames (folder or video) to calibrate the int8 model on; real frames, never the "
-    "evaluation ones (repeatable).",
+    "evaluation ones (repeatable); for a camera profile that sees its scene plate, the "
+    "camera's own, at the plate's size.",
 )
 @click.option(
     "--int8-recipe",
@@ -142,7 +143,7 @@ def _profile_of(m) -> dict | None:
         "gain_db": gain,
         "untuned": "untuned" in adapted,
         "plate": m.card.get("plate"),
-        "plate_input": m.config.input_channels > 3,
+        "plate_input": m.config.sees_plate,
     }
 
 

@@ -175,7 +175,7 @@ def _with_plate(info: ModelInfo, restorer: TiledRestorer) -> TiledRestorer:
     """``restorer``, blended towards the scene plate ``info``'s weights file carries, if any,
     and given it beside each frame when its network sees one."""
     found = read_plate(info.path) if info.path and Path(info.path).is_file() else None
-    feed = info.config.input_channels > 3
+    feed = info.config.sees_plate
     if found is None:
         if feed:
             raise ModelError(

@@ -24,7 +24,7 @@ from ..inputs import read_images
 from ..models import family_of
 from ..models.store import ModelInfo, load_weights, onnx_name, user_dir
 from ..pixels import to_rgb
-from ..resample import downscale
+from ..resample import downscale, upscale
 from .ortengine import FORMAT, INPUT, META_ARCH, META_FORMAT, META_MODEL_ID, META_PRECISION, OUTPUT
 
 #: ONNX opset of the exported graphs (DepthToSpace CRD, Resize cubic with half_pixel).
@@ -121,32 +121,59 @@ def calibration_patches(
     seed: int = CALIB_SEED,
     *,
     variants: bool = False,
+    plate: np.ndarray | None = None,
 ) -> tuple[list[np.ndarray], list[str]]:
     """Low-resolution RGB patches for int8 calibration: every frame of ``sources`` (folders of
     images or videos) downscaled by ``resample.downscale``, then ``count`` random crops of
     ``patch`` px drawn across the frames in turn. With ``variants`` each frame also comes
     smoothed, darkened and brightened (``_variants``), after all the frames as they are.
-    Returns (patches, frame names)."""
+
+    With ``plate`` (a camera profile's scene plate, for a network that sees it beside each
+    frame) the frames are the camera's own at the plate's size, not downscaled (the network
+    restores them as the codec decoded them), and each patch has 6 channels: the frame's crop,
+    then the plate's at the same place. Returns (patches, frame names)."""
     frames: list[tuple[str, np.ndarray]] = []
     for source in sources:
         frames += read_images(source)
     if not frames:
         raise DataError("no calibration frames")
+    if plate is not None:
+        size = plate.shape[:2]
+        other = next(((name, f.shape) for name, f in frames if f.shape[:2] != size), None)
+        if other is not None:
+            name, (h, w) = other[0], other[1][:2]
+            raise DataError(
+                f"calibration frame {name} is {w}x{h}, and the scene plate the network sees is "
+                f"{size[1]}x{size[0]}: calibrate it on frames of its own camera"
+            )
+    shrink = (lambda f: to_rgb(f)) if plate is not None else (lambda f: to_rgb(downscale(f)))
     rng = np.random.default_rng(seed)
-    lows = [to_rgb(downscale(f)) for _, f in frames]
+    lows = [shrink(f) for _, f in frames]
     if variants:
         # Originals first, each kind of variant after them: patches then alternate between
-        # the sources' frames before any variant repeats.
+        # the sources' frames before any variant repeats. Shrunk once more, a frame would
+        # no longer match the plate: then it is smoothed at its own size.
         extra = [_variants(f)[1:] for _, f in frames]
-        lows += [downscale(v[k]) for k in range(3) for v in extra]
+        if plate is not None:
+            extra = [[_smoothed(v[0]), *v[1:]] for v in extra]
+        lows += [shrink(v[k]) for k in range(3) for v in extra]
     patches = []
     for i in range(count):
         lr = lows[i % len(lows)]
         h, w = lr.shape[:2]
         ph, pw = min(patch, h), min(patch, w)
         y, x = rng.integers(0, h - ph + 1), rng.integers(0, w - pw + 1)
-        patches.append(np.ascontiguousarray(lr[y : y + ph, x : x + pw]))
+        cut = lr[y : y + ph, x : x + pw]
+        if plate is not None:
+            cut = np.concatenate([cut, to_rgb(plate)[y : y + ph, x : x + pw]], axis=2)
+        patches.append(np.ascontiguousarray(cut))
     return patches, [name for name, _ in frames]
+
+
+def _smoothed(frame: np.ndarray) -> np.ndarray:
+    """``frame`` with its fine detail gone, at its own size: shrunk by 2 and brought back."""
+    h, w = frame.shape[:2]
+    return upscale(downscale(frame), (w, h))
 
 
 @dataclass(frozen=True)
@@ -329,11 +356,17 @@ def export_model(
     them. Returns the files written."""
     if recipe not in RECIPES:
         raise ModelError(f"unknown int8 recipe {recipe!r}: one of {sorted(RECIPES)}")
-    if int8 and info.config.input_channels != 3:
-        raise ModelError(
-            f"{info.short_id} sees a scene plate beside each frame: its int8 export is not "
-            "made (calibration patches are frames alone); export it without --int8"
-        )
+    plate = None
+    if int8 and info.config.sees_plate:
+        from .plate import read_plate
+
+        found = read_plate(info.path) if info.path else None
+        if found is None:
+            raise ModelError(
+                f"{info.short_id} sees a scene plate beside each frame, and its weights file "
+                "carries none: its int8 export cannot be calibrated"
+            )
+        plate = found[0]
     folder = Path(folder) if folder else user_dir()
     fp32 = export_fp32(info, folder / onnx_name(info, "fp32"))
     written = [fp32]
@@ -341,8 +374,10 @@ def export_model(
         sources = [str(s) for s in calibration]
         if not sources:
             raise ModelError("--int8 needs calibration frames (--calibration FOLDER)")
-        patches, names = calibration_patches(sources, variants=True)
+        patches, names = calibration_patches(sources, variants=True, plate=plate)
         provenance = {"seed": CALIB_SEED, "frames": len(names), "variants": True, "sources": names}
+        if plate is not None:
+            provenance["with_plate"] = True
         written.append(
             quantize_int8(
                 info,

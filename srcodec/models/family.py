@@ -42,9 +42,15 @@ class ModelConfig:
     scale: int
 
     @property
+    def sees_plate(self) -> bool:
+        """The network is given a fixed camera's scene plate beside each frame (a camera
+        profile's, engines/plate.py)."""
+        return bool(getattr(self, "plate", False))
+
+    @property
     def input_channels(self) -> int:
         """Channels of the network's input: RGB, or RGB and a scene plate's RGB (6)."""
-        return 6 if getattr(self, "plate", False) else 3
+        return 6 if self.sees_plate else 3
 
     def _check_scale(self) -> None:
         if self.scale not in self.scales:

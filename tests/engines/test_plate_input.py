@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 torch = pytest.importorskip("torch")
 
@@ -106,11 +107,57 @@ def test_its_file_needs_its_plate_and_its_onnx_export_restores_as_torch(tmp_path
     plate = scene[:, ::-1].copy()
     set_plate(path, plate, {"strength": 0.0})
     info = inspect_weights(path)
-    with pytest.raises(ModelError, match="int8"):
-        export_model(info, tmp_path, int8=True, calibration=[str(tmp_path)])
     export_model(info, tmp_path)
     on_torch = make_restorer(info, engine="torch").restore(scene)
     restorer = make_restorer(info, engine="onnx")
     assert isinstance(restorer, PlateRestorer) and restorer.feed
     assert np.abs(restorer.restore(scene).astype(int) - on_torch).max() <= 1
     assert np.array_equal(on_torch, _seen(seeing, scene, plate))
+
+
+def test_a_profile_that_sees_its_plate_has_an_int8_export_calibrated_with_it(tmp_path, photo):
+    """Before, its int8 export was refused (calibration patches were frames alone). Now the
+    patches are its camera's frames beside the plate's same place, and int8 restores as
+    fp32 does to within quantization noise, the plate's part included."""
+    pytest.importorskip("onnxruntime")
+    from srcodec.engines.export import calibration_patches
+    from srcodec.errors import DataError
+    from srcodec.metrics import psnr
+    from srcodec.models.store import get_model, load_weights
+
+    base_info = get_model("srcodec-av1-x1-v3")
+    base, _ = load_weights(base_info.path, base_info.sha256, base_info.source)
+    torch.manual_seed(0)
+    seeing = get_family("plain").with_plate(base)
+    with torch.no_grad():  # a branch that changes the frames
+        seeing.plate_branch[-1].weight.normal_(std=1.0)
+    path = tmp_path / "cam.safetensors"
+    save_model(seeing, path, "cam")
+    camera = np.ascontiguousarray(photo[40:232, 60:316])  # the camera's scene, 256x192
+    plate = camera.copy()  # the scene without what passes through it: another place's pixels
+    plate[60:140, 80:200] = photo[300:380, 200:320]
+    set_plate(path, plate, {"strength": 0.0})
+    info = inspect_weights(path)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(3):  # the camera's frames: its scene, noisy as a codec leaves it
+        noisy = camera.astype(int) + rng.normal(0, 4, camera.shape).round().astype(int)
+        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(frames / f"{k}.png")
+    patches, _ = calibration_patches([frames], count=4, patch=48, plate=plate)
+    assert [p.shape for p in patches] == [(48, 48, 6)] * 4
+    with pytest.raises(DataError, match="256x192"):
+        calibration_patches([frames], count=4, patch=48, plate=plate[:-2])
+
+    files = export_model(info, tmp_path, int8=True, calibration=[frames])
+    assert [f.name.endswith(".int8.onnx") for f in files] == [False, True]
+    frame = np.asarray(Image.open(frames / "1.png"))
+    fp32 = make_restorer(info, engine="onnx").restore(frame)
+    int8 = make_restorer(info, engine="onnx", precision="int8").restore(frame)
+    seen_fp32 = _seen(seeing, frame, plate)
+    assert np.abs(fp32.astype(int) - seen_fp32).max() <= 1
+    without = get_family("plain").with_plate(base)  # the branch's part is what int8 must keep
+    branch = psnr(seen_fp32, _seen(without, frame, plate))
+    assert branch < 45  # int8 without the plate's part would sit there
+    assert psnr(fp32, int8) > 50
+    assert abs(psnr(camera, int8) - psnr(camera, fp32)) < 0.1
