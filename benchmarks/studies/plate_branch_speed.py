@@ -10,7 +10,9 @@ taken in turn ``--rounds`` times. No data: only time is measured.
 - ``branch_8x3``, ``branch_16x1``: a branch of that many convolutions of that width and one
   to RGB, beside the network;
 - ``half_16x3``: the built branch's shape at half resolution (pixel unshuffle in, shuffle out);
-- ``linear``: one convolution from the frame and plate to RGB.
+- ``linear``: one convolution from the frame and plate to RGB;
+- ``head``: no branch: the network's first convolution takes the plate's difference from the
+  frame as 3 more channels (``plate_input``'s ``first-cross``).
 
     python -m benchmarks.studies.plate_branch_speed --out benchmarks/results/plate_branch_speed.json
 """
@@ -18,6 +20,7 @@ taken in turn ``--rounds`` times. No data: only time is measured.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import time
@@ -42,6 +45,21 @@ class _Beside(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.base(x[:, :3]) + self.branch(x)
+
+
+class _Head(nn.Module):
+    """``base`` whose first convolution also sees (plate - frame) / 64."""
+
+    def __init__(self, base: nn.Module) -> None:
+        super().__init__()
+        self.base = copy.deepcopy(base)
+        head = self.base.body[0]
+        self.base.body[0] = nn.Conv2d(6, head.out_channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, frame = self.base, x[:, :3]
+        seen = torch.cat([frame - b.mean, (x[:, 3:] - frame) / 64], 1)
+        return b.tail(b.body(seen)) + frame
 
 
 def _branch(widths: tuple[int, ...], half: bool = False) -> nn.Module:
@@ -79,6 +97,7 @@ def main() -> None:
         "branch_16x1": (_Beside(base, _branch((16,))), 6),
         "half_16x3": (_Beside(base, _branch((16, 16, 16), half=True)), 6),
         "linear": (_Beside(base, _branch(())), 6),
+        "head": (_Head(base), 6),
     }  # fmt: skip
     sessions = {name: (_session(m, c), c) for name, (m, c) in nets.items()}
     rng = np.random.default_rng(0)

@@ -47,6 +47,9 @@ WINDOW = (0.01, 0.2)
 SECONDS = 900.0
 #: Set to a profile written by an earlier run to measure it again without tuning.
 REUSE = "SRCODEC_PROFILE_REUSE"
+#: Set to one of ``models.plain.PLATE_ENTRIES`` to tune a network that sees its plate there
+#: (``adapt --plate-entry``; unset: the default entry).
+PLATE_ENTRY = "SRCODEC_PROFILE_PLATE_ENTRY"
 
 
 def _frames(paths: list[Path], first: int, end: int) -> list[tuple[str, np.ndarray]]:
@@ -137,8 +140,9 @@ def _camera(
             t0 = time.perf_counter()
             try:
                 _, r, coding = make_profile(
-                    info, footage, path, cfg, plan=plan, name=f"{name}-cam", camera=name
-                )
+                    info, footage, path, cfg, plan=plan, name=f"{name}-cam", camera=name,
+                    plate_entry=os.environ.get(PLATE_ENTRY),
+                )  # fmt: skip
             except SrcodecError as exc:  # it did not gain on the later frames: said, not used
                 tuning = {"refused": str(exc), "wall_s": time.perf_counter() - t0}
             else:
@@ -159,6 +163,7 @@ def _camera(
             profile = inspect_weights(path)
             tuning["profile_bytes"] = path.stat().st_size
             tuning["plate"] = profile.card.get("plate")
+            tuning["architecture"] = profile.config.name
             ctx.progress("profile: ONNX export of the profile (for the decoder)")
             export_fp32(profile, path.parent / onnx_name(profile))
             # The same profile without its plate: the network's share (a network that sees

@@ -68,6 +68,15 @@ PLATE_STRENGTHS = (1.0, 1.5, 2.0, 3.0)
 PLATE_MIN_GAIN = 0.02
 
 
+def _plate_start(info: ModelInfo, entry: str | None):
+    """How a network that sees the plate starts from ``info``'s: its family's ``with_plate``,
+    the plate entering where ``entry`` says (None: the family's default)."""
+    with_plate = family_of(info.config).with_plate
+    if with_plate is None or entry is None:
+        return with_plate
+    return lambda model: with_plate(model, entry=entry)
+
+
 def profile_config(cfg, plan: ProfilePlan):
     """``cfg`` (an AdaptConfig) with ``LOSSY_TUNING`` when ``plan`` codes the footage."""
     return replace(cfg, **LOSSY_TUNING) if plan.codec is not None else cfg
@@ -241,6 +250,7 @@ def make_profile(
     held_back: int = HELD_BACK_FRAMES,
     progress: bool = False,
     see_plate: bool = True,
+    plate_entry: str | None = None,
 ):
     """Tune ``info`` (``plan_profile``) on up to ``frames`` frames of one camera's footage
     ``source`` (in time order) and check it on up to ``held_back`` frames of the footage's
@@ -248,7 +258,9 @@ def make_profile(
     (``training.adapt.tune_camera``), with the camera's scene plate when it gains there
     (``scene_plate``). When the tuned network does not gain there, the general one is written
     with the plate, if the plate gains on its own; else nothing is written (``SrcodecError``).
-    The card records the camera, the footage and the plan. Returns (the profile's ModelInfo,
+    The card records the camera, the footage and the plan. ``see_plate``: a lossy x1
+    network learns to see the plate, entering where ``plate_entry`` says (``models.plain``'s
+    ``PLATE_ENTRIES``; None: the family's default). Returns (the profile's ModelInfo,
     AdaptResult or None when the network was not tuned, seconds spent coding the footage)."""
 
     from ..training.adapt import frames_alone, split_later, tune_camera
@@ -285,7 +297,7 @@ def make_profile(
     originals = [pairs[k][0].hr for k in tuned]
     plate = _plate(originals, check)
     seeing = see_plate and plan.codec is not None and info.scale == 1
-    start = family_of(info.config).with_plate if seeing else None
+    start = _plate_start(info, plate_entry) if seeing else None
     if plate is not None and start is not None and not info.config.sees_plate:
         # The network learns to use the plate: each tuning frame is given the plate of the
         # other half of the footage, so that it meets a plate that drifted from its frame as

@@ -10,6 +10,7 @@ import click
 
 from .. import display
 from ..errors import SrcodecError
+from ..models.plain import PLATE_ENTRIES, PLATE_ENTRY
 from .common import PathArg, progress_option, show_progress
 
 
@@ -85,6 +86,15 @@ def adapt_line(r) -> str:
     help="Lossy x1: the network learns to see the camera's scene plate beside each frame "
     "(default), or is tuned on the frames alone and only blended towards the plate.",
 )
+@click.option(
+    "--plate-entry",
+    type=click.Choice(PLATE_ENTRIES),
+    default=PLATE_ENTRY,
+    show_default=True,
+    help="With --plate-input: where the network sees the plate: a small branch of its own "
+    "(more gain, 17 % slower decode), or its first layer (head: decodes as fast as the model "
+    "tuned from; learns more slowly: give it the default 10 minutes or more).",
+)
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @progress_option
 def adapt(
@@ -101,6 +111,7 @@ def adapt(
     blocks: str,
     threads: int | None,
     plate_input: bool,
+    plate_entry: str,
     force: bool,
     progress: bool | None,
     quiet: bool,
@@ -137,6 +148,7 @@ def adapt(
         camera=camera or "",
         progress=show_progress(progress, quiet),
         see_plate=plate_input,
+        plate_entry=plate_entry,
     )
     plate = new.card.get("plate")
     seen = ""

@@ -2,10 +2,12 @@
 ReLU), conv3x3 f->3s^2, PixelShuffle) with a global skip (bicubic at x2, identity at x1); about
 60k parameters by default, for fast restoration on CPUs or codec-artefact restoration at x1.
 At x1 a plain network may also see a fixed camera's scene plate (``plate``, engines/plate.py):
-its input is then the frame and the plate, 6 channels, and a small branch of its own
-(``plate_layers`` convolutions of ``PLATE_WIDTH`` channels and one to RGB) adds to its output
-what it makes of the frame and the plate's difference from it; ``with_plate`` starts such a
-network from a trained one that does not (the branch's last layer zero: at first it restores
+its input is then the frame and the plate, 6 channels. The plate enters it one of two ways
+(``plate_entry``): ``head``, the plate's difference from the frame as 3 more channels of the
+first convolution (no time to speak of), or ``branch``, a small branch of its own
+(``plate_layers`` convolutions of ``PLATE_WIDTH`` channels and one to RGB) that adds to the
+output what it makes of the frame and the plate's difference from it. ``with_plate`` starts
+such a network from a trained one that does not (the new weights zero: at first it restores
 exactly as the network it came from).
 """
 
@@ -21,10 +23,22 @@ if TYPE_CHECKING:
     from torch import nn
 
 
+#: Where the plate enters a network that sees it: beside it, as a branch of its own, or into
+#: its first convolution.
+PLATE_ENTRIES = ("branch", "head")
+#: The entry that files without ``plate_entry`` have (the first plate networks).
+FIRST_PLATE_ENTRY = "branch"
+#: The entry ``with_plate`` gives a new network. Chosen on validation vtest frames
+#: (docs/profiles.md): the branch gains 0.02 / 0.12 dB more than the head at CRF 63 / 48
+#: after 6 minutes' tuning (0.3 dB less at 32, where the candidate check takes another) and
+#: learns far faster (a few hundred steps: 3.1 dB against 0.02 on a test camera), but decodes
+#: 17 % slower; the head, as fast as the network alone, is ``adapt --plate-entry head``.
+PLATE_ENTRY = "branch"
+#: The head's plate channels: the plate's difference from the frame times this (at 1,
+#: tuning killed the network's last layers in 3 of 5 L1 runs; at 1/16 with l2y none).
+PLATE_HEAD_SCALE = 1 / 16
 #: The plate branch: ``plate_layers`` convolutions of this many channels, ReLU after each, and
-#: one to RGB. Chosen on validation vtest frames (docs/profiles.md): a separate branch beat
-#: giving the plate to the network's first layer, whose last layers a profile's tuning killed
-#: in 3 of 5 runs (the network then changed nothing).
+#: one to RGB.
 PLATE_WIDTH = 16
 #: The branch's depth that files without ``plate_layers`` have (the first plate networks).
 FIRST_PLATE_LAYERS = 3
@@ -50,28 +64,38 @@ class PlainConfig(ModelConfig):
     plate: bool = False
     #: The plate branch's hidden convolutions (0: one convolution from the 6 channels to RGB).
     plate_layers: int = FIRST_PLATE_LAYERS
+    #: Where the plate enters (``PLATE_ENTRIES``): a branch of its own or the first layer.
+    plate_entry: str = FIRST_PLATE_ENTRY
 
     def __post_init__(self) -> None:
         self._check_scale()
         if self.blocks < 0 or self.features < 1 or self.plate_layers < 0:
             raise ValueError(f"invalid plain config {self}")
+        if self.plate_entry not in PLATE_ENTRIES:
+            raise ValueError(f"a scene plate enters a plain network as one of {PLATE_ENTRIES}")
         if self.plate and self.scale != 1:
             raise ValueError("a plain network sees a scene plate at x1 only")
 
     @property
     def name(self) -> str:
         """Stable architecture name, e.g. ``plain_x2_l6f32s`` (``s`` marks the global skip,
-        ``p`` the scene plate, followed by its branch's depth unless the first one's, 3)."""
+        ``p`` the scene plate, followed by ``h`` when it enters the first layer, else by its
+        branch's depth unless the first one's, 3)."""
         skip = "s" if self.bicubic_skip else ""
         depth = "" if self.plate_layers == FIRST_PLATE_LAYERS else str(self.plate_layers)
-        plate = f"p{depth}" if self.plate else ""
+        plate = f"p{'h' if self._plate_in_head else depth}" if self.plate else ""
         return f"plain_x{self.scale}_l{self.blocks}f{self.features}{skip}{plate}"
 
     @property
     def receptive_radius(self) -> int:
         # One pixel per 3x3 conv (head, blocks, tail; the plate branch's); PixelShuffle only
         # rearranges, and the bicubic skip's 2 px lie within that.
-        return max(self.blocks + 2, self.plate_layers + 1 if self.plate else 0)
+        branch = self.plate and not self._plate_in_head
+        return max(self.blocks + 2, self.plate_layers + 1 if branch else 0)
+
+    @property
+    def _plate_in_head(self) -> bool:
+        return self.plate and self.plate_entry == "head"
 
 
 @cache
@@ -88,14 +112,15 @@ def _network() -> type:
         def __init__(self, config: PlainConfig | None = None) -> None:
             super().__init__(config or PlainConfig())
             c = self.config
-            layers: list[nn.Module] = [nn.Conv2d(3, c.features, 3, padding=1)]
+            layers: list[nn.Module] = [nn.Conv2d(c.input_channels if c._plate_in_head else 3,
+                                                 c.features, 3, padding=1)]  # fmt: skip
             for _ in range(c.blocks):
                 layers += [nn.Conv2d(c.features, c.features, 3, padding=1), nn.ReLU(inplace=True)]
             self.body = nn.Sequential(*layers)
             self.tail = nn.Conv2d(c.features, 3 * c.scale**2, 3, padding=1)
             self.shuffle = nn.PixelShuffle(c.scale) if c.scale > 1 else nn.Identity()
             self.start_as_skip(self.tail)
-            if c.plate:
+            if c.plate and not c._plate_in_head:
                 branch: list[nn.Module] = []
                 width = 6
                 for _ in range(c.plate_layers):
@@ -109,6 +134,9 @@ def _network() -> type:
             if not self.config.plate:
                 return self.shuffle(self.tail(self.body(x - self.mean)))
             frame = x[:, :3] - self.mean  # (frame, plate): the plate follows the frame
+            if self.config._plate_in_head:
+                difference = (x[:, 3:] - x[:, :3]) * PLATE_HEAD_SCALE
+                return self.tail(self.body(torch.cat([frame, difference], 1)))
             seen = torch.cat(
                 [frame * PLATE_INPUT_SCALES[0], (x[:, 3:] - x[:, :3]) * PLATE_INPUT_SCALES[1]], 1
             )
@@ -122,16 +150,23 @@ def _build(config: PlainConfig) -> nn.Module:
     return _network()(config)
 
 
-def with_plate(model: nn.Module, layers: int = PLATE_LAYERS) -> nn.Module:
+def with_plate(model: nn.Module, layers: int = PLATE_LAYERS, entry: str = PLATE_ENTRY) -> nn.Module:
     """A plain x1 network that also sees the scene plate, started from ``model`` (a trained
-    plain x1 network that does not): its weights, and a fresh plate branch of ``layers``
-    hidden convolutions whose last layer is zero, so that it restores exactly as ``model``
-    until it is tuned."""
+    plain x1 network that does not): its weights, and the plate's new ones zero (the first
+    layer's plate channels for the ``head`` entry; for the ``branch``, a fresh branch of
+    ``layers`` hidden convolutions whose last layer is zero), so that it restores exactly as
+    ``model`` until it is tuned."""
+    import torch
+
     config = model.config
     if config.plate or config.scale != 1:
         raise ValueError(f"{config.name} cannot start a network that sees a scene plate")
-    new = _build(replace(config, plate=True, plate_layers=layers))
-    missing, unexpected = new.load_state_dict(model.state_dict(), strict=False)
+    new = _build(replace(config, plate=True, plate_layers=layers, plate_entry=entry))
+    state = dict(model.state_dict())
+    if entry == "head":
+        head = state["body.0.weight"]
+        state["body.0.weight"] = torch.cat([head, torch.zeros_like(head)], 1)
+    missing, unexpected = new.load_state_dict(state, strict=False)
     assert not unexpected and all(k.startswith("plate_branch.") for k in missing)
     return new
 

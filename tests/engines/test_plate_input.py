@@ -17,6 +17,7 @@ from srcodec.engines.plate import PlateRestorer, set_plate  # noqa: E402
 from srcodec.engines.torchengine import Restorer  # noqa: E402
 from srcodec.errors import ModelError  # noqa: E402
 from srcodec.models import create_model, get_family  # noqa: E402
+from srcodec.models.plain import PLATE_ENTRY  # noqa: E402
 from srcodec.models.store import inspect_weights, save_model  # noqa: E402
 
 
@@ -25,12 +26,24 @@ def scene(photo) -> np.ndarray:
     return np.ascontiguousarray(photo[100:196, 100:228])
 
 
-def _net(seed: int = 0):
+def _net(seed: int = 0, entry: str = PLATE_ENTRY):
     torch.manual_seed(seed)
     base = create_model("plain", scale=1, blocks=2, features=8)
     for p in base.parameters():  # a network that does something: not the zero-started tail
         torch.nn.init.normal_(p, std=0.05)
-    return base, get_family("plain").with_plate(base)
+    return base, get_family("plain").with_plate(base, entry=entry)
+
+
+def _plate_weights(seeing) -> torch.Tensor:
+    """The weights that start at zero so that the network first ignores the plate."""
+    if seeing.config.plate_entry == "head":
+        return seeing.body[0].weight[:, 3:]
+    return seeing.plate_branch[-1].weight
+
+
+def _make_plate_matter(seeing, std: float = 0.05) -> None:
+    with torch.no_grad():
+        _plate_weights(seeing).normal_(std=std)
 
 
 def _seen(net, frame: np.ndarray, plate: np.ndarray) -> np.ndarray:
@@ -40,10 +53,12 @@ def _seen(net, frame: np.ndarray, plate: np.ndarray) -> np.ndarray:
     return y.permute(1, 2, 0).numpy()
 
 
-def test_a_network_that_starts_to_see_the_plate_restores_as_before(scene):
-    base, seeing = _net()
+@pytest.mark.parametrize(("entry", "name"), [("head", "sph"), ("branch", "sp")])
+def test_a_network_that_starts_to_see_the_plate_restores_as_before(scene, entry, name):
+    base, seeing = _net(entry=entry)
     assert seeing.config.plate and seeing.config.input_channels == 6
-    assert seeing.config.name == "plain_x1_l2f8sp"
+    assert seeing.config.name == f"plain_x1_l2f8{name}"
+    assert not _plate_weights(seeing).any()
     assert not np.array_equal(Restorer(base, "cpu").restore(scene), scene)
     assert np.array_equal(
         _seen(seeing, scene, scene[::-1].copy()), Restorer(base, "cpu").restore(scene)
@@ -57,7 +72,7 @@ def test_a_network_that_starts_to_see_the_plate_restores_as_before(scene):
 @pytest.mark.parametrize("layers", [0, 1])
 def test_a_shallower_plate_branch_starts_as_its_base_too_and_says_its_depth(scene, layers):
     base, _ = _net()
-    seeing = get_family("plain").with_plate(base, layers=layers)
+    seeing = get_family("plain").with_plate(base, layers=layers, entry="branch")
     assert seeing.config.name == f"plain_x1_l2f8sp{layers}"
     assert len([m for m in seeing.plate_branch if isinstance(m, torch.nn.Conv2d)]) == layers + 1
     assert np.array_equal(
@@ -66,19 +81,21 @@ def test_a_shallower_plate_branch_starts_as_its_base_too_and_says_its_depth(scen
 
 
 def test_a_plate_network_stored_before_the_branch_depth_was_recorded_loads_as_3_layers(tmp_path):
-    _, seeing = _net()
+    _, seeing = _net(entry="branch")
     info = save_model(seeing, tmp_path / "old.safetensors", "old")
     config = inspect_weights(info.path).config
     assert config.plate_layers == 3 and config.name == "plain_x1_l2f8sp"
     data = config.to_dict()
-    del data["plate_layers"]  # as the first plate networks' cards wrote it
+    del data["plate_layers"], data["plate_entry"]  # as the first plate networks' cards wrote it
     assert type(config).from_dict(data) == config
+    with pytest.raises(ValueError, match="enters"):
+        type(config).from_dict({**data, "plate_entry": "tail"})
 
 
-def test_the_restorer_gives_each_frame_and_crop_its_part_of_the_plate(scene):
-    _, seeing = _net()
-    with torch.no_grad():  # make the plate matter
-        seeing.plate_branch[-1].weight.normal_(std=0.05)
+@pytest.mark.parametrize("entry", ["head", "branch"])
+def test_the_restorer_gives_each_frame_and_crop_its_part_of_the_plate(scene, entry):
+    _, seeing = _net(entry=entry)
+    _make_plate_matter(seeing)
     plate = scene[:, ::-1].copy()
     restorer = PlateRestorer(Restorer(seeing, "cpu"), plate, 0.0, feed=True)
     h, w = scene.shape[:2]
@@ -95,11 +112,11 @@ def test_the_restorer_gives_each_frame_and_crop_its_part_of_the_plate(scene):
     assert restorer.restore(grey).shape == grey.shape
 
 
-def test_its_file_needs_its_plate_and_its_onnx_export_restores_as_torch(tmp_path, scene):
+@pytest.mark.parametrize("entry", ["head", "branch"])
+def test_its_file_needs_its_plate_and_its_onnx_export_restores_as_torch(tmp_path, scene, entry):
     pytest.importorskip("onnxruntime")
-    _, seeing = _net()
-    with torch.no_grad():
-        seeing.plate_branch[-1].weight.normal_(std=0.05)
+    _, seeing = _net(entry=entry)
+    _make_plate_matter(seeing)
     path = tmp_path / "cam.safetensors"
     info = save_model(seeing, path, "cam")
     with pytest.raises(ModelError, match="carries none"):
@@ -129,13 +146,12 @@ def test_a_profile_that_sees_its_plate_has_an_int8_export_calibrated_with_it(tmp
     base, _ = load_weights(base_info.path, base_info.sha256, base_info.source)
     torch.manual_seed(0)
     seeing = get_family("plain").with_plate(base)
-    with torch.no_grad():  # a branch that changes the frames
-        seeing.plate_branch[-1].weight.normal_(std=1.0)
+    _make_plate_matter(seeing, std=1.0)  # the plate changes the frames
     path = tmp_path / "cam.safetensors"
     save_model(seeing, path, "cam")
     camera = np.ascontiguousarray(photo[40:232, 60:316])  # the camera's scene, 256x192
     plate = camera.copy()  # the scene without what passes through it: another place's pixels
-    plate[60:140, 80:200] = photo[300:380, 200:320]
+    plate[20:180, 40:220] = photo[250:410, 200:380]
     set_plate(path, plate, {"strength": 0.0})
     info = inspect_weights(path)
     frames = tmp_path / "frames"
@@ -156,8 +172,7 @@ def test_a_profile_that_sees_its_plate_has_an_int8_export_calibrated_with_it(tmp
     int8 = make_restorer(info, engine="onnx", precision="int8").restore(frame)
     seen_fp32 = _seen(seeing, frame, plate)
     assert np.abs(fp32.astype(int) - seen_fp32).max() <= 1
-    without = get_family("plain").with_plate(base)  # the branch's part is what int8 must keep
-    branch = psnr(seen_fp32, _seen(without, frame, plate))
-    assert branch < 45  # int8 without the plate's part would sit there
+    without = get_family("plain").with_plate(base)  # the plate's part is what int8 must keep
+    assert psnr(seen_fp32, _seen(without, frame, plate)) < 45  # int8 without it would sit there
     assert psnr(fp32, int8) > 50
     assert abs(psnr(camera, int8) - psnr(camera, fp32)) < 0.1
