@@ -230,13 +230,25 @@ def _camera(
 def decode_speeds(bundled: list[dict], tuned: list[dict]) -> dict:
     """Seconds a frame to decode and restore, the mean over the archives whose frames a network
     restored (the base codec's, chosen at some rates, need none and take a few ms: a mean over
-    every archive would compare the profile's network with the base codec), or None if none."""
+    every archive would compare the profile's network with the base codec), or None if none;
+    ``*_same_rates``: the mean over the rates where both ran a network (the codec decodes
+    more bits, more slowly, at the better rates, which only the profile may run at)."""
 
     def mean(points: list[dict]) -> float | None:
         times = [p["decode_s"] for p in points if p["candidate"] != "base"]
         return float(np.mean(times)) if times else None
 
-    return {"bundled": mean(bundled), "profile": mean(tuned)}
+    both = [
+        (b, t)
+        for b, t in zip(bundled, tuned, strict=False)
+        if b["candidate"] != "base" and t["candidate"] != "base"
+    ]
+    return {
+        "bundled": mean(bundled),
+        "profile": mean(tuned),
+        "bundled_same_rates": mean([b for b, _ in both]),
+        "profile_same_rates": mean([t for _, t in both]),
+    }
 
 
 @benchmark("profile", section=3.6)

@@ -91,9 +91,9 @@ def adapt_line(r) -> str:
     type=click.Choice(PLATE_ENTRIES),
     default=PLATE_ENTRY,
     show_default=True,
-    help="With --plate-input: where the network sees the plate: a small branch of its own "
-    "(more gain, 17 % slower decode), or its first layer (head: decodes as fast as the model "
-    "tuned from; learns more slowly: give it the default 10 minutes or more).",
+    help="With --plate-input: where the network sees the plate: its first layer (head: "
+    "decodes as fast as the model tuned from; learns slowly: give it the default 10 minutes "
+    "or more), or a small branch of its own (learns in fewer steps; decodes 17 % slower).",
 )
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @progress_option

@@ -28,21 +28,22 @@ if TYPE_CHECKING:
 PLATE_ENTRIES = ("branch", "head")
 #: The entry that files without ``plate_entry`` have (the first plate networks).
 FIRST_PLATE_ENTRY = "branch"
-#: The entry ``with_plate`` gives a new network. Chosen on validation vtest frames
-#: (docs/profiles.md): the branch gains 0.02 / 0.12 dB more than the head at CRF 63 / 48
-#: after 6 minutes' tuning (0.3 dB less at 32, where the candidate check takes another) and
-#: learns far faster (a few hundred steps: 3.1 dB against 0.02 on a test camera), but decodes
-#: 17 % slower; the head, as fast as the network alone, is ``adapt --plate-entry head``.
-PLATE_ENTRY = "branch"
-#: The head's plate channels: the plate's difference from the frame times this (at 1,
-#: tuning killed the network's last layers in 3 of 5 L1 runs; at 1/16 with l2y none).
+#: The entry ``with_plate`` gives a new network: the head, which decodes as fast as the
+#: network alone (the branch: 17 % slower, issue 27 asks for as fast). On validation vtest
+#: frames (docs/profiles.md) it scored within 0.02 / 0.12 dB of the branch at CRF 63 / 48
+#: after 6 minutes' tuning (0.3 dB above at 32), but it learns more slowly: on a test camera
+#: the branch gained 3.1 dB in 150 steps, the head 0.02 (``adapt --plate-entry branch``).
+PLATE_ENTRY = "head"
+#: The head's plate channels: the plate's difference from the frame times this. Tuned with
+#: L1, 3 of 5 runs at scales from 1 to 1/16 killed the network's last layers; the two tuned
+#: as profiles are now (l2y, cross plates), at 1/16 and 1/64, did not.
 PLATE_HEAD_SCALE = 1 / 16
 #: The plate branch: ``plate_layers`` convolutions of this many channels, ReLU after each, and
 #: one to RGB.
 PLATE_WIDTH = 16
 #: The branch's depth that files without ``plate_layers`` have (the first plate networks).
 FIRST_PLATE_LAYERS = 3
-#: The depth ``with_plate`` gives a new network.
+#: The depth ``with_plate`` gives a new branch.
 PLATE_LAYERS = 3
 #: The branch's inputs are scaled to about unit size: the frame (centred) by 1/64, its
 #: difference from the plate (small where the scene is static) by 1/16.

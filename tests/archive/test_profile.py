@@ -454,9 +454,12 @@ def test_a_profiles_network_learns_to_see_the_scene_plate(scene, tmp_path):
     footage = _walker_footage(scene[0][1], 0, 40, 7)
     info = get_model("srcodec-av1-x1-v3")
     plan = plan_profile(info, quality_range=(5, 30))
+    # The default entry, the first layer, learns too slowly for a test's few steps (150 steps:
+    # +0.02 dB); the branch learns this camera in them.
     cfg = AdaptConfig(**{**FAST, "steps": 150})
     out = tmp_path / "seeing.safetensors"
-    new, result, _ = make_profile(info, footage, out, cfg, plan=plan, name="seeing")
+    new, result, _ = make_profile(info, footage, out, cfg, plan=plan, name="seeing",
+                                  plate_entry="branch")  # fmt: skip
     assert new.config.plate and new.config.name.endswith("sp")
     assert result is not None and result.gain_db > 0.1, result.gain_db
     assert read_plate(out) is not None and new.card["plate"]["frames"] == 36

@@ -59,6 +59,7 @@ def test_a_network_that_starts_to_see_the_plate_restores_as_before(scene, entry,
     assert seeing.config.plate and seeing.config.input_channels == 6
     assert seeing.config.name == f"plain_x1_l2f8{name}"
     assert not _plate_weights(seeing).any()
+    assert get_family("plain").with_plate(base).config.plate_entry == "head"  # the default
     assert not np.array_equal(Restorer(base, "cpu").restore(scene), scene)
     assert np.array_equal(
         _seen(seeing, scene, scene[::-1].copy()), Restorer(base, "cpu").restore(scene)
