@@ -92,8 +92,8 @@ def adapt_line(r) -> str:
     default=PLATE_ENTRY,
     show_default=True,
     help="With --plate-input: where the network sees the plate: its first layer (head: "
-    "decodes as fast as the model tuned from; learns slowly: give it the default 10 minutes "
-    "or more), or a small branch of its own (learns in fewer steps; decodes 17 % slower).",
+    "decodes as fast as the model tuned from), or a small branch of its own (decodes 17 % "
+    "slower; docs/profiles.md compares them).",
 )
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")
 @progress_option
