@@ -48,6 +48,12 @@ class ModelConfig:
         return bool(getattr(self, "plate", False))
 
     @property
+    def plate_weights(self) -> tuple[str, ...]:
+        """Prefixes of the state-dict names that take the scene plate in (none for a network
+        that does not see one): tuning only the end of such a network tunes them too."""
+        return ()
+
+    @property
     def input_channels(self) -> int:
         """Channels of the network's input: RGB, or RGB and a scene plate's RGB (6)."""
         return 6 if self.sees_plate else 3

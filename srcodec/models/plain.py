@@ -95,6 +95,12 @@ class PlainConfig(ModelConfig):
         return max(self.blocks + 2, self.plate_layers + 1 if branch else 0)
 
     @property
+    def plate_weights(self) -> tuple[str, ...]:
+        if not self.plate:
+            return ()
+        return ("body.0.",) if self._plate_in_head else ("plate_branch.",)
+
+    @property
     def _plate_in_head(self) -> bool:
         return self.plate and self.plate_entry == "head"
 

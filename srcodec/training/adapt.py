@@ -49,7 +49,8 @@ __all__ = [
 
 def tuned_names(model: nn.Module, blocks: int | None) -> list[str]:
     """The state-dict names tuned: the last ``blocks`` residual blocks, the body conv (the last
-    of ``body``), the upsampler and the tail (every name when ``blocks`` is None)."""
+    of ``body``), the upsampler, the tail and the weights that take a scene plate in, if any
+    (every name when ``blocks`` is None)."""
     names = list(model.state_dict())
     if blocks is None:
         return names
@@ -60,6 +61,7 @@ def tuned_names(model: nn.Module, blocks: int | None) -> list[str]:
     *residual, conv = body
     chosen = residual[len(residual) - blocks :] if blocks else []
     prefixes = tuple(f"body.{i}." for i in (*chosen, conv)) + ("upsample.", "tail.")
+    prefixes += model.config.plate_weights  # they start at zero: untuned, the plate is unseen
     return [k for k in names if k.startswith(prefixes)]
 
 

@@ -195,6 +195,23 @@ def test_tuned_names_and_durations():
         parse_duration("soon")
 
 
+@pytest.mark.parametrize(("entry", "seen_by"), [("head", "body.0."), ("branch", "plate_branch.")])
+def test_tuning_the_end_of_a_network_that_sees_the_plate_tunes_what_takes_the_plate_in(
+    entry, seen_by
+):
+    """``adapt --blocks N`` of a profile whose network sees the plate tuned only the network's
+    end: the weights that take the plate in start at zero, so the profile never saw it."""
+    from srcodec.models import create_model, get_family
+
+    base = create_model("plain", scale=1, blocks=4, features=8)
+    seeing = get_family("plain").with_plate(base, entry=entry)
+    names = tuned_names(seeing, 1)
+    weights = [k for k in seeing.state_dict() if k.startswith(seen_by)]
+    assert weights and set(weights) <= set(names)
+    assert "body.3.weight" not in names  # the network's middle stays as it was
+    assert set(tuned_names(base, 1)) == set(names) - set(weights)
+
+
 def test_camera_model_records_its_base_and_data(model, frames, tmp_path):
     from srcodec.training.adapt import adapt_camera
 
