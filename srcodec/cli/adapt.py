@@ -77,7 +77,8 @@ def adapt_line(r) -> str:
 @click.option(
     "--blocks",
     default="all",
-    help="Last residual blocks tuned, with body conv, upsampler and tail (default all).",
+    help="Last residual blocks tuned, with body conv, upsampler and tail, and the weights "
+    "that take the scene plate in, if the network sees it (default all).",
 )
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads.")
 @click.option(
