@@ -31,8 +31,8 @@ FIRST_PLATE_ENTRY = "branch"
 #: The entry ``with_plate`` gives a new network: the head, which decodes as fast as the
 #: network alone (the branch: 17 % slower, issue 27 asks for as fast). On validation vtest
 #: frames (docs/profiles.md) it scored within 0.02 / 0.12 dB of the branch at CRF 63 / 48
-#: after 6 minutes' tuning (0.3 dB above at 32), within 0.03 dB after 1 minute; on a
-#: synthetic test camera it learns far more slowly (150 steps: 0.02 dB against 3.1).
+#: after 6 minutes' tuning (0.3 dB above at 32), within 0.03 dB after 1 minute; on the
+#: synthetic camera of tests/archive/test_profile.py it learns far more slowly.
 PLATE_ENTRY = "head"
 #: The head's plate channels: the plate's difference from the frame times this. Tuned with
 #: L1, 3 of 5 runs at scales from 1 to 1/16 killed the network's last layers; the two tuned
