@@ -199,16 +199,16 @@ def test_profile_decode_speeds_compare_networks_not_the_base_codec():
     frame where the bundled network ran)."""
     from benchmarks.suite.profile import decode_speeds
 
-    bundled = [{"candidate": "base", "decode_s": 0.002}] * 3 + [
-        {"candidate": "x1", "decode_s": 0.15}
-    ] * 4
-    tuned = [{"candidate": "x1-profile", "decode_s": 0.13}] * 7
+    bundled = [{"candidate": "base", "decode_s": 0.002, "setting": s} for s in range(3)] + [
+        {"candidate": "x1", "decode_s": 0.15, "setting": s} for s in range(3, 7)
+    ]
+    tuned = [{"candidate": "x1-profile", "decode_s": 0.13, "setting": s} for s in range(7)]
     speeds = decode_speeds(bundled, tuned)
     assert speeds["bundled"] == pytest.approx(0.15) and speeds["profile"] == pytest.approx(0.13)
     assert decode_speeds(bundled[:3], [])["bundled"] is None
     # Where both ran a network (the last 4 rates): the profile's first 3 rates (the codec's
     # costlier frames, at which the bundled curve took the base codec) are left out.
-    tuned = [{"candidate": "x1-profile", "decode_s": 0.2}] * 3 + tuned[:4]
+    tuned = [{**t, "decode_s": 0.2} for t in tuned[:3]] + tuned[3:]
     speeds = decode_speeds(bundled, tuned)
     assert speeds["profile"] == pytest.approx((0.6 + 0.52) / 7)
     assert speeds["profile_same_rates"] == pytest.approx(0.13)

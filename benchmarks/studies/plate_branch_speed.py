@@ -5,14 +5,14 @@ Runtime on one 768x576 frame, 2 threads, the median of ``--runs`` runs per netwo
 taken in turn ``--rounds`` times. No data: only time is measured.
 
 - ``none``: the network alone (what the bundled model and a profile without a plate run);
-- ``built``: the network with the plate branch profiles use (``models.plain.with_plate``:
-  ``PLATE_BRANCH``, 3 convolutions of 16 channels and one to RGB);
+- ``built``: the network with the plate branch profiles used first (``models.plain.with_plate``,
+  entry ``branch``: 3 convolutions of 16 channels and one to RGB);
 - ``branch_8x3``, ``branch_16x1``: a branch of that many convolutions of that width and one
   to RGB, beside the network;
 - ``half_16x3``: the built branch's shape at half resolution (pixel unshuffle in, shuffle out);
 - ``linear``: one convolution from the frame and plate to RGB;
 - ``head``: no branch: the network's first convolution takes the plate's difference from the
-  frame as 3 more channels (``plate_input``'s ``first-cross``).
+  frame as 3 more channels (``with_plate``, entry ``head``, the profiles' default now).
 
     python -m benchmarks.studies.plate_branch_speed --out benchmarks/results/plate_branch_speed.json
 """
@@ -20,7 +20,6 @@ taken in turn ``--rounds`` times. No data: only time is measured.
 from __future__ import annotations
 
 import argparse
-import copy
 import io
 import json
 import time
@@ -47,21 +46,6 @@ class _Beside(nn.Module):
         return self.base(x[:, :3]) + self.branch(x)
 
 
-class _Head(nn.Module):
-    """``base`` whose first convolution also sees (plate - frame) / 64."""
-
-    def __init__(self, base: nn.Module) -> None:
-        super().__init__()
-        self.base = copy.deepcopy(base)
-        head = self.base.body[0]
-        self.base.body[0] = nn.Conv2d(6, head.out_channels, 3, padding=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, frame = self.base, x[:, :3]
-        seen = torch.cat([frame - b.mean, (x[:, 3:] - frame) / 64], 1)
-        return b.tail(b.body(seen)) + frame
-
-
 def _branch(widths: tuple[int, ...], half: bool = False) -> nn.Module:
     k = 4 if half else 1  # channels grow 4x with a 2x2 pixel unshuffle
     layers: list[nn.Module] = [nn.PixelUnshuffle(2)] if half else []
@@ -84,7 +68,7 @@ def _session(model: nn.Module, channels: int) -> ort.InferenceSession:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=6)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args()
     torch.set_num_threads(2)
@@ -92,12 +76,12 @@ def main() -> None:
     base = create_model("plain", scale=1, blocks=6, features=32, bicubic_skip=True).eval()
     nets = {
         "none": (base, 3),
-        "built": (with_plate(base), 6),
+        "built": (with_plate(base, entry="branch"), 6),
         "branch_8x3": (_Beside(base, _branch((8, 8, 8))), 6),
         "branch_16x1": (_Beside(base, _branch((16,))), 6),
         "half_16x3": (_Beside(base, _branch((16, 16, 16), half=True)), 6),
         "linear": (_Beside(base, _branch(())), 6),
-        "head": (_Head(base), 6),
+        "head": (with_plate(base, entry="head"), 6),
     }  # fmt: skip
     sessions = {name: (_session(m, c), c) for name, (m, c) in nets.items()}
     rng = np.random.default_rng(0)

@@ -238,10 +238,13 @@ def decode_speeds(bundled: list[dict], tuned: list[dict]) -> dict:
         times = [p["decode_s"] for p in points if p["candidate"] != "base"]
         return float(np.mean(times)) if times else None
 
+    theirs = {t.get("setting"): t for t in tuned}
     both = [
-        (b, t)
-        for b, t in zip(bundled, tuned, strict=False)
-        if b["candidate"] != "base" and t["candidate"] != "base"
+        (b, theirs[b.get("setting")])
+        for b in bundled
+        if b.get("setting") in theirs
+        and b["candidate"] != "base"
+        and theirs[b.get("setting")]["candidate"] != "base"
     ]
     return {
         "bundled": mean(bundled),

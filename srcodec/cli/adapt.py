@@ -93,7 +93,7 @@ def adapt_line(r) -> str:
     default=PLATE_ENTRY,
     show_default=True,
     help="With --plate-input: where the network sees the plate: its first layer (head: "
-    "decodes as fast as the model tuned from), or a small branch of its own (decodes 17 % "
+    "decodes as fast as the model tuned from), or a small branch of its own (about 20 % "
     "slower; docs/profiles.md compares them).",
 )
 @click.option("--force", is_flag=True, help="Overwrite OUTPUT if it exists.")

@@ -29,7 +29,7 @@ PLATE_ENTRIES = ("branch", "head")
 #: The entry that files without ``plate_entry`` have (the first plate networks).
 FIRST_PLATE_ENTRY = "branch"
 #: The entry ``with_plate`` gives a new network: the head, which decodes as fast as the
-#: network alone (the branch: 17 % slower, issue 27 asks for as fast). On validation vtest
+#: network alone (the branch: about 20 % slower, issue 27 asks for as fast). On validation vtest
 #: frames (docs/profiles.md) it scored within 0.02 / 0.12 dB of the branch at CRF 63 / 48
 #: after 6 minutes' tuning (0.3 dB above at 32), within 0.03 dB after 1 minute; on the
 #: synthetic camera of tests/archive/test_profile.py it learns far more slowly.
