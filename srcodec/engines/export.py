@@ -146,7 +146,8 @@ def calibration_patches(
                 f"calibration frame {name} is {w}x{h}, and the scene plate the network sees is "
                 f"{size[1]}x{size[0]}: calibrate it on frames of its own camera"
             )
-    shrink = (lambda f: to_rgb(f)) if plate is not None else (lambda f: to_rgb(downscale(f)))
+        plate = to_rgb(plate)
+    shrink = to_rgb if plate is not None else (lambda f: to_rgb(downscale(f)))
     rng = np.random.default_rng(seed)
     lows = [shrink(f) for _, f in frames]
     if variants:
@@ -165,7 +166,7 @@ def calibration_patches(
         y, x = rng.integers(0, h - ph + 1), rng.integers(0, w - pw + 1)
         cut = lr[y : y + ph, x : x + pw]
         if plate is not None:
-            cut = np.concatenate([cut, to_rgb(plate)[y : y + ph, x : x + pw]], axis=2)
+            cut = np.concatenate([cut, plate[y : y + ph, x : x + pw]], axis=2)
         patches.append(np.ascontiguousarray(cut))
     return patches, [name for name, _ in frames]
 

@@ -35,8 +35,8 @@ FIRST_PLATE_ENTRY = "branch"
 #: synthetic camera of tests/archive/test_profile.py it learns far more slowly.
 PLATE_ENTRY = "head"
 #: The head's plate channels: the plate's difference from the frame times this. Tuned with
-#: L1, 3 of 5 runs at scales from 1 to 1/16 killed the network's last layers; the two tuned
-#: as profiles are now (l2y, cross plates), at 1/16 and 1/64, did not.
+#: L1, 3 of 5 runs at scales from 1 to 1/16 killed the network's last layers; the three tuned
+#: as profiles are now (l2y, cross plates), at 1/4, 1/16 and 1/64, did not.
 PLATE_HEAD_SCALE = 1 / 16
 #: The plate branch: ``plate_layers`` convolutions of this many channels, ReLU after each, and
 #: one to RGB.
